@@ -1,0 +1,86 @@
+/**
+ * Errors of the ZooKeeper session layer: one class per outcome a caller may want to tell apart,
+ * each carrying the znode path it concerns (when there is one).
+ *
+ * @module
+ */
+
+/** Base class of every error the session layer raises. */
+export class ZkError extends Error {
+  /** ZooKeeper's numeric error code (negative), or 0 for errors of our own. */
+  readonly code: number;
+  /** The znode path the failed request was about, when there is one. */
+  readonly path?: string;
+
+  constructor(message: string, code = 0, path?: string, options?: ErrorOptions) {
+    super(path === undefined ? message : `${message}: ${path}`, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.path = path;
+  }
+}
+
+/** The znode does not exist. */
+export class ZkNoNodeError extends ZkError {}
+/** The znode already exists. */
+export class ZkNodeExistsError extends ZkError {}
+/** The znode has children and cannot be deleted. */
+export class ZkNotEmptyError extends ZkError {}
+/** A conditional write named a version the znode no longer has. */
+export class ZkBadVersionError extends ZkError {}
+/** The session's identity (see `ZK_AUTH`) is not allowed to do this to the znode. */
+export class ZkNoAuthError extends ZkError {}
+/** Ephemeral znodes cannot have children. */
+export class ZkNoChildrenForEphemeralsError extends ZkError {}
+/** The ACL given is invalid (for example an `auth` ACL without credentials). */
+export class ZkInvalidAclError extends ZkError {}
+/**
+ * The connection dropped while the request was in flight: the outcome is unknown. Writes may or
+ * may not have been applied.
+ */
+export class ZkConnectionLossError extends ZkError {}
+/** The session this request belonged to has expired. */
+export class ZkSessionExpiredError extends ZkError {}
+/** The server refused our credentials. */
+export class ZkAuthFailedError extends ZkError {}
+/**
+ * No answer within the request timeout. Like a connection loss, the outcome is unknown: the request
+ * may still be applied later.
+ */
+export class ZkTimeoutError extends ZkError {}
+/** The session was closed by its owner; no more requests are accepted. */
+export class ZkClosedError extends ZkError {}
+
+const errorByCode: Record<number, new (message: string, code: number, path?: string) => ZkError> = {
+  [-101]: ZkNoNodeError,
+  [-110]: ZkNodeExistsError,
+  [-111]: ZkNotEmptyError,
+  [-103]: ZkBadVersionError,
+  [-102]: ZkNoAuthError,
+  [-108]: ZkNoChildrenForEphemeralsError,
+  [-114]: ZkInvalidAclError,
+  [-4]: ZkConnectionLossError,
+  [-112]: ZkSessionExpiredError,
+  [-115]: ZkAuthFailedError,
+};
+
+const messageByCode: Record<number, string> = {
+  [-101]: "no such znode",
+  [-110]: "znode already exists",
+  [-111]: "znode has children",
+  [-103]: "znode version changed",
+  [-102]: "not authorized (check ZK_AUTH and the znode's ACL)",
+  [-108]: "ephemeral znodes cannot have children",
+  [-114]: "invalid ACL",
+  [-4]: "connection lost before the answer, outcome unknown",
+  [-112]: "session expired",
+  [-115]: "authentication failed",
+  [-124]: "request throttled by the server",
+};
+
+/** Builds the error class that matches a ZooKeeper error code. */
+export function zkErrorFromCode(code: number, path?: string): ZkError {
+  const ErrorClass = errorByCode[code] ?? ZkError;
+  const message = messageByCode[code] ?? `ZooKeeper error ${code}`;
+  return new ErrorClass(message, code, path);
+}

@@ -1,0 +1,90 @@
+/**
+ * Plain data the session layer hands to its callers: stats, ACLs, watch events, create modes.
+ *
+ * @module
+ */
+
+/** A znode's metadata, with 64-bit fields as `bigint`. */
+export interface ZkStat {
+  /** zxid of the transaction that created the znode: a delete and re-create changes it. */
+  czxid: bigint;
+  mzxid: bigint;
+  pzxid: bigint;
+  /** Creation time, milliseconds since the epoch. */
+  ctime: number;
+  mtime: number;
+  version: number;
+  cversion: number;
+  aversion: number;
+  /** Session id owning an ephemeral znode; `0n` for a persistent one. */
+  ephemeralOwner: bigint;
+  dataLength: number;
+  numChildren: number;
+}
+
+/** ZooKeeper permission bits, combinable with `|`. */
+export const ZkPerm = {
+  READ: 1,
+  WRITE: 2,
+  CREATE: 4,
+  DELETE: 8,
+  ADMIN: 16,
+  ALL: 31,
+} as const;
+
+/** One ACL entry: `scheme:id` gets `perms`. */
+export interface ZkAclEntry {
+  perms: number;
+  scheme: string;
+  id: string;
+}
+
+/** Anyone may do anything (ZooKeeper's OPEN_ACL_UNSAFE). */
+export const OPEN_ACL: readonly ZkAclEntry[] = [{
+  perms: ZkPerm.ALL,
+  scheme: "world",
+  id: "anyone",
+}];
+
+/**
+ * Only the creator's authenticated identities may change the znode; everyone may read it. Needs
+ * credentials on the session (`ZK_AUTH`), otherwise ZooKeeper answers "invalid ACL".
+ */
+export const CREATOR_ALL_WORLD_READ_ACL: readonly ZkAclEntry[] = [
+  { perms: ZkPerm.ALL, scheme: "auth", id: "" },
+  { perms: ZkPerm.READ, scheme: "world", id: "anyone" },
+];
+
+/** How a znode is created. */
+export type ZkCreateMode =
+  | "persistent"
+  | "ephemeral"
+  | "persistent_sequential"
+  | "ephemeral_sequential";
+
+/** What a one-shot watch reports. */
+export interface ZkWatchEvent {
+  type: "created" | "deleted" | "dataChanged" | "childrenChanged";
+  path: string;
+}
+
+/** Called once when a watch fires. Thrown errors are logged, never propagated. */
+export type ZkWatcher = (event: ZkWatchEvent) => void;
+
+/** One operation of an atomic `multi` transaction. */
+export type ZkOp =
+  | {
+    op: "create";
+    path: string;
+    data?: Uint8Array;
+    mode?: ZkCreateMode;
+    acl?: readonly ZkAclEntry[];
+  }
+  | { op: "delete"; path: string; version?: number }
+  | { op: "setData"; path: string; data: Uint8Array; version?: number }
+  | { op: "check"; path: string; version: number };
+
+/** Formats a session id the way ZooKeeper's own logs do (`0x` and hex). */
+export function formatSessionId(sessionId: bigint): string {
+  return `0x${sessionId.toString(16)}`;
+}
