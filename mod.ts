@@ -6,3 +6,11 @@
  */
 export * from "./src/zookeeper/mod.ts";
 export * from "./src/logging.ts";
+export {
+  findZooKeeperInstall,
+  LocalEnsemble,
+  LocalZooKeeper,
+  type LocalZooKeeperOptions,
+  type ZooKeeperInstall,
+  ZooKeeperNotInstalledError,
+} from "./src/local_zookeeper.ts";
