@@ -31,7 +31,9 @@ async function run(command: string, args: string[]): Promise<boolean> {
 if (!installed()) {
   const isRoot = Deno.uid() === 0;
   const hasApt = await Deno.stat("/usr/bin/apt-get").then(() => true, () => false);
-  if (!isRoot || !hasApt) {
+  // A ZOOKEEPER_HOME that is set but wrong is the user's choice to fix, not ours to override.
+  const chosenByUser = Boolean(Deno.env.get("ZOOKEEPER_HOME"));
+  if (!isRoot || !hasApt || chosenByUser) {
     try {
       findZooKeeperInstall();
     } catch (error) {
