@@ -3,7 +3,7 @@
  * packet of about 1.5 MB, which the server refuses (jute.maxbuffer is 1 MiB), so the client
  * reconnects in a loop; the session layer sends them in 128 KiB chunks.
  */
-import { chunkWatchPaths } from "../src/zookeeper/_library.ts";
+import { chunkWatchPaths, serversOf } from "../src/zookeeper/_library.ts";
 import { ZkSession, type ZkWatchEvent } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
@@ -28,6 +28,14 @@ Deno.test("watch paths are split into packets under the size limit, none lost", 
   assertEquals(chunks.flatMap((c) => c.dataWatches), paths.slice(0, 4000));
   assertEquals(chunks.flatMap((c) => c.existWatches), paths.slice(4000));
   assertEquals(chunks.flatMap((c) => c.childWatches), ["/"]);
+});
+
+Deno.test("connection strings name IPv6 members in brackets, ports default to 2181", () => {
+  assertEquals(serversOf("[::1]:2182,zk2,10.0.0.1:2183/chroot"), [
+    { host: "::1", port: 2182 },
+    { host: "zk2", port: 2181 },
+    { host: "10.0.0.1", port: 2183 },
+  ]);
 });
 
 Deno.test("a session holding 30,000 watches survives a server restart", async () => {

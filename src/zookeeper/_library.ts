@@ -195,6 +195,8 @@ export class LibraryClient {
       retries: 0,
     });
     this.#cm = this.#client.connectionManager;
+    // The library splits `host:port` at the first colon, which breaks `[::1]:2181`.
+    this.#cm.servers = shuffle(serversOf(options.connectionString));
     this.#cm.connect = () => this.#connectToNextServer();
     this.#cm.on("state", (state) => this.#onLibraryState(state));
     if (options.digestAuth !== undefined) {
@@ -465,7 +467,9 @@ export class LibraryClient {
     const cm = this.#cm;
     const socket = openZkSocket({ host: server.host, port: Number(server.port) });
     this.#socket = socket;
-    this.#server = `${server.host}:${server.port}`;
+    this.#server = server.host.includes(":")
+      ? `[${server.host}]:${server.port}`
+      : `${server.host}:${server.port}`;
     cm.socket = socket;
     this.#lastReceivedAt = this.#options.now();
     const connectTimer = setTimeout(() => socket.destroy(), cm.connectTimeout);
@@ -586,6 +590,28 @@ export function chunkWatchPaths(
   }
   if (size > 0) chunks.push(current);
   return chunks;
+}
+
+/** The servers of a connection string (`host:port,...[/chroot]`), IPv6 in brackets allowed. */
+export function serversOf(connectionString: string): ZkServerAddress[] {
+  const slash = connectionString.indexOf("/");
+  const hosts = slash === -1 ? connectionString : connectionString.slice(0, slash);
+  return hosts.split(",").filter(Boolean).map((item) => {
+    const bracketed = item.match(/^\[([^\]]+)\](?::(\d+))?$/);
+    if (bracketed) return { host: bracketed[1], port: Number(bracketed[2] ?? 2181) };
+    const colon = item.lastIndexOf(":");
+    return colon === -1
+      ? { host: item, port: 2181 }
+      : { host: item.slice(0, colon), port: Number(item.slice(colon + 1)) };
+  });
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
 }
 
 function toBuffer(data: Uint8Array): Buffer {
