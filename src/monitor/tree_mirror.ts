@@ -1,0 +1,351 @@
+/**
+ * The tree mirror: a copy of `root → end points → services` kept equal to ZooKeeper with watches,
+ * treating ZooKeeper as state, not as a stream of events. Every watch event re-reads that one
+ * level and diffs; every reconnection and every new session re-reads the whole tree and diffs.
+ * A child gone between list and read is simply absent; a delete and re-create (new `czxid`) is a
+ * change; the root may be missing or deleted and re-created (the mirror waits for it).
+ *
+ * While the session is suspended nothing is removed: the last known services stay.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import {
+  childPath,
+  formatSessionId,
+  type SessionStateChange,
+  ZkNoNodeError,
+  type ZkSession,
+  type ZkWatcher,
+} from "../zookeeper/mod.ts";
+import { KeyedSerial } from "./keyed_serial.ts";
+
+const log = getLogger(["zkcm", "mirror"]);
+
+/** One service as ZooKeeper holds it. */
+export interface MirroredService {
+  endPoint: string;
+  service: string;
+  /** The znode's data, as stored. */
+  data: Uint8Array;
+  /** zxid of the znode's creation: a delete and re-create changes it. */
+  czxid: bigint;
+  /** zxid of the last change of the data. */
+  mzxid: bigint;
+}
+
+/** A change of the mirror. */
+export type MirrorChange =
+  | { type: "set"; key: string; service: MirroredService }
+  | { type: "remove"; key: string; endPoint: string; service: string };
+
+/** The key of a service: `endPoint/service` (names cannot contain `/`). */
+export function serviceKey(endPoint: string, service: string): string {
+  return `${endPoint}/${service}`;
+}
+
+/** Options of {@link TreeMirror}. */
+export interface TreeMirrorOptions {
+  session: ZkSession;
+  /** The root znode (`ZK_ROOT_NODE`), e.g. `/cluster1`. */
+  root: string;
+  /** Called for every change, in order. Must not throw (errors are logged). */
+  onChange: (change: MirrorChange) => void;
+  /** Called when a full read of the tree completes (first sync, after reconnects). */
+  onSynced?: (info: { services: number; ms: number; sessionId: bigint }) => void;
+}
+
+/**
+ * Mirrors a root's two levels below it.
+ *
+ * @example
+ * ```ts
+ * const mirror = new TreeMirror({ session, root: "/cluster1", onChange: (c) => queue.apply(c) });
+ * mirror.start();
+ * ```
+ */
+export class TreeMirror {
+  readonly #session: ZkSession;
+  readonly #root: string;
+  readonly #onChange: (change: MirrorChange) => void;
+  readonly #onSynced?: TreeMirrorOptions["onSynced"];
+  /** endPoint → service → state. */
+  readonly #tree = new Map<string, Map<string, MirroredService>>();
+  readonly #serial = new KeyedSerial();
+  /** Watches set and not fired yet, by `kind:path`, valid in `#watchSession` only. */
+  #armed = new Set<string>();
+  #watchSession = 0n;
+  #synced = false;
+  #stopped = false;
+  /** Keys whose next read must also re-read everything below. */
+  readonly #deep = new Set<string>();
+  /** Reads that failed (not for a missing node) since the last full resync began. */
+  #failedReads = 0;
+  readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  #unsubscribe?: () => void;
+
+  constructor(options: TreeMirrorOptions) {
+    this.#session = options.session;
+    this.#root = options.root;
+    this.#onChange = options.onChange;
+    this.#onSynced = options.onSynced;
+  }
+
+  /** Starts mirroring: now if connected, and fully again after every (re)connection. */
+  start(): void {
+    this.#unsubscribe = this.#session.onStateChange((change) => this.#onSessionChange(change));
+    if (this.#session.state === "connected") this.resync();
+  }
+
+  /** Stops reacting to events; in-flight reads finish (see {@link settled}). */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    for (const timer of this.#retryTimers) clearTimeout(timer);
+    this.#retryTimers.clear();
+    return this.#serial.settled();
+  }
+
+  /** True once the whole tree has been read in the current connection. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** Every mirrored service. */
+  services(): MirroredService[] {
+    return [...this.#tree.values()].flatMap((services) => [...services.values()]);
+  }
+
+  /** How many services are mirrored. */
+  get size(): number {
+    let size = 0;
+    for (const services of this.#tree.values()) size += services.size;
+    return size;
+  }
+
+  /** Re-reads the whole tree and reports the differences. */
+  resync(): void {
+    if (this.#stopped) return;
+    const started = performance.now();
+    const sessionId = this.#session.sessionId;
+    this.#failedReads = 0;
+    this.#deep.add("root");
+    this.#schedule("root", () => this.#refreshRoot());
+    void this.#serial.settled().then(() => {
+      if (this.#stopped || this.#session.sessionId !== sessionId) return;
+      if (this.#session.state !== "connected" || this.#failedReads > 0) return;
+      this.#synced = true;
+      const ms = performance.now() - started;
+      log.info("mirror of {root} synced: {services} services in {endPoints} end points ({ms} ms)", {
+        root: this.#root,
+        services: this.size,
+        endPoints: this.#tree.size,
+        ms: Math.round(ms),
+        sessionId: formatSessionId(sessionId),
+      });
+      this.#onSynced?.({ services: this.size, ms, sessionId });
+    });
+  }
+
+  /** Resolves when no read is running or queued. */
+  settled(): Promise<void> {
+    return this.#serial.settled();
+  }
+
+  // ---- reacting to the session ----
+
+  #onSessionChange(change: SessionStateChange): void {
+    if (this.#stopped) return;
+    if (change.state === "suspended") {
+      // Keep every service: the registry going quiet is not the services going away.
+      this.#synced = false;
+      log.warn("ZooKeeper connection lost: keeping the {services} known services", {
+        services: this.size,
+        sessionId: formatSessionId(change.sessionId),
+      });
+    }
+    if (change.state === "expired") this.#synced = false;
+    if (change.state === "connected") this.resync();
+  }
+
+  // ---- reading the three levels ----
+
+  /** Lists the root's end points (and, after a resync request, everything below). */
+  async #refreshRoot(): Promise<void> {
+    const root = this.#root;
+    const deep = this.#deep.delete("root");
+    let children: string[];
+    try {
+      children = (await this.#read("children", root, (w) => this.#session.getChildren(root, w)))
+        .children;
+    } catch (error) {
+      if (!(error instanceof ZkNoNodeError)) throw error;
+      // No root (yet, or any more): nothing is registered; wait for it to appear.
+      for (const endPoint of [...this.#tree.keys()]) this.#dropEndPoint(endPoint);
+      const stat = await this.#read("exists", root, (w) => this.#session.exists(root, w));
+      if (stat) {
+        this.#deep.add("root"); // created meanwhile
+        this.#schedule("root", () => this.#refreshRoot());
+      } else {
+        log.info("root {root} does not exist; waiting for it", { root });
+      }
+      return;
+    }
+    const current = new Set(children);
+    for (const endPoint of [...this.#tree.keys()]) {
+      if (!current.has(endPoint)) this.#dropEndPoint(endPoint);
+    }
+    for (const endPoint of current) {
+      const known = this.#tree.has(endPoint);
+      if (!known) this.#tree.set(endPoint, new Map());
+      if (known && !deep) continue;
+      const key = `ep:${endPoint}`;
+      if (deep) this.#deep.add(key);
+      this.#schedule(key, () => this.#refreshEndPoint(endPoint));
+    }
+  }
+
+  /** Lists an end point's services (and, after a resync request, re-reads each one). */
+  async #refreshEndPoint(endPoint: string): Promise<void> {
+    const deep = this.#deep.delete(`ep:${endPoint}`);
+    const services = this.#tree.get(endPoint);
+    if (!services) return; // dropped meanwhile
+    const path = childPath(this.#root, endPoint);
+    let children: string[];
+    try {
+      children = (await this.#read("children", path, (w) => this.#session.getChildren(path, w)))
+        .children;
+    } catch (error) {
+      if (!(error instanceof ZkNoNodeError)) throw error;
+      this.#dropEndPoint(endPoint);
+      return;
+    }
+    if (this.#tree.get(endPoint) !== services) return;
+    const current = new Set(children);
+    for (const service of [...services.keys()]) {
+      if (!current.has(service)) this.#remove(endPoint, service);
+    }
+    for (const service of current) {
+      if (!services.has(service) || deep) {
+        this.#schedule(`svc:${endPoint}/${service}`, () => this.#refreshService(endPoint, service));
+      }
+    }
+  }
+
+  /** Reads one service's data. */
+  async #refreshService(endPoint: string, service: string): Promise<void> {
+    const path = childPath(childPath(this.#root, endPoint), service);
+    let read;
+    try {
+      read = await this.#read("data", path, (w) => this.#session.getData(path, w));
+    } catch (error) {
+      if (!(error instanceof ZkNoNodeError)) throw error;
+      this.#remove(endPoint, service); // gone between the listing and the read
+      return;
+    }
+    const services = this.#tree.get(endPoint);
+    if (!services) return;
+    const known = services.get(service);
+    const { data, stat } = read;
+    if (known && known.czxid === stat.czxid && stat.mzxid <= known.mzxid) return; // nothing new
+    const entry: MirroredService = {
+      endPoint,
+      service,
+      data,
+      czxid: stat.czxid,
+      mzxid: stat.mzxid,
+    };
+    services.set(service, entry);
+    this.#emit({ type: "set", key: serviceKey(endPoint, service), service: entry });
+  }
+
+  #dropEndPoint(endPoint: string): void {
+    const services = this.#tree.get(endPoint);
+    if (!services) return;
+    for (const service of [...services.keys()]) this.#remove(endPoint, service);
+    this.#tree.delete(endPoint);
+  }
+
+  #remove(endPoint: string, service: string): void {
+    const services = this.#tree.get(endPoint);
+    if (!services?.delete(service)) return;
+    this.#emit({ type: "remove", key: serviceKey(endPoint, service), endPoint, service });
+  }
+
+  #emit(change: MirrorChange): void {
+    try {
+      this.#onChange(change);
+    } catch (error) {
+      log.error("a mirror listener failed on {key}: {error}", {
+        key: change.key,
+        error: String(error),
+      });
+    }
+  }
+
+  /** Runs `read` for `key` now, or once more after the current run; failures are retried. */
+  #schedule(key: string, read: () => Promise<void>): void {
+    if (this.#stopped) return;
+    this.#serial.run(key, read).catch((error) => {
+      if (this.#stopped) return;
+      this.#failedReads++;
+      if (this.#session.state !== "connected") return; // the reconnection's resync covers it
+      log.warn("reading {key} failed, retrying: {error}", { key, error: String(error) });
+      const timer = setTimeout(() => {
+        this.#retryTimers.delete(timer);
+        // A level that failed is re-read in full, so nothing below it is missed.
+        if (key === "root" || key.startsWith("ep:")) this.#deep.add(key);
+        this.#schedule(key, read);
+      }, RETRY_DELAY_MS);
+      this.#retryTimers.add(timer);
+    });
+  }
+
+  /**
+   * Runs a read with a watcher for `kind:path`, unless one is already armed in this session
+   * (watches are one-shot; the library would pile up a listener per read). A failed read sets no
+   * watch, so it disarms.
+   */
+  async #read<T>(
+    kind: "children" | "exists" | "data",
+    path: string,
+    request: (watcher: ZkWatcher | undefined) => Promise<T>,
+  ): Promise<T> {
+    const sessionId = this.#session.sessionId;
+    if (sessionId !== this.#watchSession) {
+      this.#armed = new Set(); // a new session has no watches
+      this.#watchSession = sessionId;
+    }
+    const id = `${kind}:${path}`;
+    if (this.#armed.has(id)) return await request(undefined);
+    const armed = this.#armed;
+    armed.add(id);
+    try {
+      return await request((event) => {
+        armed.delete(id);
+        if (!this.#stopped) this.#onWatch(kind, path, event.type);
+      });
+    } catch (error) {
+      armed.delete(id);
+      throw error;
+    }
+  }
+
+  #onWatch(kind: "children" | "exists" | "data", path: string, type: string): void {
+    if (path === this.#root) {
+      if (type === "created") this.#deep.add("root");
+      this.#schedule("root", () => this.#refreshRoot());
+      return;
+    }
+    const relative = path.slice(this.#root.length + 1).split("/");
+    if (relative.length === 1) {
+      const [endPoint] = relative;
+      this.#schedule(`ep:${endPoint}`, () => this.#refreshEndPoint(endPoint));
+    } else if (relative.length === 2 && kind === "data") {
+      const [endPoint, service] = relative;
+      this.#schedule(`svc:${endPoint}/${service}`, () => this.#refreshService(endPoint, service));
+    }
+  }
+}
+
+const RETRY_DELAY_MS = 1000;
