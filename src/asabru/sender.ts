@@ -1,0 +1,274 @@
+/**
+ * Sends one update to one Asabru proxy and says what became of it. The four outcomes are what the
+ * delivery queue decides on: `ok` (applied), `rejected` (refused, not applied), `not-sent` (the
+ * request certainly never reached the proxy) and `uncertain` (it may or may not have been applied,
+ * so the queue sends a delete before the next add).
+ *
+ * How Deno 2.9 reports failures, measured: every network failure of `fetch` is a
+ * `TypeError("fetch failed")` whose `cause` is an `Error` with hyper's message. A failure before
+ * the connection existed reads `... client error (Connect): tcp connect error: Connection refused
+ * (os error 111)` (or `... (Connect): dns error: ...`); once the request may have been written it
+ * reads `... client error (SendRequest): connection closed before message completed` (or
+ * `invalid HTTP version parsed`, ...). A timeout from `AbortSignal.timeout` is a `DOMException`
+ * named `TimeoutError`. Only the `(Connect)` phase is "not sent"; everything else is uncertain.
+ *
+ * @example
+ * ```ts
+ * using sender = new AsabruSender({ url: "http://proxy:8080/updateService", token: "s3cret" });
+ * const outcome = await sender.send("add", {
+ *   endPoint: "ch_http_node1",
+ *   service: "ch_http_service2",
+ *   host: "localhost",
+ *   port: 2023,
+ * });
+ * if (outcome.kind === "uncertain") queue.markUncertain(ref); // delete before the next add
+ * ```
+ *
+ * @module
+ */
+
+import {
+  classifyResponse,
+  type Operation,
+  renderUpdate,
+  type ServiceRef,
+  validateServiceRef,
+} from "./wire.ts";
+
+/**
+ * What became of one update, and how long it took (`ms`, from the call to the outcome):
+ *
+ * - `ok`: the proxy applied it.
+ * - `rejected`: the proxy answered that it refused it (`{"status":"error",...}`); not applied.
+ * - `not-sent`: the request certainly did not reach the proxy (connection refused, DNS failure,
+ *   an invalid ref, the sender closed before sending). Safe to send again as is.
+ * - `uncertain`: the proxy may have applied it (timeout, connection reset after sending, 5xx, an
+ *   answer we do not recognise).
+ */
+export type DeliveryOutcome =
+  | { kind: "ok"; ms: number }
+  | { kind: "rejected"; message: string; ms: number }
+  | { kind: "not-sent"; reason: string; ms: number }
+  | { kind: "uncertain"; reason: string; ms: number };
+
+/** Options of {@link AsabruSender}. */
+export interface AsabruSenderOptions {
+  /** The proxy's update URL, `http://` or `https://`, e.g. `http://proxy:8080/updateService`. */
+  url: string;
+  /** When set, every request carries `Authorization: Bearer TOKEN`. */
+  token?: string;
+  /** How long one request may take, answer body included. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+/** The most of an answer's body we read; the proxy's answers are a few dozen bytes. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Sends updates to one proxy over keep-alive HTTP/1.1 connections of its own `Deno.HttpClient`.
+ * {@link AsabruSender.send} never throws; {@link AsabruSender.close} releases the connections and
+ * ends requests in flight (their outcome is `uncertain`).
+ */
+export class AsabruSender implements Disposable {
+  /** The proxy's update URL. */
+  readonly url: string;
+  /** The per-request timeout in milliseconds. */
+  readonly timeoutMs: number;
+
+  readonly #headers: Headers;
+  readonly #closing = new AbortController();
+  #client: Deno.HttpClient | undefined;
+
+  /**
+   * Checks the options; opens no connection (the HTTP client is made at the first send).
+   *
+   * @throws {TypeError} when `url` is not an absolute `http:`/`https:` URL, `token` holds
+   * characters a header cannot carry, or `timeoutMs` is not a positive number: configuration
+   * errors, found at start-up rather than at the first send.
+   */
+  constructor(options: AsabruSenderOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new TypeError(`proxy URL ${JSON.stringify(options.url)} is not a URL`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new TypeError(`proxy URL ${JSON.stringify(options.url)} is not http: or https:`);
+    }
+    const timeoutMs = options.timeoutMs ?? 5000;
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      throw new TypeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
+    }
+    this.url = url.href;
+    this.timeoutMs = timeoutMs;
+    this.#headers = new Headers({ "Content-Type": "application/xml" });
+    if (options.token !== undefined) {
+      // RFC 6750 b64token, so the header cannot be split or refused by fetch.
+      if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(options.token)) {
+        throw new TypeError("token must be a non-empty RFC 6750 bearer token (b64token)");
+      }
+      this.#headers.set("Authorization", `Bearer ${options.token}`);
+    }
+  }
+
+  /**
+   * Sends `op` for `ref` and resolves with what became of it. Never throws: an invalid ref
+   * resolves `not-sent` without touching the network, and every network failure is classified.
+   * The answer's body is always read (at most 64 KiB) or cancelled, so the connection goes back
+   * to the pool.
+   */
+  async send(op: Operation, ref: ServiceRef): Promise<DeliveryOutcome> {
+    const started = performance.now();
+    const elapsed = () => performance.now() - started;
+
+    const invalid = op === "add" || op === "delete"
+      ? validateServiceRef(ref)
+      : `unknown operation ${JSON.stringify(String(op))}`;
+    if (invalid !== undefined) {
+      return { kind: "not-sent", reason: `invalid service ref: ${invalid}`, ms: elapsed() };
+    }
+    if (this.#closing.signal.aborted) {
+      return { kind: "not-sent", reason: "sender closed", ms: elapsed() };
+    }
+
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = AbortSignal.any([timeout, this.#closing.signal]);
+    const abortReason = () =>
+      timeout.aborted
+        ? `no complete answer within ${this.timeoutMs} ms`
+        : "sender closed while waiting for the answer";
+
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: "POST",
+        headers: this.#headers,
+        body: renderUpdate(op, ref),
+        signal,
+        redirect: "manual",
+        client: this.#httpClient(),
+      });
+    } catch (error) {
+      if (signal.aborted) return { kind: "uncertain", reason: abortReason(), ms: elapsed() };
+      return { ...classifyFetchFailure(error), ms: elapsed() };
+    }
+
+    let body: string;
+    try {
+      body = await readBounded(response, MAX_BODY_BYTES);
+    } catch (error) {
+      const reason = signal.aborted
+        ? abortReason()
+        : `HTTP ${response.status}, then the answer broke off: ${describeCause(error)}`;
+      return { kind: "uncertain", reason, ms: elapsed() };
+    }
+
+    const verdict = classifyResponse(response.status, body);
+    switch (verdict.kind) {
+      case "ok":
+        return { kind: "ok", ms: elapsed() };
+      case "rejected":
+        return { kind: "rejected", message: verdict.message, ms: elapsed() };
+      case "uncertain":
+        return { kind: "uncertain", reason: verdict.reason, ms: elapsed() };
+    }
+  }
+
+  /**
+   * Ends requests in flight (they resolve `uncertain`), refuses further sends (`not-sent`) and
+   * closes the HTTP client and its pooled connections. Idempotent.
+   */
+  close(): void {
+    this.#closing.abort();
+    this.#client?.close();
+    this.#client = undefined;
+  }
+
+  /** Same as {@link close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #httpClient(): Deno.HttpClient {
+    // Made on first use, so a sender that never sends holds no resource. HTTP/1.1 only: the
+    // proxy's control API speaks nothing else, and ALPN must not pick h2 over TLS.
+    this.#client ??= Deno.createHttpClient({ http2: false });
+    return this.#client;
+  }
+}
+
+/**
+ * Classifies an error thrown by `fetch` (other than our own abort) into `not-sent`, when the
+ * request certainly did not leave (hyper's `client error (Connect)` phase: connection refused,
+ * DNS failure, TLS handshake failure; or no network permission), or `uncertain`. The reason is one
+ * line naming the cause without the URL.
+ *
+ * @example
+ * ```ts
+ * classifyFetchFailure(
+ *   new TypeError("fetch failed", {
+ *     cause: new Error(
+ *       "error sending request for url (http://127.0.0.1:1/): client error (Connect): " +
+ *         "tcp connect error: Connection refused (os error 111)",
+ *     ),
+ *   }),
+ * ); // { kind: "not-sent", reason: "connection refused" }
+ * ```
+ */
+export function classifyFetchFailure(
+  error: unknown,
+): { kind: "not-sent" | "uncertain"; reason: string } {
+  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+    return { kind: "not-sent", reason: `no permission to connect: ${describeCause(error)}` };
+  }
+  const message = describeCause(error);
+  const hyper = /client error \((\w+)\): (.*)$/.exec(message);
+  if (hyper?.[1] === "Connect") {
+    const detail = hyper[2];
+    if (/connection refused|os error 111/i.test(detail)) {
+      return { kind: "not-sent", reason: "connection refused" };
+    }
+    if (/dns error/i.test(detail)) {
+      return { kind: "not-sent", reason: `DNS lookup failed: ${detail}` };
+    }
+    return { kind: "not-sent", reason: `could not connect: ${detail}` };
+  }
+  if (hyper !== null) return { kind: "uncertain", reason: `${hyper[1]}: ${hyper[2]}` };
+  return { kind: "uncertain", reason: message };
+}
+
+/** The innermost useful message of an error chain (Deno's fetch puts hyper's in `cause`), one line. */
+function describeCause(error: unknown): string {
+  let innermost = error;
+  while (innermost instanceof Error && innermost.cause instanceof Error) {
+    innermost = innermost.cause;
+  }
+  const text = innermost instanceof Error ? innermost.message : String(innermost);
+  // deno-lint-ignore no-control-regex
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}
+
+/** Reads at most `limit` bytes of the body as UTF-8 and cancels the rest. */
+async function readBounded(response: Response, limit: number): Promise<string> {
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let received = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      received += value.byteLength;
+      if (received > limit) {
+        await reader.cancel();
+        return text + decoder.decode(value.subarray(0, value.byteLength - (received - limit)));
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
