@@ -1,0 +1,447 @@
+/**
+ * The delivery queue of one proxy: drives what the proxy holds towards what the mirror wants.
+ *
+ * - Per service, one operation at a time, decided afresh from state when it is due
+ *   ({@link nextOperation}): an add and a delete that both happen before delivery cancel out,
+ *   a flapping service sends only what its latest state needs, and nothing is ever dropped.
+ * - Unrelated services go concurrently, up to `concurrency` requests in flight.
+ * - A proxy that cannot be reached (refused, timed out, 5xx) pauses the whole queue with capped
+ *   exponential back-off and jitter, then probes with one request before opening up again, so a
+ *   proxy that is down costs one request per back-off, not one per service.
+ * - A proxy that refuses one change (`{"status":"error"}`: an end point it does not know yet)
+ *   delays that service alone, on the same capped back-off, logged once per service and reason.
+ * - A full resync (the proxy restarted and forgot) marks every service uncertain, so each gets a
+ *   delete and then an add, paced at `resyncPerSecond`.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { ServiceRef } from "../asabru/wire.ts";
+import type { DeliveryOutcome } from "../asabru/sender.ts";
+import { type DeliveryState, nextOperation, type Wanted } from "./decide.ts";
+
+const log = getLogger(["zkcm", "delivery"]);
+
+/** Sends one operation to the proxy. */
+export type Send = (op: "add" | "delete", ref: ServiceRef) => Promise<DeliveryOutcome>;
+
+/** Options of {@link ProxyQueue}. */
+export interface ProxyQueueOptions {
+  /** The proxy, for logs and metrics (its URL). */
+  proxy: string;
+  send: Send;
+  /** Requests in flight at most. Default 32. */
+  concurrency?: number;
+  /** First back-off. Default 250 ms. */
+  retryBaseMs?: number;
+  /** Longest back-off. Default 30 s. */
+  retryMaxMs?: number;
+  /** Operations per second during a full resync. Default 500. */
+  resyncPerSecond?: number;
+  /** Asked before every send; `false` holds everything (a monitor that is not the leader). */
+  mayDeliver?: () => boolean;
+  /** Called when a service's change reached the proxy: its latency from the mirror's change. */
+  onConverged?: (key: string, latencyMs: number) => void;
+  /** Randomness for jitter, in [0, 1). Default `Math.random`. */
+  random?: () => number;
+  /** Monotonic milliseconds. Default `performance.now`. */
+  now?: () => number;
+}
+
+/** What a queue has done, for metrics. */
+export interface QueueCounters {
+  sent: { add: number; delete: number };
+  ok: number;
+  rejected: number;
+  notSent: number;
+  uncertain: number;
+  /** Operations sent again after a failure. */
+  retried: number;
+  resyncs: number;
+}
+
+interface Entry extends DeliveryState {
+  key: string;
+  inFlight: boolean;
+  /** Failures in a row of this service alone (refusals). */
+  failures: number;
+  retryTimer?: ReturnType<typeof setTimeout>;
+  /** When the wanted state last changed and is not delivered yet. */
+  changedAt?: number;
+  /** Part of a resync: its operations are paced. */
+  resyncing: boolean;
+  /** The last refusal logged, so each is logged once. */
+  loggedRefusal?: string;
+  /** The last operation failed: the next one is a retry. */
+  retrying: boolean;
+}
+
+/** The delivery queue of one proxy. */
+export class ProxyQueue {
+  readonly proxy: string;
+  readonly counters: QueueCounters = {
+    sent: { add: 0, delete: 0 },
+    ok: 0,
+    rejected: 0,
+    notSent: 0,
+    uncertain: 0,
+    retried: 0,
+    resyncs: 0,
+  };
+  readonly #send: Send;
+  readonly #concurrency: number;
+  readonly #retryBaseMs: number;
+  readonly #retryMaxMs: number;
+  readonly #resyncPerSecond: number;
+  readonly #mayDeliver: () => boolean;
+  readonly #onConverged?: (key: string, latencyMs: number) => void;
+  readonly #random: () => number;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, Entry>();
+  /** Keys whose proxy state differs from the wanted one. */
+  readonly #unconverged = new Set<string>();
+  /** Keys to look at, in arrival order. */
+  readonly #ready = new Set<string>();
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Proxy-wide failures in a row (unreachable); > 0 means probing with one request. */
+  #proxyFailures = 0;
+  #pausedUntil = 0;
+  #pumpTimer?: ReturnType<typeof setTimeout>;
+  #tokens = 0;
+  #tokensAt = 0;
+  #stopped = false;
+  #idle = new Set<() => void>();
+
+  constructor(options: ProxyQueueOptions) {
+    this.proxy = options.proxy;
+    this.#send = options.send;
+    this.#concurrency = options.concurrency ?? 32;
+    this.#retryBaseMs = options.retryBaseMs ?? 250;
+    this.#retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.#resyncPerSecond = options.resyncPerSecond ?? 500;
+    this.#mayDeliver = options.mayDeliver ?? (() => true);
+    this.#onConverged = options.onConverged;
+    this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** Sets what the proxy should hold for `key` (`undefined`: nothing). */
+  setWanted(key: string, wanted: Wanted | undefined): void {
+    const entry = this.#entry(key);
+    entry.wanted = wanted;
+    entry.changedAt ??= this.#now();
+    this.#track(entry);
+    this.#settleIfConverged(entry);
+    this.#wake(entry);
+  }
+
+  /**
+   * Full resync: every service the proxy holds or should hold gets a delete, then an add if it is
+   * wanted, paced; whatever the proxy held before (it may have restarted empty, or held copies of
+   * an earlier leader's adds) ends as exactly one copy per wanted service.
+   */
+  resync(): void {
+    this.counters.resyncs++;
+    let count = 0;
+    for (const entry of this.#entries.values()) {
+      const ref = entry.acknowledged?.ref ?? entry.wanted?.ref;
+      if (!ref) continue;
+      entry.uncertain ??= ref;
+      entry.acknowledged = undefined;
+      entry.resyncing = true;
+      entry.changedAt ??= this.#now();
+      count++;
+      this.#track(entry);
+      this.#wake(entry);
+    }
+    log.info("full resync of {proxy}: {count} services, {rate} operations/s", {
+      proxy: this.proxy,
+      count,
+      rate: this.#resyncPerSecond,
+    });
+  }
+
+  /** Services whose proxy state differs from the wanted one. */
+  pending(): number {
+    return this.#unconverged.size;
+  }
+
+  /** How long the oldest undelivered change has waited (0 when none). */
+  oldestPendingMs(): number {
+    let oldest = Infinity;
+    for (const key of this.#unconverged) {
+      const changedAt = this.#entries.get(key)?.changedAt;
+      if (changedAt !== undefined) oldest = Math.min(oldest, changedAt);
+    }
+    return oldest === Infinity ? 0 : this.#now() - oldest;
+  }
+
+  /** Whether the proxy holds exactly what is wanted for `key`. */
+  delivered(key: string): boolean {
+    const entry = this.#entries.get(key);
+    return entry === undefined || nextOperation(entry) === undefined;
+  }
+
+  /** Whether the proxy is unreachable right now (paused, probing). */
+  get unreachable(): boolean {
+    return this.#proxyFailures > 0;
+  }
+
+  /** Resolves when nothing is pending nor in flight (tests, benchmarks). */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.add(resolve));
+  }
+
+  /** Looks at the queue again (after leadership was gained, for example). */
+  kick(): void {
+    for (const key of this.#unconverged) {
+      const entry = this.#entries.get(key);
+      if (entry && !entry.inFlight && entry.retryTimer === undefined) this.#ready.add(key);
+    }
+    this.#pump();
+  }
+
+  /** Stops sending; waits at most `graceMs` for requests in flight. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#pumpTimer);
+    for (const entry of this.#entries.values()) clearTimeout(entry.retryTimer);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.#inFlight),
+      new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  // ---- the pump ----
+
+  #entry(key: string): Entry {
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      entry = { key, inFlight: false, failures: 0, resyncing: false, retrying: false };
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  #wake(entry: Entry): void {
+    if (this.#stopped) return;
+    const current = this.#entries.get(entry.key) === entry;
+    if (current && !entry.inFlight && entry.retryTimer === undefined) this.#ready.add(entry.key);
+    this.#pump();
+  }
+
+  /** Keeps {@link pending} exact after every change of an entry. */
+  #track(entry: Entry): void {
+    if (nextOperation(entry)) this.#unconverged.add(entry.key);
+    else this.#unconverged.delete(entry.key);
+  }
+
+  #pump(): void {
+    if (this.#stopped || !this.#mayDeliver()) return;
+    const now = this.#now();
+    if (now < this.#pausedUntil) return this.#pumpLater(this.#pausedUntil - now);
+    const limit = this.#proxyFailures > 0 ? 1 : this.#concurrency;
+    for (const key of this.#ready) {
+      if (this.#inFlight.size >= limit) break;
+      const entry = this.#entries.get(key);
+      if (!entry) {
+        this.#ready.delete(key);
+        continue;
+      }
+      const next = nextOperation(entry);
+      if (!next) {
+        this.#ready.delete(key);
+        this.#settleIfConverged(entry);
+        continue;
+      }
+      if (entry.resyncing && !this.#takeToken(now)) {
+        this.#pumpLater(1000 / this.#resyncPerSecond);
+        break;
+      }
+      this.#ready.delete(key);
+      this.#dispatch(entry, next.op, next.ref, entry.wanted);
+    }
+    this.#notifyIdle();
+  }
+
+  #pumpLater(ms: number): void {
+    if (this.#pumpTimer !== undefined) return;
+    this.#pumpTimer = setTimeout(() => {
+      this.#pumpTimer = undefined;
+      this.#pump();
+    }, Math.max(1, ms));
+  }
+
+  #takeToken(now: number): boolean {
+    const capacity = Math.max(1, this.#resyncPerSecond / 10);
+    this.#tokens = Math.min(
+      capacity,
+      this.#tokens + (now - this.#tokensAt) * this.#resyncPerSecond / 1000,
+    );
+    this.#tokensAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Sends `op`; `wantedAtSend` is what an acknowledged add will mean the proxy holds. */
+  #dispatch(
+    entry: Entry,
+    op: "add" | "delete",
+    ref: ServiceRef,
+    wantedAtSend: Wanted | undefined,
+  ): void {
+    entry.inFlight = true;
+    this.counters.sent[op]++;
+    if (entry.retrying) this.counters.retried++;
+    const task = this.#send(op, ref).then(
+      (outcome) => this.#apply(entry, op, ref, wantedAtSend, outcome),
+      (error) =>
+        this.#apply(entry, op, ref, wantedAtSend, {
+          kind: "uncertain",
+          reason: String(error),
+          ms: 0,
+        }),
+    ).finally(() => {
+      this.#inFlight.delete(task);
+      entry.inFlight = false;
+      this.#track(entry);
+      this.#settleIfConverged(entry);
+      this.#wake(entry);
+      this.#notifyIdle();
+    });
+    this.#inFlight.add(task);
+  }
+
+  #apply(
+    entry: Entry,
+    op: "add" | "delete",
+    ref: ServiceRef,
+    wantedAtSend: Wanted | undefined,
+    outcome: DeliveryOutcome,
+  ): void {
+    const properties = {
+      proxy: this.proxy,
+      key: entry.key,
+      op,
+      host: ref.host,
+      port: ref.port,
+      ms: Math.round(outcome.ms),
+    };
+    switch (outcome.kind) {
+      case "ok":
+        this.counters.ok++;
+        this.#proxyReachable();
+        entry.failures = 0;
+        entry.retrying = false;
+        entry.loggedRefusal = undefined;
+        entry.uncertain = undefined;
+        // The proxy now holds exactly what was sent: if the wanted state moved on meanwhile,
+        // the next decision sees the difference.
+        entry.acknowledged = op === "add" ? wantedAtSend : undefined;
+        log.info(`sent ${op} {key} to {proxy}`, properties);
+        return;
+      case "rejected": {
+        this.counters.rejected++;
+        this.#proxyReachable();
+        if (op === "delete" && /not found/i.test(outcome.message)) {
+          // The proxy does not know the end point, so it holds none of its services.
+          entry.uncertain = undefined;
+          entry.acknowledged = undefined;
+          log.info("{proxy} has no end point for {key}: nothing to delete", properties);
+          return;
+        }
+        const reason = outcome.message;
+        if (entry.loggedRefusal !== reason) {
+          entry.loggedRefusal = reason;
+          log.warn(`{proxy} refused ${op} {key}: {reason}; retrying with back-off`, {
+            ...properties,
+            reason,
+          });
+        }
+        this.#retryService(entry);
+        return;
+      }
+      case "not-sent":
+        this.counters.notSent++;
+        this.#proxyUnreachable(outcome.reason);
+        entry.retrying = true;
+        return;
+      case "uncertain":
+        this.counters.uncertain++;
+        // Applied or not, we cannot know: the proxy may now hold an extra copy.
+        entry.uncertain = ref;
+        entry.acknowledged = undefined;
+        entry.retrying = true;
+        log.warn(`outcome of ${op} {key} at {proxy} unknown ({reason}): deleting before adding`, {
+          ...properties,
+          reason: outcome.reason,
+        });
+        this.#proxyUnreachable(outcome.reason);
+        return;
+    }
+  }
+
+  #retryService(entry: Entry): void {
+    entry.failures++;
+    entry.retrying = true;
+    const delay = this.#backoff(entry.failures);
+    clearTimeout(entry.retryTimer);
+    entry.retryTimer = setTimeout(() => {
+      entry.retryTimer = undefined;
+      this.#wake(entry);
+    }, delay);
+  }
+
+  #proxyUnreachable(reason: string): void {
+    this.#proxyFailures++;
+    const delay = this.#backoff(this.#proxyFailures);
+    this.#pausedUntil = this.#now() + delay;
+    const properties = { proxy: this.proxy, reason, retryInMs: Math.round(delay) };
+    if (this.#proxyFailures === 1) log.warn("{proxy} unreachable ({reason}); pausing", properties);
+    else log.debug("{proxy} still unreachable ({reason})", properties);
+  }
+
+  #proxyReachable(): void {
+    if (this.#proxyFailures === 0) return;
+    log.info("{proxy} reachable again after {failures} failures", {
+      proxy: this.proxy,
+      failures: this.#proxyFailures,
+    });
+    this.#proxyFailures = 0;
+    this.#pausedUntil = 0;
+    this.kick();
+  }
+
+  /** Capped exponential back-off with equal jitter: half fixed, half random. */
+  #backoff(failures: number): number {
+    const capped = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(failures - 1, 20));
+    return capped / 2 + this.#random() * capped / 2;
+  }
+
+  #settleIfConverged(entry: Entry): void {
+    if (entry.inFlight || nextOperation(entry)) return;
+    if (entry.changedAt !== undefined) {
+      this.#onConverged?.(entry.key, this.#now() - entry.changedAt);
+      entry.changedAt = undefined;
+    }
+    entry.resyncing = false;
+    if (!entry.wanted && !entry.acknowledged && entry.retryTimer === undefined) {
+      this.#entries.delete(entry.key);
+      this.#ready.delete(entry.key);
+    }
+  }
+
+  #isIdle(): boolean {
+    return this.#inFlight.size === 0 && this.#unconverged.size === 0;
+  }
+
+  #notifyIdle(): void {
+    if (this.#idle.size === 0 || !this.#isIdle()) return;
+    for (const resolve of this.#idle) resolve();
+    this.#idle.clear();
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The delivery decisions and the per-proxy queue, as logic: the proxy here is a model with the
+ * real proxy's semantics (add appends, delete removes every copy) whose answers a test scripts.
+ * The same queue against the real HTTP stand-in is tested in the monitor's tests.
+ */
+import { nextOperation, type Wanted } from "../src/delivery/decide.ts";
+import { ProxyQueue } from "../src/delivery/proxy_queue.ts";
+import type { ServiceRef } from "../src/asabru/wire.ts";
+import type { DeliveryOutcome } from "../src/asabru/sender.ts";
+import { assertEquals } from "./harness/assert.ts";
+import { waitFor, withTimeout } from "./harness/wait.ts";
+
+const ref = (service: string, port = 9000, endPoint = "ep"): ServiceRef => ({
+  endPoint,
+  service,
+  host: "10.0.0.1",
+  port,
+});
+const wanted = (service: string, port = 9000, version = 1n): Wanted => ({
+  ref: ref(service, port),
+  version,
+});
+
+Deno.test("decide: add only onto nothing, delete first after an unknown outcome", () => {
+  assertEquals(nextOperation({ wanted: wanted("a") }), { op: "add", ref: ref("a") });
+  assertEquals(nextOperation({ wanted: wanted("a"), acknowledged: wanted("a") }), undefined);
+  assertEquals(nextOperation({ acknowledged: wanted("a") }), { op: "delete", ref: ref("a") });
+  assertEquals(nextOperation({}), undefined);
+  assertEquals(
+    nextOperation({ wanted: wanted("a", 9001), acknowledged: wanted("a", 9000) }),
+    { op: "delete", ref: ref("a", 9000) },
+    "a changed host:port replaces the old entry",
+  );
+  assertEquals(
+    nextOperation({ wanted: wanted("a", 9000, 2n), acknowledged: wanted("a", 9000, 1n) }),
+    { op: "delete", ref: ref("a") },
+    "a re-created znode (new czxid) is re-added",
+  );
+  assertEquals(
+    nextOperation({ wanted: wanted("a"), uncertain: ref("a") }),
+    { op: "delete", ref: ref("a") },
+    "never add after an unknown outcome",
+  );
+});
+
+/** A proxy with the real semantics, answering as `script` says. */
+class ModelProxy {
+  readonly entries = new Map<string, ServiceRef[]>();
+  readonly log: string[] = [];
+  script: (
+    op: string,
+    ref: ServiceRef,
+  ) => "ok" | "refuse-connection" | "timeout-after-apply" | "reject" = () => "ok";
+
+  send = (op: "add" | "delete", ref: ServiceRef): Promise<DeliveryOutcome> => {
+    const how = this.script(op, ref);
+    this.log.push(`${op} ${ref.service}:${ref.port} ${how}`);
+    if (how === "refuse-connection") {
+      return Promise.resolve({ kind: "not-sent", reason: "refused", ms: 0 });
+    }
+    if (how === "reject") {
+      return Promise.resolve({ kind: "rejected", message: "Endpoint 'ep' not in config", ms: 0 });
+    }
+    const list = this.entries.get(ref.endPoint) ?? [];
+    if (op === "add") list.push(ref);
+    else this.entries.set(ref.endPoint, list.filter((e) => e.service !== ref.service));
+    if (op === "add") this.entries.set(ref.endPoint, list);
+    return Promise.resolve(
+      how === "ok" ? { kind: "ok", ms: 0 } : { kind: "uncertain", reason: "timed out", ms: 0 },
+    );
+  };
+
+  holds(): string[] {
+    return [...this.entries.values()].flat().map((e) => `${e.service}:${e.port}`).sort();
+  }
+}
+
+function queue(
+  proxy: ModelProxy,
+  extra: Partial<ConstructorParameters<typeof ProxyQueue>[0]> = {},
+) {
+  return new ProxyQueue({
+    proxy: "model",
+    send: proxy.send,
+    retryBaseMs: 2,
+    retryMaxMs: 10,
+    random: () => 0.5,
+    ...extra,
+  });
+}
+
+Deno.test("queue: one add per service; add then delete before delivery sends nothing", async () => {
+  const proxy = new ModelProxy();
+  const q = queue(proxy, { mayDeliver: () => held });
+  let held = false;
+  q.setWanted("ep/a", wanted("a"));
+  q.setWanted("ep/b", wanted("b"));
+  q.setWanted("ep/b", undefined); // flapped away before delivery
+  q.setWanted("ep/a", wanted("a")); // the same again
+  held = true;
+  q.kick();
+  await withTimeout(q.idle(), 2000, "delivered");
+  assertEquals(proxy.log, ["add a:9000 ok"]);
+  assertEquals(proxy.holds(), ["a:9000"]);
+  await q.stop();
+});
+
+Deno.test("queue: a proxy that refuses connections gets everything once it is back", async () => {
+  const proxy = new ModelProxy();
+  let up = false;
+  proxy.script = () => up ? "ok" : "refuse-connection";
+  const q = queue(proxy);
+  for (let i = 0; i < 20; i++) q.setWanted(`ep/s${i}`, wanted(`s${i}`));
+  for (let i = 0; i < 10; i++) q.setWanted(`ep/s${i}`, undefined);
+  q.setWanted("ep/s15", wanted("s15", 9999)); // last state wins
+  await waitFor(() => q.counters.notSent >= 3, 2000, "a few refused attempts");
+  const refusedAttempts = proxy.log.length;
+  up = true;
+  await withTimeout(q.idle(), 2000, "caught up");
+  const expected = Array.from({ length: 10 }, (_, i) => i + 10)
+    .map((i) => `s${i}:${i === 15 ? 9999 : 9000}`);
+  assertEquals(proxy.holds(), expected.sort());
+  assertEquals(
+    proxy.log.slice(refusedAttempts).filter((line) => line.startsWith("delete")).length,
+    0,
+    "nothing to delete: the removed ones never reached the proxy",
+  );
+  assertEquals(proxy.log.length - refusedAttempts, 10, "then one add per wanted service");
+  await q.stop();
+});
+
+Deno.test("queue: after a timeout that was applied, delete before add: one copy", async () => {
+  const proxy = new ModelProxy();
+  let first = true;
+  proxy.script = (op) => {
+    if (op === "add" && first) {
+      first = false;
+      return "timeout-after-apply";
+    }
+    return "ok";
+  };
+  const q = queue(proxy);
+  q.setWanted("ep/a", wanted("a"));
+  await withTimeout(q.idle(), 2000, "settled");
+  assertEquals(proxy.log, ["add a:9000 timeout-after-apply", "delete a:9000 ok", "add a:9000 ok"]);
+  assertEquals(proxy.holds(), ["a:9000"]);
+  await q.stop();
+});
+
+Deno.test("queue: a refused change is retried on its own, others go on", async () => {
+  const proxy = new ModelProxy();
+  let known = false;
+  proxy.script = (_op, r) => r.service === "new-ep" && !known ? "reject" : "ok";
+  const q = queue(proxy);
+  q.setWanted("ep/new-ep", wanted("new-ep"));
+  q.setWanted("ep/b", wanted("b"));
+  await waitFor(() => q.counters.rejected >= 2, 2000, "the refused one retried");
+  assertEquals(proxy.holds(), ["b:9000"]);
+  known = true;
+  await withTimeout(q.idle(), 2000, "delivered once the end point is known");
+  assertEquals(proxy.holds(), ["b:9000", "new-ep:9000"]);
+  await q.stop();
+});
+
+Deno.test("queue: resync restores a proxy that restarted empty, one copy each", async () => {
+  const proxy = new ModelProxy();
+  const q = queue(proxy, { resyncPerSecond: 10_000 });
+  for (let i = 0; i < 50; i++) q.setWanted(`ep/s${i}`, wanted(`s${i}`));
+  await withTimeout(q.idle(), 2000, "delivered");
+  proxy.entries.clear(); // restarted empty
+  q.resync();
+  await withTimeout(q.idle(), 2000, "resynced");
+  assertEquals(proxy.holds().length, 50);
+  assertEquals(new Set(proxy.holds()).size, 50, "no duplicates");
+  await q.stop();
+});
