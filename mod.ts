@@ -14,3 +14,17 @@ export {
   type ZooKeeperInstall,
   ZooKeeperNotInstalledError,
 } from "./src/local_zookeeper.ts";
+export * from "./src/process.ts";
+export * from "./src/options.ts";
+export * from "./src/metrics.ts";
+export * from "./src/status_server.ts";
+export * from "./src/session_metrics.ts";
+export * from "./src/connection_string.ts";
+export * from "./src/common_options.ts";
+export * from "./src/znode_path.ts";
+export * from "./src/host_port.ts";
+export * from "./src/registrations.ts";
+export * from "./src/health_check.ts";
+export * from "./src/registrar.ts";
+export * from "./src/client_config.ts";
+export * from "./src/client_app.ts";

@@ -67,8 +67,11 @@ export interface RegistrarOptions {
   plan: RegistrationPlan;
   /** ACL of every znode the registrar creates. Default: open. */
   acl?: readonly ZkAclEntry[];
-  /** Leaves start unwanted until {@link Registrar.setWanted} (for health gating). */
-  startUnwanted?: boolean;
+  /**
+   * Paths of leaves that start unwanted, until {@link Registrar.setWanted} says otherwise (the
+   * health-gated ones). Default: none.
+   */
+  startUnwanted?: ReadonlySet<string>;
   /** First retry delay after a failure; doubles up to `maxRetryDelayMs`. Default 250 ms. */
   retryDelayMs?: number;
   /** Default 10 s. */
@@ -136,13 +139,18 @@ export class Registrar {
         path: service.path,
         data: encoder.encode(service.data),
         text: service.data,
-        wanted: !options.startUnwanted,
-        status: options.startUnwanted ? "unwanted" : "pending",
+        wanted: !options.startUnwanted?.has(service.path),
+        status: options.startUnwanted?.has(service.path) ? "unwanted" : "pending",
         running: false,
         again: false,
         failures: 0,
       });
     }
+  }
+
+  /** Whether {@link stop} was called. */
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   /** Starts following the session: registers now if connected, and after every (re)connection. */

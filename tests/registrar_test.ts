@@ -157,7 +157,11 @@ Deno.test("registrar", async (t) => {
   await t.step("unwanted leaves are removed, wanted ones come back", async () => {
     await reset();
     await using session = await openSession(zk.connectionString);
-    const registrar = new Registrar({ session, plan: samplePlan, startUnwanted: true });
+    const registrar = new Registrar({
+      session,
+      plan: samplePlan,
+      startUnwanted: new Set([SERVICE]),
+    });
     registrar.start();
     await registrar.settled();
     assertEquals(await observer.exists(SERVICE), null);

@@ -1,0 +1,47 @@
+/**
+ * zk-client: registers ClickHouse services as ephemeral znodes and keeps them registered.
+ * Reads configuration, wires the parts (see `mod.ts`) and handles signals; nothing else.
+ *
+ * @module
+ */
+import {
+  ClientExit,
+  configureLogging,
+  exitOnSecondSignal,
+  loadClientConfig,
+  printLines,
+  startClient,
+} from "./mod.ts";
+import { getLogger } from "@logtape/logtape";
+
+const loaded = await loadClientConfig(Deno.args, Deno.env);
+if (loaded.kind === "help") {
+  printLines(Deno.stdout, [loaded.text]);
+  Deno.exit(ClientExit.OK);
+}
+if (loaded.kind === "invalid") {
+  printLines(Deno.stderr, loaded.problems.map((line) => `zk-client: ${line}`));
+  Deno.exit(ClientExit.INVALID_INPUT);
+}
+
+const { options } = loaded.config;
+await configureLogging({ level: options.logLevel, format: options.logFormat });
+const log = getLogger(["zkcm", "client"]);
+
+const app = await startClient(loaded.config);
+
+const shutdown = exitOnSecondSignal(async (signal) => {
+  log.info("{signal}: removing registrations and closing the session", { signal });
+  await app.shutdown();
+  log.info("stopped");
+  Deno.exit(ClientExit.OK);
+});
+Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
+Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+
+await app.sessionClosed;
+if (!app.registrar.stopped) {
+  log.fatal("the ZooKeeper session was closed (credentials refused?); exiting");
+  await app.shutdown();
+  Deno.exit(ClientExit.FAILURE);
+}

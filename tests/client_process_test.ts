@@ -1,0 +1,329 @@
+/**
+ * The client as users run it: a real child process (`client.ts` with exactly the permissions of
+ * `deno task client`), a real ZooKeeper, real signals.
+ */
+import { ZkNoAuthError, ZkSession } from "../src/zookeeper/mod.ts";
+import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { FaultProxy } from "./harness/fault_proxy.ts";
+import { Program } from "./harness/program.ts";
+import { StandInClickHouse } from "./harness/stand_in_clickhouse.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "./harness/assert.ts";
+import { deferred, waitFor, withTimeout } from "./harness/wait.ts";
+
+const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
+const SAMPLE = {
+  "/cluster1": "",
+  "/cluster1/ch_http_node1": "",
+  [SERVICE]: "localhost:2023",
+};
+const decoder = new TextDecoder();
+
+async function writeNodes(dir: string, content: unknown): Promise<string> {
+  const file = `${dir}/nodes.json`;
+  await Deno.writeTextFile(file, typeof content === "string" ? content : JSON.stringify(content));
+  return file;
+}
+
+function client(env: Record<string, string>, args: string[] = []): Promise<Program> {
+  return Program.start("client.ts", { task: "client", env: { LOG_LEVEL: "debug", ...env }, args });
+}
+
+Deno.test("client process", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+  await using observer = ZkSession.open({ connectionString: zk.connectionString });
+  await observer.waitUntilConnected({ timeoutMs: 10_000 });
+  const dir = await Deno.makeTempDir({ prefix: "zkcm-client-test-" });
+  const nodesFile = await writeNodes(dir, SAMPLE);
+  const base = { ZK_HOST: zk.connectionString, NODES_FILE: nodesFile, ZK_SESSION_TIMEOUT: "1s" };
+
+  const leafOwner = async () => (await observer.exists(SERVICE))?.ephemeralOwner;
+
+  try {
+    await t.step("the sample nodes.json: persistent parents, one ephemeral leaf", async () => {
+      await observer.deleteRecursive("/cluster1");
+      await using program = await client(base);
+      await registeredBy(program);
+      assertEquals((await observer.exists("/cluster1"))?.ephemeralOwner, 0n);
+      assertEquals((await observer.exists("/cluster1/ch_http_node1"))?.ephemeralOwner, 0n);
+      const leaf = await observer.getData(SERVICE);
+      assertEquals(decoder.decode(leaf.data), "localhost:2023");
+      assert(leaf.stat.ephemeralOwner !== 0n, "ephemeral");
+    });
+
+    await t.step("SIGTERM: the leaf is gone in well under a second, exit 0", async () => {
+      await observer.deleteRecursive("/cluster1");
+      await using program = await client(base);
+      await registeredBy(program);
+      const gone = deferred();
+      await observer.exists(SERVICE, (event) => event.type === "deleted" && gone.resolve());
+      const started = performance.now();
+      program.kill("SIGTERM");
+      await withTimeout(gone.promise, 1000, "the leaf removed within a second");
+      const tookMs = performance.now() - started;
+      const { code } = await program.finished();
+      assertEquals(code, 0);
+      assert(tookMs < 1000, `removed after ${tookMs} ms`);
+    });
+
+    await t.step("kill -9: the leaf lives until the session times out", async () => {
+      await observer.deleteRecursive("/cluster1");
+      await using program = await client(base);
+      await registeredBy(program);
+      const owner = await leafOwner();
+      const gone = deferred();
+      await observer.exists(SERVICE, (event) => event.type === "deleted" && gone.resolve());
+      const killedAt = performance.now();
+      program.kill("SIGKILL");
+      await program.finished();
+      assertEquals(await leafOwner(), owner, "still there right after the kill");
+      await withTimeout(gone.promise, 5000, "the leaf expires with the session");
+      const tookMs = performance.now() - killedAt;
+      assert(tookMs > 400, `gone only after the session timeout (${tookMs} ms)`);
+    });
+
+    await t.step("restart right after kill -9: registered again within a second", async () => {
+      await observer.deleteRecursive("/cluster1");
+      {
+        await using crashed = await client({ ...base, ZK_SESSION_TIMEOUT: "4s" });
+        await registeredBy(crashed);
+        crashed.kill("SIGKILL");
+        await crashed.finished();
+      }
+      const oldOwner = await leafOwner();
+      const started = performance.now();
+      await using restarted = await client({ ...base, ZK_SESSION_TIMEOUT: "4s" });
+      await restarted.waitForLine(/took over/, 5000);
+      const owner = await leafOwner();
+      assert(owner !== undefined && owner !== oldOwner, "owned by the new session");
+      assert(performance.now() - started < 3000, "not after the old session expired");
+      restarted.kill("SIGTERM");
+      assertEquals((await restarted.finished()).code, 0);
+    });
+
+    await t.step("a different registration at the path is never deleted", async () => {
+      await observer.deleteRecursive("/cluster1");
+      await using other = ZkSession.open({ connectionString: zk.connectionString });
+      await other.waitUntilConnected({ timeoutMs: 5000 });
+      await other.ensurePath("/cluster1/ch_http_node1");
+      await other.create(SERVICE, new TextEncoder().encode("otherhost:9000"), {
+        mode: "ephemeral",
+      });
+      await using program = await client(base);
+      await program.waitForLine(/held by session/, 10_000);
+      assertEquals(decoder.decode((await observer.getData(SERVICE)).data), "otherhost:9000");
+      await other.close();
+      await program.waitForLine(/ch_http_service2.* registered/, 10_000);
+      assertEquals(decoder.decode((await observer.getData(SERVICE)).data), "localhost:2023");
+    });
+
+    await t.step("session expiry (connection blackholed): leaves re-created", async () => {
+      await observer.deleteRecursive("/cluster1");
+      await using proxy = await FaultProxy.start({ hostname: "127.0.0.1", port: zk.port });
+      await using program = await client({ ...base, ZK_HOST: proxy.address });
+      await registeredBy(program);
+      const firstOwner = await leafOwner();
+      const gone = deferred();
+      await observer.exists(SERVICE, (event) => event.type === "deleted" && gone.resolve());
+      proxy.setMode("blackhole");
+      await withTimeout(gone.promise, 10_000, "the server expires the blackholed session");
+      proxy.setMode("pass");
+      proxy.dropAll();
+      await program.waitForLine(/registered again in a new session/, 10_000);
+      const owner = await leafOwner();
+      assert(owner !== undefined && owner !== firstOwner, "re-created in a new session");
+    });
+
+    await t.step("a second signal exits at once while shutdown waits on ZooKeeper", async () => {
+      await observer.deleteRecursive("/cluster1");
+      await using proxy = await FaultProxy.start({ hostname: "127.0.0.1", port: zk.port });
+      await using program = await client({
+        ...base,
+        ZK_HOST: proxy.address,
+        ZK_SESSION_TIMEOUT: "4s",
+      });
+      await registeredBy(program);
+      proxy.setMode("blackhole");
+      program.kill("SIGTERM");
+      await program.waitForLine(/removing registrations/, 5000);
+      const started = performance.now();
+      program.kill("SIGTERM");
+      const { code } = await program.finished(5000);
+      assertEquals(code, 128 + 15);
+      assert(performance.now() - started < 2000, "at once");
+      assert(!program.lines.some((line) => line.includes('"stopped"')), "no orderly stop");
+    });
+
+    await t.step("health gating: removed after `fall` failures, back after `rise`", async () => {
+      await observer.deleteRecursive("/cluster1");
+      await using clickhouse = await StandInClickHouse.start();
+      await using program = await client({
+        ...base,
+        HEALTH_CHECK: `clickhouse://${clickhouse.hostPort}`,
+        HEALTH_INTERVAL: "50ms",
+        HEALTH_FALL: "2",
+        HEALTH_RISE: "2",
+      });
+      await registeredBy(program);
+      const gone = deferred();
+      await observer.exists(SERVICE, (event) => event.type === "deleted" && gone.resolve());
+      clickhouse.setReplicas("lagging");
+      await withTimeout(gone.promise, 5000, "deregistered while the replica lags");
+      await program.waitForLine(/is unhealthy/, 1000);
+      const back = deferred();
+      await observer.exists(SERVICE, (event) => event.type === "created" && back.resolve());
+      clickhouse.setReplicas("ok");
+      await withTimeout(back.promise, 5000, "registered again once healthy");
+    });
+
+    await t.step("with ZK_AUTH another identity cannot delete or overwrite the leaf", async () => {
+      await observer.deleteRecursive("/cluster1");
+      await using program = await client({ ...base, ZK_AUTH: "tenant-a:secret" });
+      await registeredBy(program);
+      await using intruder = ZkSession.open({
+        connectionString: zk.connectionString,
+        digestAuth: "tenant-b:secret",
+      });
+      await intruder.waitUntilConnected({ timeoutMs: 5000 });
+      await assertRejects(() => intruder.delete(SERVICE), ZkNoAuthError);
+      await assertRejects(
+        () => intruder.setData(SERVICE, new TextEncoder().encode("evil:1")),
+        ZkNoAuthError,
+      );
+      program.kill("SIGTERM");
+      assertEquals((await program.finished()).code, 0);
+      await using owner = ZkSession.open({
+        connectionString: zk.connectionString,
+        digestAuth: "tenant-a:secret",
+      });
+      await owner.waitUntilConnected({ timeoutMs: 5000 });
+      await owner.deleteRecursive("/cluster1");
+    });
+
+    await t.step("--register without a file, and --help", async () => {
+      await observer.deleteRecursive("/cluster1");
+      await using program = await client({ ZK_HOST: zk.connectionString }, [
+        "--register",
+        "/cluster1/ch_http_node1/from_flag=127.0.0.1:9000",
+      ]);
+      await program.waitForLine(/from_flag.* registered/, 10_000);
+      const help = await client({}, ["--help"]);
+      const { code, stdout } = await help.finished();
+      assertEquals(code, 0);
+      for (const name of ["--zk-host", "ZK_HOST", "NODES_FILE", "REGISTER", "HEALTH_CHECK"]) {
+        assert(stdout.some((line) => line.includes(name)), `--help mentions ${name}`);
+      }
+    });
+
+    await t.step("bad input: one clear line each, exit 2, ZooKeeper untouched", async () => {
+      await observer.deleteRecursive("/cluster1");
+      const unreadable = await writeNodes(`${dir}`, SAMPLE).then(async (file) => {
+        const copy = `${dir}/unreadable.json`;
+        await Deno.copyFile(file, copy);
+        return copy;
+      });
+      await Deno.mkdir(`${dir}/a-directory`);
+      await Deno.writeTextFile(`${dir}/empty.json`, "");
+      const cases: {
+        name: string;
+        content?: unknown;
+        env?: Record<string, string>;
+        expect: RegExp;
+        extraFlags?: string[];
+      }[] = [
+        { name: "invalid JSON", content: "{ not json", expect: /nodes\.json.*JSON/i },
+        {
+          name: "relative path",
+          content: { "cluster1/x": "h:1" },
+          expect: /"cluster1\/x".*absolute/,
+        },
+        {
+          name: "'..'",
+          content: { "/cluster1/../x": "h:1" },
+          expect: /"\/cluster1\/\.\.\/x".*'\.\.'/,
+        },
+        {
+          name: "/zookeeper",
+          content: { "/zookeeper/x": "h:1" },
+          expect: /"\/zookeeper\/x".*reserved/,
+        },
+        { name: "non-string data", content: { "/c/n/s": 5 }, expect: /"\/c\/n\/s".*string/ },
+        {
+          name: "bad port",
+          content: { "/c/n/s": "host:99999" },
+          expect: /"\/c\/n\/s".*host:99999/,
+        },
+        { name: "empty file", env: { NODES_FILE: `${dir}/empty.json` }, expect: /empty/ },
+        {
+          name: "missing file",
+          env: { NODES_FILE: `${dir}/missing.json` },
+          expect: /missing\.json.*not found/,
+        },
+        {
+          name: "a directory",
+          env: { NODES_FILE: `${dir}/a-directory` },
+          expect: /a-directory.*directory/,
+        },
+        {
+          name: "unreadable file",
+          env: { NODES_FILE: unreadable },
+          extraFlags: [`--deny-read=${unreadable}`],
+          expect: /unreadable\.json.*(read access|permission)/,
+        },
+        {
+          name: "bad ZK_HOST",
+          env: { ZK_HOST: "zk:99999" },
+          expect: /--zk-host \(ZK_HOST\).*99999/,
+        },
+        {
+          name: "bad duration",
+          env: { ZK_SESSION_TIMEOUT: "soon" },
+          expect: /ZK_SESSION_TIMEOUT.*duration/,
+        },
+        { name: "unknown flag", env: {}, expect: /--bogus/ },
+      ];
+      for (const testCase of cases) {
+        const file = testCase.content === undefined
+          ? nodesFile
+          : await writeNodes(`${dir}`, testCase.content);
+        const program = await Program.start("client.ts", {
+          task: "client",
+          env: { ZK_HOST: zk.connectionString, NODES_FILE: file, ...testCase.env },
+          args: testCase.name === "unknown flag" ? ["--bogus"] : [],
+          extraFlags: testCase.extraFlags,
+        });
+        const { code, lines } = await program.finished();
+        const printed = lines.filter((line) => line.trim() !== "");
+        assertEquals(code, 2, `${testCase.name}: exit code (${printed.join(" | ")})`);
+        assertEquals(printed.length, 1, `${testCase.name}: one line, got ${printed.join(" | ")}`);
+        assertMatch(printed[0], testCase.expect, testCase.name);
+      }
+      assertEquals(await observer.exists("/cluster1"), null, "nothing was created");
+      assertEquals(await observer.exists("/c"), null, "nothing was created");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the client waits for ZooKeeper that is not there yet, then registers", async () => {
+  await using zk = await LocalZooKeeper.start();
+  await zk.stop();
+  const dir = await Deno.makeTempDir({ prefix: "zkcm-client-test-" });
+  try {
+    const nodesFile = await writeNodes(dir, SAMPLE);
+    await using program = await client({ ZK_HOST: zk.connectionString, NODES_FILE: nodesFile });
+    await zk.restart();
+    await registeredBy(program);
+    await using observer = ZkSession.open({ connectionString: zk.connectionString });
+    await observer.waitUntilConnected({ timeoutMs: 5000 });
+    await waitFor(async () => (await observer.exists(SERVICE)) !== null, 5000, "registered");
+    program.kill("SIGINT");
+    assertEquals((await program.finished()).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function registeredBy(program: Program) {
+  return program.waitForLine(/registered|took over/, 15_000);
+}
