@@ -36,7 +36,7 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
     ? getJsonLinesFormatter({ properties: "flatten" })
     : getTextFormatter({ timestamp: "date-time-timezone", value: (v) => Deno.inspect(v) });
   const write = options.write ?? writeToStderr;
-  const sink: Sink = (record: LogRecord) => write(formatter(record));
+  const sink: Sink = (record: LogRecord) => write(formatter(withPlainStrings(record)));
   await configure({
     reset: true,
     sinks: { main: sink },
@@ -45,6 +45,23 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["main"] },
     ],
   });
+}
+
+/**
+ * Puts string and number values into the message as they are: `registered /cluster1/a`, not
+ * `registered "/cluster1/a"` (the values stay, typed, among the properties).
+ */
+function withPlainStrings(record: LogRecord): LogRecord {
+  const parts: unknown[] = [""];
+  for (let i = 0; i < record.message.length; i++) {
+    const part = record.message[i];
+    if (i % 2 === 0 || typeof part === "string" || typeof part === "number") {
+      parts[parts.length - 1] += String(part);
+    } else {
+      parts.push(part, "");
+    }
+  }
+  return { ...record, message: parts };
 }
 
 const encoder = new TextEncoder();

@@ -1,0 +1,300 @@
+/**
+ * The monitor, wired: a ZooKeeper session, the tree mirror, one delivery queue per proxy (or a
+ * dry run that logs), and the status server with `/v1/services` and `POST /v1/resync`.
+ * `monitor.ts` only adds configuration and signals.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { ZkSession } from "./zookeeper/mod.ts";
+import { type MirrorChange, TreeMirror } from "./monitor/tree_mirror.ts";
+import { toWanted } from "./monitor/wanted_service.ts";
+import { ProxyQueue } from "./delivery/proxy_queue.ts";
+import { AsabruSender } from "./asabru/sender.ts";
+import type { ServiceRef } from "./asabru/wire.ts";
+import { MetricsRegistry } from "./metrics.ts";
+import { createStatusApp, serveStatus, type StatusServer } from "./status_server.ts";
+import { registerSessionMetrics } from "./session_metrics.ts";
+import type { MonitorOptions } from "./monitor_config.ts";
+
+const log = getLogger(["zkcm", "monitor"]);
+
+/** The name the dry-run "proxy" goes by in logs, metrics and `/v1/services`. */
+export const DRY_RUN = "dry-run";
+
+/** A running monitor. */
+export interface MonitorApp {
+  readonly session: ZkSession;
+  readonly mirror: TreeMirror;
+  readonly queues: readonly ProxyQueue[];
+  /** The status server's port, when one runs. */
+  readonly statusPort?: number;
+  /** Resolves when the session is closed for good (for example refused credentials). */
+  readonly sessionClosed: Promise<void>;
+  /** Full resync of every proxy (SIGHUP, `POST /v1/resync`). */
+  resync(reason: string): void;
+  /** Stops watching, lets requests in flight finish (bounded), closes everything. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the monitor. */
+export async function startMonitor(
+  options: MonitorOptions & { zkHost: string },
+): Promise<MonitorApp> {
+  const session = ZkSession.open({
+    connectionString: options.zkHost,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+    digestAuth: options.zkAuth,
+  });
+  const metrics = new MetricsRegistry();
+  const latency = metrics.histogram(
+    "zkcm_delivery_latency_seconds",
+    "From a change seen in ZooKeeper to the proxy holding it.",
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    ["proxy"],
+  );
+
+  const senders: AsabruSender[] = [];
+  const queues = options.proxyUrls.length === 0
+    ? [dryRunQueue(options, latency)]
+    : options.proxyUrls.map((url) => {
+      const sender = new AsabruSender({
+        url,
+        token: options.proxyToken,
+        timeoutMs: options.proxyTimeout,
+      });
+      senders.push(sender);
+      return new ProxyQueue({
+        proxy: url,
+        send: (op, ref) => sender.send(op, ref),
+        concurrency: options.concurrency,
+        retryMaxMs: options.retryMax,
+        resyncPerSecond: options.resyncRate,
+        onConverged: (_key, ms) => latency.observe({ proxy: url }, ms / 1000),
+      });
+    });
+
+  /** Services whose znode cannot be sent, with why (logged once per reason). */
+  const invalid = new Map<string, string>();
+  let invalidSeen = 0;
+  const onChange = (change: MirrorChange) => {
+    let wanted;
+    if (change.type === "set") {
+      const result = toWanted(change.service);
+      if ("invalid" in result) {
+        if (invalid.get(change.key) !== result.invalid) {
+          invalidSeen++;
+          log.warn("not sending {key}: {reason}", { key: change.key, reason: result.invalid });
+        }
+        invalid.set(change.key, result.invalid);
+      } else {
+        invalid.delete(change.key);
+        wanted = result.wanted;
+      }
+    } else {
+      invalid.delete(change.key);
+    }
+    for (const queue of queues) queue.setWanted(change.key, wanted);
+  };
+  const mirror = new TreeMirror({ session, root: options.rootNode, onChange });
+
+  registerSessionMetrics(metrics, session);
+  registerMonitorMetrics(metrics, mirror, queues, () => ({ current: invalid.size, invalidSeen }));
+
+  const resync = (reason: string) => {
+    log.info("full resync of every proxy ({reason})", { reason });
+    for (const queue of queues) queue.resync();
+  };
+
+  log.info("watching {root} on ZooKeeper {zkHost}, delivering to {proxies}", {
+    root: options.rootNode,
+    zkHost: options.zkHost,
+    proxies: queues.map((queue) => queue.proxy),
+  });
+  mirror.start();
+
+  let resyncTimer: ReturnType<typeof setInterval> | undefined;
+  if (options.resyncInterval !== undefined) {
+    resyncTimer = setInterval(() => resync("RESYNC_INTERVAL"), options.resyncInterval);
+  }
+
+  let status: StatusServer | undefined;
+  if (options.statusPort !== undefined) {
+    const app = createStatusApp({
+      ready: () => readiness(mirror, queues, options.readyMaxPending),
+      metrics,
+    });
+    app.get(
+      "/v1/services",
+      (c) => c.json(servicesReport(options.rootNode, mirror, queues, invalid)),
+    );
+    app.post("/v1/resync", (c) => {
+      resync("POST /v1/resync");
+      return c.json({ status: "ok", resync: queues.map((queue) => queue.proxy) }, 202);
+    });
+    status = await serveStatus(app, { port: options.statusPort, hostname: options.statusHost });
+  }
+
+  const sessionClosed = new Promise<void>((resolve) => {
+    session.onStateChange((change) => {
+      if (change.state === "closed") resolve();
+    });
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    session,
+    mirror,
+    queues,
+    statusPort: status?.port,
+    sessionClosed,
+    resync,
+    shutdown() {
+      stopping ??= (async () => {
+        clearInterval(resyncTimer);
+        await mirror.stop();
+        await Promise.all(queues.map((queue) => queue.stop(options.proxyTimeout)));
+        for (const sender of senders) sender.close();
+        await session.close();
+        await status?.shutdown();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Without a proxy: every operation is logged as what would have been sent, and succeeds. */
+function dryRunQueue(
+  options: MonitorOptions,
+  latency: ReturnType<MetricsRegistry["histogram"]>,
+): ProxyQueue {
+  const dryLog = getLogger(["zkcm", "dry-run"]);
+  return new ProxyQueue({
+    proxy: DRY_RUN,
+    send: (op: "add" | "delete", ref: ServiceRef) => {
+      dryLog.info(`would send ${op} {service} ({host}:{port}) to end point {endPoint}`, { ...ref });
+      return Promise.resolve({ kind: "ok", ms: 0 });
+    },
+    concurrency: options.concurrency,
+    onConverged: (_key, ms) => latency.observe({ proxy: DRY_RUN }, ms / 1000),
+  });
+}
+
+function readiness(
+  mirror: TreeMirror,
+  queues: readonly ProxyQueue[],
+  maxPendingMs: number,
+): { ready: boolean; reasons: string[] } {
+  const reasons: string[] = [];
+  if (!mirror.synced) reasons.push("mirror not synced with ZooKeeper");
+  for (const queue of queues) {
+    const waited = queue.oldestPendingMs();
+    if (waited > maxPendingMs) {
+      reasons.push(`${queue.proxy}: a change has waited ${Math.round(waited / 1000)} s`);
+    }
+  }
+  return { ready: reasons.length === 0, reasons };
+}
+
+function servicesReport(
+  root: string,
+  mirror: TreeMirror,
+  queues: readonly ProxyQueue[],
+  invalid: ReadonlyMap<string, string>,
+) {
+  const endPoints: Record<string, Record<string, unknown>> = {};
+  for (const service of mirror.services()) {
+    const key = `${service.endPoint}/${service.service}`;
+    const result = toWanted(service);
+    const entry = "wanted" in result
+      ? {
+        host: result.wanted.ref.host,
+        port: result.wanted.ref.port,
+        czxid: service.czxid.toString(),
+        delivered: Object.fromEntries(queues.map((q) => [q.proxy, q.delivered(key)])),
+      }
+      : { czxid: service.czxid.toString(), invalid: invalid.get(key) ?? result.invalid };
+    (endPoints[service.endPoint] ??= {})[service.service] = entry;
+  }
+  return { root, synced: mirror.synced, services: mirror.size, endPoints };
+}
+
+function registerMonitorMetrics(
+  metrics: MetricsRegistry,
+  mirror: TreeMirror,
+  queues: readonly ProxyQueue[],
+  invalid: () => { current: number; invalidSeen: number },
+): void {
+  metrics.gauge(
+    "zkcm_mirror_synced",
+    "1 when the mirror has read the whole tree.",
+    [],
+    () => mirror.synced ? 1 : 0,
+  );
+  metrics.gauge(
+    "zkcm_mirror_services",
+    "Services mirrored from ZooKeeper (valid or not).",
+    [],
+    () => mirror.size,
+  );
+  metrics.gauge(
+    "zkcm_mirror_invalid_services",
+    "Mirrored services not sent: data not host:port, names XML cannot carry.",
+    [],
+    () => invalid().current,
+  );
+  metrics.collectedCounter(
+    "zkcm_mirror_invalid_total",
+    "Invalid service data seen (each znode and reason once).",
+    [],
+    () => invalid().invalidSeen,
+  );
+  const perProxy = (read: (queue: ProxyQueue) => number) => () =>
+    queues.map((queue) => ({ labels: { proxy: queue.proxy }, value: read(queue) }));
+  metrics.gauge(
+    "zkcm_delivery_pending",
+    "Services whose proxy state differs from ZooKeeper's.",
+    ["proxy"],
+    perProxy((q) => q.pending()),
+  );
+  metrics.gauge(
+    "zkcm_delivery_proxy_up",
+    "0 while the proxy is unreachable (paused, probing), else 1.",
+    ["proxy"],
+    perProxy((q) => q.unreachable ? 0 : 1),
+  );
+  metrics.collectedCounter(
+    "zkcm_delivery_requests_total",
+    "Requests sent to the proxy, by operation.",
+    ["proxy", "op"],
+    () =>
+      queues.flatMap((q) => [
+        { labels: { proxy: q.proxy, op: "add" }, value: q.counters.sent.add },
+        { labels: { proxy: q.proxy, op: "delete" }, value: q.counters.sent.delete },
+      ]),
+  );
+  metrics.collectedCounter(
+    "zkcm_delivery_results_total",
+    "Answers by kind: ok, rejected (proxy said error), not_sent (unreachable), uncertain.",
+    ["proxy", "result"],
+    () =>
+      queues.flatMap((q) => [
+        { labels: { proxy: q.proxy, result: "ok" }, value: q.counters.ok },
+        { labels: { proxy: q.proxy, result: "rejected" }, value: q.counters.rejected },
+        { labels: { proxy: q.proxy, result: "not_sent" }, value: q.counters.notSent },
+        { labels: { proxy: q.proxy, result: "uncertain" }, value: q.counters.uncertain },
+      ]),
+  );
+  metrics.collectedCounter(
+    "zkcm_delivery_retries_total",
+    "Operations sent again after a failure.",
+    ["proxy"],
+    perProxy((q) => q.counters.retried),
+  );
+  metrics.collectedCounter(
+    "zkcm_resyncs_total",
+    "Full resyncs started.",
+    ["proxy"],
+    perProxy((q) => q.counters.resyncs),
+  );
+}

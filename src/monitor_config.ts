@@ -1,0 +1,191 @@
+/**
+ * The monitor's configuration: one declaration of its options for `--help`, flags, environment
+ * and error messages.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { commonOptions } from "./common_options.ts";
+import {
+  BooleanSchema,
+  DurationSchema,
+  type EnvSource,
+  IntegerSchema,
+  NonEmptyStringSchema,
+  type OptionSpecs,
+  type Parsed,
+  parseOptions,
+  renderHelp,
+  UrlSchema,
+} from "./options.ts";
+import { validateZnodePath } from "./znode_path.ts";
+
+/** The monitor's exit codes (documented in `--help` and the README). */
+export const MonitorExit = {
+  /** Stopped by SIGTERM/SIGINT. */
+  OK: 0,
+  /** A failure at run time (ZooKeeper refused the credentials, the status port is taken...). */
+  FAILURE: 1,
+  /** Invalid configuration. */
+  INVALID_INPUT: 2,
+} as const;
+
+const RootNodeSchema: v.GenericSchema<string, string> = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const problem = validateZnodePath(dataset.value);
+    if (problem) {
+      addIssue({ message: `is not a znode path to watch (${problem})` });
+      return NEVER;
+    }
+    return dataset.value;
+  }),
+);
+
+const BearerTokenSchema: v.GenericSchema<string, string> = v.pipe(
+  v.string(),
+  v.check(
+    (text) => /^[A-Za-z0-9\-._~+/]+=*$/.test(text),
+    "is not a bearer token (letters, digits and -._~+/ only)",
+  ),
+);
+
+/** The monitor's options. */
+export const monitorOptions = {
+  ...commonOptions,
+  rootNode: {
+    flag: "root",
+    env: "ZK_ROOT_NODE",
+    placeholder: "PATH",
+    description:
+      "Root znode of one cluster: its children are proxy end points, their children services (host:port).",
+    default: "/cluster1",
+    schema: RootNodeSchema,
+  },
+  proxyUrls: {
+    flag: "asabru-url",
+    env: "ASABRU_API_URL",
+    placeholder: "URL",
+    description:
+      "The proxy's update URL, e.g. http://proxy:8080/updateService (repeat the flag; comma-separated in the variable, for several proxies). Unset: dry run, each change is logged instead of sent.",
+    schema: UrlSchema,
+    repeatable: true,
+  },
+  proxyToken: {
+    flag: "asabru-token",
+    env: "ASABRU_API_TOKEN",
+    placeholder: "TOKEN",
+    description: "Sent to the proxy as Authorization: Bearer TOKEN.",
+    schema: BearerTokenSchema,
+    secret: true,
+  },
+  proxyTimeout: {
+    flag: "asabru-timeout",
+    env: "ASABRU_TIMEOUT",
+    placeholder: "DURATION",
+    description:
+      "Bound of one request to the proxy; past it the outcome is unknown and the service is deleted before it is added again.",
+    default: 5000,
+    defaultText: "5s",
+    schema: DurationSchema,
+  },
+  concurrency: {
+    flag: "delivery-concurrency",
+    env: "DELIVERY_CONCURRENCY",
+    placeholder: "N",
+    description: "Requests in flight to one proxy at most (different services).",
+    default: 32,
+    schema: IntegerSchema(1, 1024),
+  },
+  retryMax: {
+    flag: "retry-max",
+    env: "RETRY_MAX",
+    placeholder: "DURATION",
+    description: "Longest back-off between retries to a proxy (exponential from 250ms, jittered).",
+    default: 30_000,
+    defaultText: "30s",
+    schema: DurationSchema,
+  },
+  resyncInterval: {
+    flag: "resync-interval",
+    env: "RESYNC_INTERVAL",
+    placeholder: "DURATION",
+    description:
+      "Full resync (delete + add of every service, paced) this often; unset: only on SIGHUP and POST /v1/resync, since each change rebuilds the proxy's balancer.",
+    schema: DurationSchema,
+  },
+  resyncRate: {
+    flag: "resync-rate",
+    env: "RESYNC_RATE",
+    placeholder: "N",
+    description: "Operations per second per proxy during a full resync.",
+    default: 500,
+    schema: IntegerSchema(1, 100_000),
+  },
+  readyMaxPending: {
+    flag: "ready-max-pending",
+    env: "READY_MAX_PENDING",
+    placeholder: "DURATION",
+    description: "/readyz fails while a change has waited longer than this for a proxy.",
+    default: 30_000,
+    defaultText: "30s",
+    schema: DurationSchema,
+  },
+  localZookeeper: {
+    flag: "local-zookeeper",
+    description:
+      "Start a throwaway local ZooKeeper (Debian's zookeeper package or ZOOKEEPER_HOME) and watch it, for trying the monitor out; its data is deleted at exit. Never implied.",
+    schema: BooleanSchema,
+    boolean: true,
+    default: false,
+  },
+  zookeeperHome: {
+    flag: "zookeeper-home",
+    env: "ZOOKEEPER_HOME",
+    placeholder: "DIR",
+    description:
+      "With --local-zookeeper: an Apache ZooKeeper distribution to run instead of Debian's.",
+    schema: NonEmptyStringSchema,
+  },
+} satisfies OptionSpecs;
+
+/** The parsed options. */
+export type MonitorOptions = Parsed<typeof monitorOptions>;
+
+/** The outcome of {@link loadMonitorConfig}. */
+export type MonitorConfigResult =
+  | { kind: "run"; options: MonitorOptions }
+  | { kind: "help"; text: string }
+  | { kind: "invalid"; problems: string[] };
+
+/** `--help` of the monitor. */
+export function monitorHelp(): string {
+  return renderHelp({
+    program: "zk-monitor",
+    summary:
+      "Mirrors a ZooKeeper root and keeps the Asabru proxy's service list equal to it: every service that appears is added, every one that disappears is deleted.",
+    usage: "zk-monitor [options]   (or MODE=monitor in the Docker image)",
+    specs: monitorOptions,
+    footer:
+      "Signals: SIGHUP resyncs every proxy; SIGTERM/SIGINT stop (a second one exits at once). Exit codes: 0 stopped by a signal; 1 failure at run time; 2 invalid configuration.",
+  });
+}
+
+/** Reads the monitor's options from flags and environment. */
+export function loadMonitorConfig(args: readonly string[], env: EnvSource): MonitorConfigResult {
+  const parsed = parseOptions(monitorOptions, args, env);
+  if (!parsed.ok) return { kind: "invalid", problems: parsed.problems };
+  if (parsed.help) return { kind: "help", text: monitorHelp() };
+  const options = parsed.value;
+  const zkHostGiven = args.some((arg) => arg === "--zk-host" || arg.startsWith("--zk-host=")) ||
+    Boolean(env.get("ZK_HOST")?.trim());
+  if (options.localZookeeper && zkHostGiven) {
+    return {
+      kind: "invalid",
+      problems: [
+        "--local-zookeeper: cannot be combined with --zk-host (ZK_HOST); choose one ZooKeeper",
+      ],
+    };
+  }
+  return { kind: "run", options };
+}

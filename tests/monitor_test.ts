@@ -1,0 +1,346 @@
+/**
+ * The monitor against a real ZooKeeper and stand-in proxies that are real HTTP servers with the
+ * real proxy's semantics (adds append, so a duplicate shows; deletes remove by name).
+ */
+import { type MonitorApp, type MonitorOptions, monitorOptions, startMonitor } from "../mod.ts";
+import { parseOptions } from "../src/options.ts";
+import { ZkSession } from "../src/zookeeper/mod.ts";
+import { LocalEnsemble, LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { StandInAsabru } from "./harness/stand_in_asabru.ts";
+import { FaultProxy } from "./harness/fault_proxy.ts";
+import { expireSession } from "./harness/expire_session.ts";
+import { assert, assertEquals } from "./harness/assert.ts";
+import { nextStateChange, waitFor } from "./harness/wait.ts";
+
+const text = new TextEncoder();
+
+function options(
+  zkHost: string,
+  proxies: StandInAsabru[],
+  overrides: Partial<MonitorOptions> = {},
+): MonitorOptions {
+  const parsed = parseOptions(
+    monitorOptions,
+    ["--zk-host", zkHost, ...proxies.flatMap((proxy) => ["--asabru-url", proxy.url])],
+    new Map(),
+  );
+  if (!parsed.ok || parsed.help) throw new Error(JSON.stringify(parsed));
+  return {
+    ...parsed.value,
+    sessionTimeoutMs: 2000,
+    proxyTimeout: 300,
+    retryMax: 200,
+    ...overrides,
+  };
+}
+
+/** What ZooKeeper holds under /cluster1, as `ep/svc=host:port`, valid services only. */
+async function zkState(session: ZkSession, root = "/cluster1"): Promise<string[]> {
+  const out: string[] = [];
+  const decoder = new TextDecoder();
+  if (!(await session.exists(root))) return out;
+  for (const ep of (await session.getChildren(root)).children) {
+    for (const svc of (await session.getChildren(`${root}/${ep}`)).children) {
+      const data = decoder.decode((await session.getData(`${root}/${ep}/${svc}`)).data);
+      if (/^[a-z0-9.-]+:\d{1,5}$/.test(data)) out.push(`${ep}/${svc}=${data}`);
+    }
+  }
+  return out.sort();
+}
+
+/** What the stand-in holds, as `ep/svc=host:port`, duplicates included. */
+function proxyState(proxy: StandInAsabru): string[] {
+  return [...proxy.snapshot()].flatMap(([ep, entries]) =>
+    entries.map((e) => `${ep}/${e.service}=${e.host}:${e.port}`)
+  ).sort();
+}
+
+async function converged(proxy: StandInAsabru, writer: ZkSession, what: string, ms = 10_000) {
+  let expected: string[] = [];
+  await waitFor(
+    async () => {
+      expected = await zkState(writer);
+      return JSON.stringify(proxyState(proxy)) === JSON.stringify(expected);
+    },
+    ms,
+    `${what}: proxy equals ZooKeeper`,
+    50,
+  ).catch((error) => {
+    throw new Error(`${error.message}\n proxy: ${proxyState(proxy)}\n zk:    ${expected}`);
+  });
+  assertEquals(proxy.duplicates(), [], `${what}: no duplicates`);
+  assertEquals(proxy.malformed, 0, `${what}: no malformed request`);
+}
+
+async function connect(connectionString: string): Promise<ZkSession> {
+  const session = ZkSession.open({ connectionString, sessionTimeoutMs: 4000 });
+  await session.waitUntilConnected({ timeoutMs: 10_000 });
+  return session;
+}
+
+async function withMonitor(o: MonitorOptions, body: (app: MonitorApp) => Promise<void>) {
+  const app = await startMonitor(o);
+  try {
+    await body(app);
+  } finally {
+    await app.shutdown();
+  }
+}
+
+Deno.test("monitor against one ZooKeeper server", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+  await using writer = await connect(zk.connectionString);
+  const reset = async () => await writer.deleteRecursive("/cluster1");
+
+  await t.step("one add and one delete per service, in order, with the right XML", async () => {
+    await reset();
+    await using proxy = await StandInAsabru.start();
+    await withMonitor(options(zk.connectionString, [proxy]), async (app) => {
+      await waitFor(() => app.mirror.synced, 5000, "synced");
+      await writer.ensurePath("/cluster1/ch_http_node1");
+      await writer.create(
+        "/cluster1/ch_http_node1/ch_http_service2",
+        text.encode("localhost:2023"),
+        {
+          mode: "ephemeral",
+        },
+      );
+      await converged(proxy, writer, "after the add");
+      await writer.delete("/cluster1/ch_http_node1/ch_http_service2");
+      await converged(proxy, writer, "after the delete");
+      const seen = proxy.requests.map((r) =>
+        `${r.op} ${r.endPoint}/${r.service} ${r.host}:${r.port} ${r.contentType}`
+      );
+      assertEquals(seen, [
+        "add ch_http_node1/ch_http_service2 localhost:2023 application/xml",
+        "delete ch_http_node1/ch_http_service2 localhost:2023 application/xml",
+      ]);
+    });
+  });
+
+  await t.step("an existing tree of 1,000 services: exactly 1,000 adds", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1");
+    const creates: Promise<unknown>[] = [];
+    for (let ep = 0; ep < 10; ep++) {
+      await writer.create(`/cluster1/ep${ep}`);
+      for (let s = 0; s < 100; s++) {
+        creates.push(writer.create(`/cluster1/ep${ep}/s${s}`, text.encode(`h${ep}:${1000 + s}`)));
+      }
+    }
+    await Promise.all(creates);
+    await using proxy = await StandInAsabru.start();
+    await withMonitor(options(zk.connectionString, [proxy]), async () => {
+      await converged(proxy, writer, "cold start");
+      assertEquals(proxy.requests.length, 1000);
+      assert(proxy.requests.every((r) => r.op === "add"), "only adds");
+    });
+  });
+
+  await t.step("a proxy down for a while: every change arrives, last state wins", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    for (let i = 0; i < 20; i++) {
+      await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${2000 + i}`));
+    }
+    await using proxy = await StandInAsabru.start();
+    await withMonitor(options(zk.connectionString, [proxy]), async (app) => {
+      await converged(proxy, writer, "initial");
+      await proxy.setMode("refuse");
+      for (let i = 0; i < 10; i++) await writer.delete(`/cluster1/ep/s${i}`);
+      for (let i = 20; i < 30; i++) {
+        await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${2000 + i}`));
+      }
+      await writer.setData("/cluster1/ep/s15", text.encode("h:9999"));
+      // A flapping service: created and deleted 50 times while the proxy is away.
+      for (let i = 0; i < 50; i++) {
+        await writer.create("/cluster1/ep/flap", text.encode("f:1"));
+        await writer.delete("/cluster1/ep/flap");
+      }
+      await waitFor(() => app.queues[0].unreachable, 5000, "the queue notices the proxy is down");
+      const requestsBefore = proxy.requests.length;
+      await proxy.setMode("ok");
+      await converged(proxy, writer, "after the proxy came back");
+      const after = proxy.requests.slice(requestsBefore);
+      assertEquals(after.filter((r) => r.service === "flap").length, 0, "the flapper sent nothing");
+      assert(after.length <= 10 + 10 + 2, `only the difference was sent (${after.length})`);
+    });
+  });
+
+  await t.step("a request that times out after the proxy applied it: one copy", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    await using proxy = await StandInAsabru.start();
+    await withMonitor(options(zk.connectionString, [proxy]), async (app) => {
+      await waitFor(() => app.mirror.synced, 5000, "synced");
+      await proxy.setMode("apply-then-hang");
+      const applied = proxy.nextRequest((r) => r.op === "add" && r.service === "slow");
+      await writer.create("/cluster1/ep/slow", text.encode("h:3000"));
+      await applied;
+      await waitFor(() => app.queues[0].counters.uncertain > 0, 5000, "the timeout is seen");
+      await proxy.setMode("ok");
+      await converged(proxy, writer, "after the uncertain add");
+      assertEquals(proxy.list("ep").length, 1);
+    });
+  });
+
+  await t.step("ZooKeeper restart: no spurious deletes; nothing is lost", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    for (let i = 0; i < 5; i++) {
+      await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${4000 + i}`));
+    }
+    await using proxy = await StandInAsabru.start();
+    await withMonitor(options(zk.connectionString, [proxy]), async (app) => {
+      await converged(proxy, writer, "initial");
+      const before = proxy.requests.length;
+      const down = nextStateChange(app.session, (c) => c.state === "suspended", 5000, "down");
+      await zk.kill();
+      await down;
+      const back = nextStateChange(app.session, (c) => c.state === "connected", 10_000, "back");
+      await zk.restart();
+      await back;
+      await waitFor(() => app.mirror.synced, 5000, "resynced");
+      assertEquals(proxy.requests.length, before, "nothing sent: nothing changed");
+      await writer.waitUntilConnected({ timeoutMs: 5000 });
+      await writer.create("/cluster1/ep/after", text.encode("h:4999"));
+      await converged(proxy, writer, "a change after the restart");
+    });
+  });
+
+  await t.step("changes during a network outage arrive after it, no spurious deletes", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    for (let i = 0; i < 5; i++) {
+      await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${5000 + i}`));
+    }
+    await using fault = await FaultProxy.start({ hostname: "127.0.0.1", port: zk.port });
+    await using proxy = await StandInAsabru.start();
+    await withMonitor(options(fault.address, [proxy], { sessionTimeoutMs: 4000 }), async (app) => {
+      await converged(proxy, writer, "initial");
+      const down = nextStateChange(app.session, (c) => c.state === "suspended", 5000, "down");
+      fault.dropAll();
+      fault.setMode("refuse");
+      await down;
+      await writer.delete("/cluster1/ep/s0");
+      await writer.create("/cluster1/ep/new", text.encode("h:5999"));
+      assertEquals(proxy.list("ep").length, 5, "nothing deleted while ZooKeeper is unreachable");
+      fault.setMode("pass");
+      await converged(proxy, writer, "after the outage");
+      assert(!proxy.requests.some((r) => r.op === "delete" && r.service !== "s0"), "no spurious");
+    });
+  });
+
+  await t.step("session expiry: the resync sends only the difference", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    for (let i = 0; i < 20; i++) {
+      await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${6000 + i}`));
+    }
+    await using proxy = await StandInAsabru.start();
+    await withMonitor(options(zk.connectionString, [proxy]), async (app) => {
+      await converged(proxy, writer, "initial");
+      const before = proxy.requests.length;
+      const renewed = nextStateChange(app.session, (c) => c.newSession, 10_000, "new session");
+      const { sessionId, password } = app.session.credentials();
+      await expireSession(zk.connectionString, sessionId, password, 2000);
+      await writer.delete("/cluster1/ep/s0");
+      await writer.create("/cluster1/ep/s99", text.encode("h:6099"));
+      await renewed;
+      await converged(proxy, writer, "after the new session");
+      const sent = proxy.requests.slice(before).map((r) => `${r.op} ${r.service}`).sort();
+      assertEquals(sent, ["add s99", "delete s0"]);
+    });
+  });
+
+  await t.step("a proxy restarted empty is restored by a resync, one copy each", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    for (let i = 0; i < 30; i++) {
+      await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${7000 + i}`));
+    }
+    await using proxy = await StandInAsabru.start();
+    await withMonitor(options(zk.connectionString, [proxy]), async (app) => {
+      await converged(proxy, writer, "initial");
+      proxy.restartEmpty();
+      assertEquals(proxyState(proxy), []);
+      app.resync("test");
+      await converged(proxy, writer, "after the resync");
+    });
+  });
+
+  await t.step(
+    "two proxies, one down: the other is kept current, the down one catches up",
+    async () => {
+      await reset();
+      await writer.ensurePath("/cluster1/ep");
+      await using up = await StandInAsabru.start();
+      await using down = await StandInAsabru.start();
+      await withMonitor(options(zk.connectionString, [up, down]), async () => {
+        await down.setMode("refuse");
+        for (let i = 0; i < 10; i++) {
+          await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${8000 + i}`));
+        }
+        await converged(up, writer, "the live proxy");
+        assertEquals(proxyState(down), []);
+        await down.setMode("ok");
+        await converged(down, writer, "the proxy that came back");
+      });
+    },
+  );
+
+  await t.step("hostile znodes never produce malformed XML, and are counted", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep<&>\"'");
+    const hostile: [string, Uint8Array][] = [
+      ["/cluster1/ep<&>\"'/svc]]>", text.encode("good:1")],
+      ["/cluster1/ep<&>\"'/bad-port", text.encode("host:99999")],
+      ["/cluster1/ep<&>\"'/empty", new Uint8Array()],
+      ["/cluster1/ep<&>\"'/not-utf8", Uint8Array.of(0xff, 0xfe, 0x3a, 0x31)],
+      ["/cluster1/ep<&>\"'/huge", new Uint8Array(1_000_000).fill(0x61)],
+      ["/cluster1/ep<&>\"'/xml-in-data", text.encode("<host>evil</host>:1")],
+    ];
+    for (const [path, data] of hostile) await writer.create(path, data);
+    await using proxy = await StandInAsabru.start();
+    await withMonitor(
+      options(zk.connectionString, [proxy], { statusPort: 0, statusHost: "127.0.0.1" }),
+      async (app) => {
+        await waitFor(() => app.mirror.size === hostile.length, 5000, "all mirrored");
+        await waitFor(() => proxy.requests.length === 1, 5000, "the one valid service sent");
+        await app.queues[0].idle();
+        assertEquals(proxyState(proxy), ["ep<&>\"'/svc]]>=good:1"]);
+        assertEquals(proxy.malformed, 0);
+        const metrics = await (await fetch(`http://127.0.0.1:${app.statusPort}/metrics`)).text();
+        assert(/zkcm_mirror_invalid_services 5\b/.test(metrics), "5 invalid services counted");
+        const services = await (await fetch(`http://127.0.0.1:${app.statusPort}/v1/services`))
+          .json();
+        assertEquals(services.services, hostile.length);
+      },
+    );
+  });
+});
+
+Deno.test("monitor against an ensemble: a member killed, no spurious deletes", async () => {
+  await using ensemble = await LocalEnsemble.start(3);
+  await using writer = await connect(ensemble.connectionString);
+  await writer.ensurePath("/cluster1/ep");
+  for (let i = 0; i < 5; i++) {
+    await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${9000 + i}`));
+  }
+  await using proxy = await StandInAsabru.start();
+  await withMonitor(options(ensemble.connectionString, [proxy]), async (app) => {
+    await converged(proxy, writer, "initial");
+    const member = ensemble.members.find((m) => m.connectionString === app.session.server)!;
+    const back = nextStateChange(app.session, (c) => c.state === "connected", 10_000, "failover");
+    const other = ensemble.members.find((m) =>
+      m !== member && m.connectionString !== writer.server
+    )!;
+    await using otherWriter = await connect(other.connectionString);
+    await member.kill();
+    await otherWriter.create("/cluster1/ep/during", text.encode("h:9999"));
+    await back;
+    await converged(proxy, writer, "after the failover");
+    assert(!proxy.requests.some((r) => r.op === "delete"), "no delete at all");
+    await member.restart();
+  });
+});
