@@ -1,0 +1,126 @@
+/**
+ * The monitor as users run it: `monitor.ts` as a child process with exactly the permissions of
+ * `deno task monitor`, the client as another, a real ZooKeeper, the stand-in proxy, real signals.
+ */
+import { ZkSession } from "../src/zookeeper/mod.ts";
+import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { StandInAsabru } from "./harness/stand_in_asabru.ts";
+import { Program } from "./harness/program.ts";
+import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
+import { waitFor, withTimeout } from "./harness/wait.ts";
+
+const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
+
+async function freePort(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function monitor(env: Record<string, string>, args: string[] = []): Promise<Program> {
+  return Program.start("monitor.ts", { task: "monitor", env, args });
+}
+
+Deno.test("monitor process with the client process", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+  await using proxy = await StandInAsabru.start();
+  const statusPort = await freePort();
+  await using program = await monitor({
+    ZK_HOST: zk.connectionString,
+    ZK_ROOT_NODE: "/cluster1",
+    ASABRU_API_URL: proxy.url,
+    STATUS_PORT: String(statusPort),
+    STATUS_HOST: "127.0.0.1",
+    ZK_SESSION_TIMEOUT: "2s",
+  });
+  const status = (path: string, init?: RequestInit) =>
+    fetch(`http://127.0.0.1:${statusPort}${path}`, init);
+  await program.waitForLine(/synced/, 15_000);
+
+  await t.step(
+    "a client registers: the proxy gets one add; SIGTERM: one delete, at once",
+    async () => {
+      const added = proxy.nextRequest((r) => r.op === "add");
+      await using client = await Program.start("client.ts", {
+        task: "client",
+        env: { ZK_HOST: zk.connectionString, REGISTER: `${SERVICE}=localhost:2023` },
+      });
+      const add = await withTimeout(added, 10_000, "the add");
+      assertEquals(
+        [add.endPoint, add.service, add.host, add.port],
+        ["ch_http_node1", "ch_http_service2", "localhost", 2023],
+      );
+      const deleted = proxy.nextRequest((r) => r.op === "delete");
+      const stoppedAt = performance.now();
+      client.kill("SIGTERM");
+      const del = await withTimeout(deleted, 2000, "the delete after SIGTERM");
+      assert(del.at - stoppedAt < 1000, `delete ${del.at - stoppedAt} ms after SIGTERM`);
+      assertEquals((await client.finished()).code, 0);
+      assertEquals(proxy.requests.map((r) => `${r.op} ${r.service}`), [
+        "add ch_http_service2",
+        "delete ch_http_service2",
+      ]);
+    },
+  );
+
+  await t.step("status: /readyz, /v1/services, /metrics", async () => {
+    await using writer = ZkSession.open({ connectionString: zk.connectionString });
+    await writer.waitUntilConnected({ timeoutMs: 5000 });
+    await writer.create("/cluster1/ch_http_node1/svc-a", new TextEncoder().encode("10.0.0.1:8123"));
+    await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "delivered");
+    await waitFor(async () => (await status("/readyz")).status === 200, 5000, "ready");
+    const services = await (await status("/v1/services")).json();
+    assertEquals(services.endPoints.ch_http_node1["svc-a"].host, "10.0.0.1");
+    assertEquals(services.endPoints.ch_http_node1["svc-a"].delivered[proxy.url], true);
+    const metrics = await (await status("/metrics")).text();
+    assertMatch(metrics, /zkcm_delivery_pending\{proxy="[^"]+"\} 0/);
+    assertMatch(metrics, /zkcm_zookeeper_session_state\{state="connected"\} 1/);
+  });
+
+  await t.step("a proxy restarted empty, then SIGHUP: restored without duplicates", async () => {
+    proxy.restartEmpty();
+    program.kill("SIGHUP");
+    await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "restored");
+    assertEquals(proxy.duplicates(), []);
+  });
+
+  await t.step("POST /v1/resync does the same", async () => {
+    proxy.restartEmpty();
+    const answer = await status("/v1/resync", { method: "POST" });
+    assertEquals(answer.status, 202);
+    await answer.body?.cancel();
+    await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "restored");
+    assertEquals(proxy.duplicates(), []);
+  });
+
+  await t.step("SIGTERM: exits 0", async () => {
+    program.kill("SIGTERM");
+    assertEquals((await program.finished()).code, 0);
+  });
+});
+
+Deno.test("monitor process: bad configuration is one line and exit 2; --help", async () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ ASABRU_API_URL: "ftp://proxy/updateService" }, /--asabru-url \(ASABRU_API_URL\)/],
+    [{ ZK_ROOT_NODE: "cluster1" }, /--root \(ZK_ROOT_NODE\).*absolute/],
+    [{ ZK_HOST: "a:1,,b:2" }, /--zk-host \(ZK_HOST\)/],
+    [{ RESYNC_INTERVAL: "often" }, /RESYNC_INTERVAL.*duration/],
+    [{ ASABRU_API_TOKEN: "has space" }, /ASABRU_API_TOKEN.*hidden/],
+  ];
+  for (const [env, expected] of cases) {
+    const program = await monitor(env);
+    const { code, lines } = await program.finished();
+    const printed = lines.filter((line) => line.trim() !== "");
+    assertEquals(code, 2, `${JSON.stringify(env)}: ${printed.join(" | ")}`);
+    assertEquals(printed.length, 1, `${JSON.stringify(env)}: ${printed.join(" | ")}`);
+    assertMatch(printed[0], expected);
+    assert(!printed[0].includes("has space"), "a secret is never echoed");
+  }
+  const help = await monitor({}, ["--help"]);
+  const { code, stdout } = await help.finished();
+  assertEquals(code, 0);
+  for (const name of ["ZK_HOST", "ZK_ROOT_NODE", "ASABRU_API_URL", "RESYNC_INTERVAL", "SIGHUP"]) {
+    assert(stdout.some((line) => line.includes(name)), `--help mentions ${name}`);
+  }
+});
