@@ -36,3 +36,4 @@ export * from "./src/monitor/tree_mirror.ts";
 export * from "./src/monitor/wanted_service.ts";
 export * from "./src/monitor_config.ts";
 export * from "./src/monitor_app.ts";
+export * from "./src/mode.ts";

@@ -1,25 +1,38 @@
 /**
- * Makes sure ZooKeeper and Java are here before tests or a local ZooKeeper need them: on a fresh
- * Debian machine, as root, installs them from Debian's packages (saying so in one line);
- * otherwise says in one line what is missing and how to install it.
+ * Makes sure what the tests and a local ZooKeeper need is here: ZooKeeper with Java, and
+ * systemd-analyze (the unit files' test). On a Debian machine, as root, installs what is missing
+ * from Debian's packages, saying so in one line; otherwise says in one line what is missing and
+ * how to install it.
  */
 import { findZooKeeperInstall, ZooKeeperNotInstalledError } from "../src/local_zookeeper.ts";
 
 const encoder = new TextEncoder();
-const say = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
+const say = (line: string) => Deno.stderr.writeSync(encoder.encode(`provision: ${line}\n`));
 
-function installed(): boolean {
+/** Why ZooKeeper cannot be started, or `undefined` when it can. */
+function zookeeperProblem(): string | undefined {
   try {
     findZooKeeperInstall();
-    return true;
+    return undefined;
   } catch (error) {
-    if (error instanceof ZooKeeperNotInstalledError) return false;
+    if (error instanceof ZooKeeperNotInstalledError) return error.message;
     throw error;
   }
 }
 
-async function run(command: string, args: string[]): Promise<boolean> {
-  const { success } = await new Deno.Command(command, {
+function onPath(command: string): boolean {
+  const directories = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  return [...directories, "/usr/bin", "/bin"].some((directory) => {
+    try {
+      return Deno.statSync(`${directory}/${command}`).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function aptGet(args: string[]): Promise<boolean> {
+  const { success } = await new Deno.Command("apt-get", {
     args,
     env: { DEBIAN_FRONTEND: "noninteractive" },
     stdout: "null",
@@ -28,31 +41,39 @@ async function run(command: string, args: string[]): Promise<boolean> {
   return success;
 }
 
-if (!installed()) {
+const missing: string[] = [];
+const zookeeper = zookeeperProblem();
+// A ZOOKEEPER_HOME that is set but wrong is the user's to fix, not ours to override.
+const zookeeperHomeChosen = Boolean(Deno.env.get("ZOOKEEPER_HOME"));
+if (zookeeper && zookeeperHomeChosen) {
+  say(zookeeper);
+  Deno.exit(1);
+}
+if (zookeeper) missing.push("zookeeper");
+if (!onPath("systemd-analyze")) missing.push("systemd");
+
+if (missing.length > 0) {
   const isRoot = Deno.uid() === 0;
-  const hasApt = await Deno.stat("/usr/bin/apt-get").then(() => true, () => false);
-  // A ZOOKEEPER_HOME that is set but wrong is the user's choice to fix, not ours to override.
-  const chosenByUser = Boolean(Deno.env.get("ZOOKEEPER_HOME"));
-  if (!isRoot || !hasApt || chosenByUser) {
-    try {
-      findZooKeeperInstall();
-    } catch (error) {
-      say(`provision: ${(error as Error).message}`);
-    }
+  const hasApt = onPath("apt-get");
+  if (!isRoot || !hasApt) {
+    say(
+      `missing: ${missing.join(", ")}; install with \`apt-get install -y ${missing.join(" ")}\`` +
+        (zookeeper ? ` (${zookeeper})` : ""),
+    );
     Deno.exit(1);
   }
   say(
-    "provision: installing ZooKeeper and Java from Debian's packages (apt-get install zookeeper)",
+    `installing ${missing.join(" and ")} from Debian's packages (apt-get install ${
+      missing.join(" ")
+    })`,
   );
-  if (
-    !await run("apt-get", ["update", "-qq"]) ||
-    !await run("apt-get", ["install", "-y", "-qq", "zookeeper"])
-  ) {
-    say("provision: apt-get failed; install ZooKeeper by hand: apt-get install -y zookeeper");
+  if (!await aptGet(["update", "-qq"]) || !await aptGet(["install", "-y", "-qq", ...missing])) {
+    say(`apt-get failed; install by hand: apt-get install -y ${missing.join(" ")}`);
     Deno.exit(1);
   }
-  if (!installed()) {
-    say("provision: ZooKeeper is still not usable after apt-get; see the lines above");
+  const still = zookeeperProblem();
+  if (still) {
+    say(`ZooKeeper is still not usable after apt-get: ${still}`);
     Deno.exit(1);
   }
 }

@@ -94,9 +94,18 @@ export async function startMonitor(
     } else {
       invalid.delete(change.key);
     }
-    for (const queue of queues) queue.setWanted(change.key, wanted);
+    // Until the first full read, every service may already be in the proxy (sent by the
+    // monitor that ran before this one): delete before add, so it ends with one copy.
+    const proxyMayHold = !firstSyncDone;
+    for (const queue of queues) queue.setWanted(change.key, wanted, { proxyMayHold });
   };
-  const mirror = new TreeMirror({ session, root: options.rootNode, onChange });
+  let firstSyncDone = false;
+  const mirror = new TreeMirror({
+    session,
+    root: options.rootNode,
+    onChange,
+    onSynced: () => firstSyncDone = true,
+  });
 
   registerSessionMetrics(metrics, session);
   registerMonitorMetrics(metrics, mirror, queues, () => ({ current: invalid.size, invalidSeen }));

@@ -11,7 +11,7 @@ import { waitFor, withTimeout } from "./harness/wait.ts";
 
 const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -25,7 +25,7 @@ function monitor(env: Record<string, string>, args: string[] = []): Promise<Prog
 Deno.test("monitor process with the client process", async (t) => {
   await using zk = await LocalZooKeeper.start();
   await using proxy = await StandInAsabru.start();
-  const statusPort = await freePort();
+  const statusPort = freePort();
   await using program = await monitor({
     ZK_HOST: zk.connectionString,
     ZK_ROOT_NODE: "/cluster1",

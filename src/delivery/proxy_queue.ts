@@ -125,9 +125,20 @@ export class ProxyQueue {
     this.#now = options.now ?? (() => performance.now());
   }
 
-  /** Sets what the proxy should hold for `key` (`undefined`: nothing). */
-  setWanted(key: string, wanted: Wanted | undefined): void {
+  /**
+   * Sets what the proxy should hold for `key` (`undefined`: nothing). With `proxyMayHold`, a
+   * service this queue has never dealt with is treated as unknown at the proxy (delete before
+   * add): what a monitor that just started must assume, since an earlier monitor may have added
+   * it and the proxy cannot be asked.
+   */
+  setWanted(
+    key: string,
+    wanted: Wanted | undefined,
+    options: { proxyMayHold?: boolean } = {},
+  ): void {
+    const known = this.#entries.has(key);
     const entry = this.#entry(key);
+    if (options.proxyMayHold && !known && wanted) entry.uncertain = wanted.ref;
     entry.wanted = wanted;
     entry.changedAt ??= this.#now();
     this.#track(entry);

@@ -1,0 +1,153 @@
+/**
+ * The three ways users run the programs: the Docker image's MODE entry, `deno task compile`, the
+ * demo, and the systemd units.
+ */
+import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { ZkSession } from "../src/zookeeper/mod.ts";
+import { resolveMode } from "../src/mode.ts";
+import { Program } from "./harness/program.ts";
+import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
+import { waitFor } from "./harness/wait.ts";
+
+const root = new URL("../", import.meta.url);
+
+Deno.test("MODE: monitor, client, anything else is one line", () => {
+  assertEquals(resolveMode("monitor"), { mode: "monitor" });
+  assertEquals(resolveMode(" Client "), { mode: "client" });
+  assert("error" in resolveMode(undefined));
+  assert("error" in resolveMode("bogus"));
+});
+
+Deno.test("the image's entry runs the program MODE names", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+  const entry = (env: Record<string, string>) => Program.start("main.ts", { task: "start", env });
+
+  await t.step("MODE=monitor runs the monitor", async () => {
+    await using program = await entry({ MODE: "monitor", ZK_HOST: zk.connectionString });
+    await program.waitForLine(/mirror of \/cluster1 synced/, 15_000);
+    program.kill("SIGTERM");
+    assertEquals((await program.finished()).code, 0);
+  });
+
+  await t.step("MODE=client runs the client", async () => {
+    await using program = await entry({
+      MODE: "client",
+      ZK_HOST: zk.connectionString,
+      REGISTER: "/cluster1/ep/svc=localhost:2023",
+    });
+    await program.waitForLine(/\/cluster1\/ep\/svc registered/, 15_000);
+    await using observer = ZkSession.open({ connectionString: zk.connectionString });
+    await observer.waitUntilConnected({ timeoutMs: 5000 });
+    assert((await observer.exists("/cluster1/ep/svc")) !== null, "registered");
+    program.kill("SIGTERM");
+    assertEquals((await program.finished()).code, 0);
+  });
+
+  for (const [name, env] of [["MODE=bogus", { MODE: "bogus" }], ["no MODE", {}]] as const) {
+    await t.step(`${name}: one line, exit 2`, async () => {
+      const program = await entry({ ...env, ZK_HOST: zk.connectionString });
+      const { code, lines } = await program.finished();
+      const printed = lines.filter((line) => line.trim() !== "");
+      assertEquals(code, 2);
+      assertEquals(printed.length, 1, printed.join(" | "));
+      assertMatch(printed[0], /MODE/);
+    });
+  }
+});
+
+Deno.test("deno task compile builds the executables, or says DENORT_BIN in one line", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "compile"],
+    cwd: root.pathname,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const lines = new TextDecoder().decode(stderr).split("\n").filter((line) => line.trim() !== "");
+  if (code === 0) {
+    for (const name of ["zk-monitor", "zk-client", "zk-cluster-monitor"]) {
+      const help = await new Deno.Command(new URL(`dist/${name}`, root).pathname, {
+        args: ["--help"],
+        env: { MODE: "monitor" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(help.code, 0, `${name} --help`);
+    }
+  } else {
+    assertEquals(code, 1);
+    assertEquals(lines.length, 1, lines.join("\n"));
+    assertMatch(lines[0], /DENORT_BIN/);
+  }
+});
+
+Deno.test("the demo shows the add and the delete, then leaves nothing behind", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "zkcm-demo-test-" });
+  try {
+    const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "demo"],
+      cwd: root.pathname,
+      env: { TMPDIR: tmp },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const output = new TextDecoder().decode(stdout);
+    assertEquals(code, 0, output);
+    assertMatch(output, /proxy received: add ch_http_service2 \(localhost:2023\)/);
+    assertMatch(output, /proxy received: delete ch_http_service2/);
+    assertEquals([...Deno.readDirSync(tmp)], [], "no temporary file left");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the demo stops everything on Ctrl-C", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "zkcm-demo-test-" });
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "scripts/demo.ts"],
+      cwd: root.pathname,
+      env: { TMPDIR: tmp },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const decoder = new TextDecoder();
+    let output = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout) output += decoder.decode(chunk);
+    })();
+    await waitFor(() => output.includes("ZooKeeper listens"), 20_000, "the demo started");
+    child.kill("SIGINT");
+    const status = await child.status;
+    await reading;
+    assertEquals(status.code, 130, output);
+    assertEquals([...Deno.readDirSync(tmp)], [], "no temporary file left");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("systemd-analyze verify accepts both units", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "zkcm-units-" });
+  try {
+    for (const unit of ["zk-monitor.service", "zk-client.service"]) {
+      // verify checks that ExecStart exists: point it at a stand-in executable.
+      const binary = `${tmp}/${unit.replace(".service", "")}`;
+      await Deno.writeTextFile(binary, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      const text = await Deno.readTextFile(new URL(`deploy/systemd/${unit}`, root));
+      await Deno.writeTextFile(
+        `${tmp}/${unit}`,
+        text.replaceAll(`/usr/local/bin/${unit.replace(".service", "")}`, binary),
+      );
+      const { code, stderr } = await new Deno.Command("systemd-analyze", {
+        args: ["verify", "--man=no", `${tmp}/${unit}`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const problems = new TextDecoder().decode(stderr);
+      assertEquals(code, 0, `${unit}: ${problems}`);
+      assertEquals(problems.trim(), "", `${unit}: ${problems}`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
