@@ -4,7 +4,12 @@
  */
 import { type MonitorApp, type MonitorOptions, monitorOptions, startMonitor } from "../mod.ts";
 import { parseOptions } from "../src/options.ts";
-import { ZkSession } from "../src/zookeeper/mod.ts";
+import {
+  ZkConnectionLossError,
+  ZkNodeExistsError,
+  ZkSession,
+  ZkTimeoutError,
+} from "../src/zookeeper/mod.ts";
 import { LocalEnsemble, LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
 import { FaultProxy } from "./harness/fault_proxy.ts";
@@ -358,7 +363,24 @@ Deno.test("monitor against an ensemble: a member killed, no spurious deletes", a
     )!;
     await using otherWriter = await connect(other.connectionString);
     await member.kill();
-    await otherWriter.create("/cluster1/ep/during", text.encode("h:9999"));
+    // Killing the leader makes the others elect a new one and drop their clients meanwhile:
+    // write until the ensemble takes it (an attempt lost with the connection may have landed).
+    await waitFor(
+      async () => {
+        try {
+          await otherWriter.create("/cluster1/ep/during", text.encode("h:9999"));
+          return true;
+        } catch (error) {
+          if (error instanceof ZkNodeExistsError) return true;
+          if (error instanceof ZkConnectionLossError || error instanceof ZkTimeoutError) {
+            return false;
+          }
+          throw error;
+        }
+      },
+      15_000,
+      "the write during the failover",
+    );
     await back;
     await converged(proxy, writer, "after the failover");
     assert(!proxy.requests.slice(before).some((r) => r.op === "delete"), "no delete at all");
