@@ -18,6 +18,7 @@ import {
   ZkNodeExistsError,
   ZkNoNodeError,
   type ZkSession,
+  type ZkStat,
 } from "./zookeeper/mod.ts";
 import type { RegistrationPlan } from "./registrations.ts";
 import { ancestorsOf } from "./znode_path.ts";
@@ -290,7 +291,9 @@ export class Registrar {
     try {
       await this.#session.create(leaf.path, leaf.data, { mode: "ephemeral", acl: this.#acl });
       this.#registered(leaf, sessionId, "registered");
-      await this.#watch(leaf, sessionId);
+      const stat = await this.#watch(leaf, sessionId);
+      // Deleted before the watch was set: the watch now waits for a creation, so look again.
+      if (stat !== undefined && stat?.ephemeralOwner !== sessionId) leaf.again = true;
       return;
     } catch (error) {
       if (error instanceof ZkNoNodeError) {
@@ -381,12 +384,13 @@ export class Registrar {
   /**
    * Keeps one watch on the leaf's path per session: when the node is created, changed or
    * deleted (ours removed by hand, a conflicting one gone), the next pass puts things right.
+   * Returns the stat the watch was set on (`null`: no node), or `undefined` when one was set.
    */
-  async #watch(leaf: Leaf, sessionId: bigint): Promise<void> {
-    if (leaf.watchedIn === sessionId) return;
+  async #watch(leaf: Leaf, sessionId: bigint): Promise<ZkStat | null | undefined> {
+    if (leaf.watchedIn === sessionId) return undefined;
     leaf.watchedIn = sessionId;
     try {
-      await this.#session.exists(leaf.path, () => {
+      return await this.#session.exists(leaf.path, () => {
         if (leaf.watchedIn === sessionId) leaf.watchedIn = undefined;
         this.#reconcile(leaf);
       });
