@@ -9,12 +9,16 @@ import { getLogger } from "@logtape/logtape";
 import { ZkSession } from "./zookeeper/mod.ts";
 import { type MirrorChange, TreeMirror } from "./monitor/tree_mirror.ts";
 import { toWanted } from "./monitor/wanted_service.ts";
-import { ProxyQueue } from "./delivery/proxy_queue.ts";
+import { ProxyQueue, type ProxyQueueOptions } from "./delivery/proxy_queue.ts";
 import { AsabruSender } from "./asabru/sender.ts";
 import type { ServiceRef } from "./asabru/wire.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { createStatusApp, serveStatus, type StatusServer } from "./status_server.ts";
 import { registerSessionMetrics } from "./session_metrics.ts";
+import { LeaderElection } from "./monitor/leader_election.ts";
+import { DeleteGuard } from "./monitor/delete_guard.ts";
+import { DecisionJournal } from "./monitor/journal.ts";
+import type { Wanted } from "./delivery/decide.ts";
 import type { MonitorOptions } from "./monitor_config.ts";
 
 const log = getLogger(["zkcm", "monitor"]);
@@ -27,6 +31,9 @@ export interface MonitorApp {
   readonly session: ZkSession;
   readonly mirror: TreeMirror;
   readonly queues: readonly ProxyQueue[];
+  readonly election: LeaderElection;
+  readonly journal: DecisionJournal;
+  readonly guard: DeleteGuard;
   /** The status server's port, when one runs. */
   readonly statusPort?: number;
   /** Resolves when the session is closed for good (for example refused credentials). */
@@ -54,9 +61,17 @@ export async function startMonitor(
     ["proxy"],
   );
 
+  const journal = new DecisionJournal(1000);
+  const monitorId = options.monitorId ?? `${Deno.env.get("HOSTNAME") ?? "monitor"}:${Deno.pid}`;
+  /** Set while a standby that just won waits for the old leader's requests to be over. */
+  let takeoverPending = false;
+  // Fencing: every request asks first whether this monitor still leads.
+  const mayDeliver = () => election.leader && !takeoverPending;
+  const onDecision = (proxy: string): ProxyQueueOptions["onDecision"] => (decision) =>
+    journal.record({ ...decision, proxy });
   const senders: AsabruSender[] = [];
   const queues = options.proxyUrls.length === 0
-    ? [dryRunQueue(options, latency)]
+    ? [dryRunQueue(options, latency, mayDeliver, onDecision(DRY_RUN))]
     : options.proxyUrls.map((url) => {
       const sender = new AsabruSender({
         url,
@@ -70,6 +85,8 @@ export async function startMonitor(
         concurrency: options.concurrency,
         retryMaxMs: options.retryMax,
         resyncPerSecond: options.resyncRate,
+        mayDeliver,
+        onDecision: onDecision(url),
         onConverged: (_key, ms) => latency.observe({ proxy: url }, ms / 1000),
       });
     });
@@ -77,27 +94,40 @@ export async function startMonitor(
   /** Services whose znode cannot be sent, with why (logged once per reason). */
   const invalid = new Map<string, string>();
   let invalidSeen = 0;
-  const onChange = (change: MirrorChange) => {
-    let wanted;
-    if (change.type === "set") {
-      const result = toWanted(change.service);
-      if ("invalid" in result) {
-        if (invalid.get(change.key) !== result.invalid) {
-          invalidSeen++;
-          log.warn("not sending {key}: {reason}", { key: change.key, reason: result.invalid });
-        }
-        invalid.set(change.key, result.invalid);
-      } else {
-        invalid.delete(change.key);
-        wanted = result.wanted;
-      }
-    } else {
-      invalid.delete(change.key);
-    }
+  const toQueues = (key: string, wanted: Wanted | undefined) => {
     // Until the first full read, every service may already be in the proxy (sent by the
     // monitor that ran before this one): delete before add, so it ends with one copy.
     const proxyMayHold = !firstSyncDone;
-    for (const queue of queues) queue.setWanted(change.key, wanted, { proxyMayHold });
+    for (const queue of queues) queue.setWanted(key, wanted, { proxyMayHold });
+  };
+  const guard = new DeleteGuard({
+    enabled: options.massDeleteGuard,
+    share: options.massDeletePercent / 100,
+    windowMs: options.massDeleteWindow,
+    limboMs: options.massDeleteLimbo,
+    minServices: options.minServices,
+    apply: toQueues,
+    journal,
+  });
+  const onChange = (change: MirrorChange) => {
+    if (change.type === "remove") {
+      invalid.delete(change.key);
+      guard.remove(change.key, change.endPoint);
+      return;
+    }
+    const result = toWanted(change.service);
+    if ("invalid" in result) {
+      if (invalid.get(change.key) !== result.invalid) {
+        invalidSeen++;
+        journal.record({ decision: "invalid", key: change.key, reason: result.invalid });
+        log.warn("not sending {key}: {reason}", { key: change.key, reason: result.invalid });
+      }
+      invalid.set(change.key, result.invalid);
+      guard.set(change.key, change.service.endPoint, undefined);
+    } else {
+      invalid.delete(change.key);
+      guard.set(change.key, change.service.endPoint, result.wanted);
+    }
   };
   let firstSyncDone = false;
   const mirror = new TreeMirror({
@@ -107,8 +137,61 @@ export async function startMonitor(
     onSynced: () => firstSyncDone = true,
   });
 
+  let wasStandby = false;
+  let takeoverTimer: ReturnType<typeof setTimeout> | undefined;
+  const election: LeaderElection = new LeaderElection({
+    session,
+    path: options.electionPath ?? `${options.rootNode}-election`,
+    id: monitorId,
+    onChange: (leadership) => {
+      journal.record({
+        decision: leadership.leader ? "leader" : "standby",
+        reason: leadership.leader
+          ? `epoch ${leadership.epoch}`
+          : `leader: ${leadership.leaderId ?? "none"}`,
+      });
+      if (!leadership.leader) {
+        if (leadership.leaderId && leadership.leaderId !== monitorId) wasStandby = true;
+        return;
+      }
+      if (!wasStandby) {
+        for (const queue of queues) queue.kick();
+        return;
+      }
+      // Taking over from another leader: let its last requests end (they are bounded by the
+      // proxy timeout), then make every proxy hold exactly one copy of each service.
+      wasStandby = false;
+      takeoverPending = true;
+      clearTimeout(takeoverTimer);
+      takeoverTimer = setTimeout(() => {
+        takeoverPending = false;
+        log.info("took over as leader (epoch {epoch}): full resync", { epoch: leadership.epoch });
+        for (const queue of queues) queue.resync();
+        for (const queue of queues) queue.kick();
+      }, options.proxyTimeout);
+    },
+  });
+  journal.epochSource = () => election.leadership.epoch;
   registerSessionMetrics(metrics, session);
   registerMonitorMetrics(metrics, mirror, queues, () => ({ current: invalid.size, invalidSeen }));
+  metrics.gauge(
+    "zkcm_leader",
+    "1 while this monitor leads (writes to the proxies).",
+    [],
+    () => election.leader ? 1 : 0,
+  );
+  metrics.gauge(
+    "zkcm_leader_epoch",
+    "This monitor's election epoch (its candidate's sequence number).",
+    [],
+    () => election.leadership.epoch ?? -1,
+  );
+  metrics.gauge(
+    "zkcm_guard_held_deletes",
+    "Deletes the mass-delete guard holds.",
+    [],
+    () => guard.held,
+  );
 
   const resync = (reason: string) => {
     log.info("full resync of every proxy ({reason})", { reason });
@@ -121,6 +204,7 @@ export async function startMonitor(
     proxies: queues.map((queue) => queue.proxy),
   });
   mirror.start();
+  election.start();
 
   let resyncTimer: ReturnType<typeof setInterval> | undefined;
   if (options.resyncInterval !== undefined) {
@@ -133,10 +217,14 @@ export async function startMonitor(
       ready: () => readiness(mirror, queues, options.readyMaxPending),
       metrics,
     });
-    app.get(
-      "/v1/services",
-      (c) => c.json(servicesReport(options.rootNode, mirror, queues, invalid)),
-    );
+    app.get("/v1/services", (c) =>
+      c.json({
+        ...servicesReport(options.rootNode, mirror, queues, invalid),
+        monitor: monitorId,
+        leadership: election.leadership,
+      }));
+    app.get("/v1/events", (c) => c.json({ monitor: monitorId, events: journal.recent() }));
+    app.post("/v1/guard/release", (c) => c.json({ released: guard.releaseAll() }));
     app.post("/v1/resync", (c) => {
       resync("POST /v1/resync");
       return c.json({ status: "ok", resync: queues.map((queue) => queue.proxy) }, 202);
@@ -155,13 +243,19 @@ export async function startMonitor(
     session,
     mirror,
     queues,
+    election,
+    journal,
+    guard,
     statusPort: status?.port,
     sessionClosed,
     resync,
     shutdown() {
       stopping ??= (async () => {
         clearInterval(resyncTimer);
+        clearTimeout(takeoverTimer);
+        guard.stop();
         await mirror.stop();
+        await election.stop();
         await Promise.all(queues.map((queue) => queue.stop(options.proxyTimeout)));
         for (const sender of senders) sender.close();
         await session.close();
@@ -176,6 +270,8 @@ export async function startMonitor(
 function dryRunQueue(
   options: MonitorOptions,
   latency: ReturnType<MetricsRegistry["histogram"]>,
+  mayDeliver: () => boolean,
+  onDecision: ProxyQueueOptions["onDecision"],
 ): ProxyQueue {
   const dryLog = getLogger(["zkcm", "dry-run"]);
   return new ProxyQueue({
@@ -185,6 +281,8 @@ function dryRunQueue(
       return Promise.resolve({ kind: "ok", ms: 0 });
     },
     concurrency: options.concurrency,
+    mayDeliver,
+    onDecision,
     onConverged: (_key, ms) => latency.observe({ proxy: DRY_RUN }, ms / 1000),
   });
 }

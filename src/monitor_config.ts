@@ -131,6 +131,66 @@ export const monitorOptions = {
     defaultText: "30s",
     schema: DurationSchema,
   },
+  electionPath: {
+    flag: "election-path",
+    env: "ZK_ELECTION_PATH",
+    placeholder: "PATH",
+    description:
+      "Where monitors of one root elect the one that writes to the proxies (the others stand by with a warm mirror). Default: the root's path + -election, beside the root.",
+    schema: RootNodeSchema,
+  },
+  monitorId: {
+    flag: "monitor-id",
+    env: "MONITOR_ID",
+    placeholder: "ID",
+    description: "This monitor's name in the election, logs and /v1/events. Default: HOSTNAME:pid.",
+    schema: NonEmptyStringSchema,
+  },
+  massDeleteGuard: {
+    flag: "mass-delete-guard",
+    env: "MASS_DELETE_GUARD",
+    description:
+      "Hold deletes when many services of an end point vanish at once (a registry problem, not dead nodes) and send them only if the services do not come back.",
+    schema: BooleanSchema,
+    boolean: true,
+    default: false,
+  },
+  massDeletePercent: {
+    flag: "mass-delete-percent",
+    env: "MASS_DELETE_PERCENT",
+    placeholder: "N",
+    description:
+      "With the guard: more than this percentage of an end point's services (and at least 2) within the window is a mass delete.",
+    default: 50,
+    schema: IntegerSchema(1, 100),
+  },
+  massDeleteWindow: {
+    flag: "mass-delete-window",
+    env: "MASS_DELETE_WINDOW",
+    placeholder: "DURATION",
+    description: "With the guard: the window in which vanishing services are counted.",
+    default: 10_000,
+    defaultText: "10s",
+    schema: DurationSchema,
+  },
+  massDeleteLimbo: {
+    flag: "mass-delete-limbo",
+    env: "MASS_DELETE_LIMBO",
+    placeholder: "DURATION",
+    description: "With the guard: how long held deletes wait for their services to come back.",
+    default: 60_000,
+    defaultText: "60s",
+    schema: DurationSchema,
+  },
+  minServices: {
+    flag: "min-services",
+    env: "MIN_SERVICES",
+    placeholder: "N",
+    description:
+      "Never delete the last N services of an end point (held until they return or POST /v1/guard/release); 0: no floor.",
+    default: 0,
+    schema: IntegerSchema(0, 100_000),
+  },
   localZookeeper: {
     flag: "local-zookeeper",
     description:

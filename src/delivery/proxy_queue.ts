@@ -40,6 +40,13 @@ export interface ProxyQueueOptions {
   resyncPerSecond?: number;
   /** Asked before every send; `false` holds everything (a monitor that is not the leader). */
   mayDeliver?: () => boolean;
+  /** Told every decision about one service (for the decision journal). */
+  onDecision?: (decision: {
+    decision: "sent" | "retried" | "rejected" | "uncertain";
+    key: string;
+    op: "add" | "delete";
+    reason?: string;
+  }) => void;
   /** Called when a service's change reached the proxy: its latency from the mirror's change. */
   onConverged?: (key: string, latencyMs: number) => void;
   /** Randomness for jitter, in [0, 1). Default `Math.random`. */
@@ -95,6 +102,7 @@ export class ProxyQueue {
   readonly #resyncPerSecond: number;
   readonly #mayDeliver: () => boolean;
   readonly #onConverged?: (key: string, latencyMs: number) => void;
+  readonly #onDecision?: ProxyQueueOptions["onDecision"];
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
@@ -121,6 +129,7 @@ export class ProxyQueue {
     this.#resyncPerSecond = options.resyncPerSecond ?? 500;
     this.#mayDeliver = options.mayDeliver ?? (() => true);
     this.#onConverged = options.onConverged;
+    this.#onDecision = options.onDecision;
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? (() => performance.now());
   }
@@ -307,7 +316,10 @@ export class ProxyQueue {
   ): void {
     entry.inFlight = true;
     this.counters.sent[op]++;
-    if (entry.retrying) this.counters.retried++;
+    if (entry.retrying) {
+      this.counters.retried++;
+      this.#onDecision?.({ decision: "retried", key: entry.key, op });
+    }
     const task = this.#send(op, ref).then(
       (outcome) => this.#apply(entry, op, ref, wantedAtSend, outcome),
       (error) =>
@@ -354,6 +366,7 @@ export class ProxyQueue {
         // the next decision sees the difference.
         entry.acknowledged = op === "add" ? wantedAtSend : undefined;
         log.info(`sent ${op} {key} to {proxy}`, properties);
+        this.#onDecision?.({ decision: "sent", key: entry.key, op });
         return;
       case "rejected": {
         this.counters.rejected++;
@@ -366,6 +379,7 @@ export class ProxyQueue {
           return;
         }
         const reason = outcome.message;
+        this.#onDecision?.({ decision: "rejected", key: entry.key, op, reason });
         if (entry.loggedRefusal !== reason) {
           entry.loggedRefusal = reason;
           log.warn(`{proxy} refused ${op} {key}: {reason}; retrying with back-off`, {
@@ -383,6 +397,7 @@ export class ProxyQueue {
         return;
       case "uncertain":
         this.counters.uncertain++;
+        this.#onDecision?.({ decision: "uncertain", key: entry.key, op, reason: outcome.reason });
         // Applied or not, we cannot know: the proxy may now hold an extra copy.
         entry.uncertain = ref;
         entry.acknowledged = undefined;
