@@ -214,7 +214,8 @@ export async function startMonitor(
   let status: StatusServer | undefined;
   if (options.statusPort !== undefined) {
     const app = createStatusApp({
-      ready: () => readiness(mirror, queues, options.readyMaxPending),
+      // A standby delivers nothing by design: it is ready when its mirror is warm.
+      ready: () => readiness(mirror, election.leader ? queues : [], options.readyMaxPending),
       metrics,
     });
     app.get("/v1/services", (c) =>

@@ -160,7 +160,7 @@ export const monitorOptions = {
     env: "MASS_DELETE_PERCENT",
     placeholder: "N",
     description:
-      "With the guard: more than this percentage of an end point's services (and at least 2) within the window is a mass delete.",
+      "With the guard: at least this percentage of an end point's services (and at least 2) within the window is a mass delete.",
     default: 50,
     schema: IntegerSchema(1, 100),
   },
@@ -168,9 +168,10 @@ export const monitorOptions = {
     flag: "mass-delete-window",
     env: "MASS_DELETE_WINDOW",
     placeholder: "DURATION",
-    description: "With the guard: the window in which vanishing services are counted.",
-    default: 10_000,
-    defaultText: "10s",
+    description:
+      "With the guard: deletes wait this long to be counted together (so each delete is delayed by up to this much).",
+    default: 2000,
+    defaultText: "2s",
     schema: DurationSchema,
   },
   massDeleteLimbo: {
@@ -187,7 +188,7 @@ export const monitorOptions = {
     env: "MIN_SERVICES",
     placeholder: "N",
     description:
-      "Never delete the last N services of an end point (held until they return or POST /v1/guard/release); 0: no floor.",
+      "With the guard: never delete the last N services of an end point (held until they return or POST /v1/guard/release); 0: no floor.",
     default: 0,
     schema: IntegerSchema(0, 100_000),
   },

@@ -91,16 +91,39 @@ function queue(
 
 Deno.test("queue: one add per service; add then delete before delivery sends nothing", async () => {
   const proxy = new ModelProxy();
-  const q = queue(proxy, { mayDeliver: () => held });
-  let held = false;
+  // One request at a time, and the first one held: what comes meanwhile waits its turn.
+  const gate = Promise.withResolvers<void>();
+  const send = proxy.send;
+  const q = queue(proxy, {
+    concurrency: 1,
+    send: async (op, r) => {
+      if (r.service === "first") await gate.promise;
+      return send(op, r);
+    },
+  });
+  q.setWanted("ep/first", wanted("first"));
   q.setWanted("ep/a", wanted("a"));
   q.setWanted("ep/b", wanted("b"));
   q.setWanted("ep/b", undefined); // flapped away before delivery
   q.setWanted("ep/a", wanted("a")); // the same again
-  held = true;
-  q.kick();
+  gate.resolve();
   await withTimeout(q.idle(), 2000, "delivered");
-  assertEquals(proxy.log, ["add a:9000 ok"]);
+  assertEquals(proxy.log, ["add first:9000 ok", "add a:9000 ok"]);
+  assertEquals(proxy.holds(), ["a:9000", "first:9000"]);
+  await q.stop();
+});
+
+Deno.test("queue: a standby remembers what the leader may have added", async () => {
+  const proxy = new ModelProxy();
+  let leading = false;
+  const q = queue(proxy, { mayDeliver: () => leading });
+  q.setWanted("ep/a", wanted("a"));
+  q.setWanted("ep/gone", wanted("gone"));
+  q.setWanted("ep/gone", undefined); // the leader may have added it before it vanished
+  leading = true;
+  q.resync();
+  await withTimeout(q.idle(), 2000, "taken over");
+  assertEquals(proxy.log.filter((line) => line.startsWith("delete gone")).length, 1);
   assertEquals(proxy.holds(), ["a:9000"]);
   await q.stop();
 });

@@ -148,6 +148,10 @@ export class ProxyQueue {
     const known = this.#entries.has(key);
     const entry = this.#entry(key);
     if (options.proxyMayHold && !known && wanted) entry.uncertain = wanted.ref;
+    if (!wanted && entry.wanted && !this.#mayDeliver()) {
+      // A standby: the leader may have added this service, so whoever takes over must delete it.
+      entry.uncertain ??= entry.wanted.ref;
+    }
     entry.wanted = wanted;
     entry.changedAt ??= this.#now();
     this.#track(entry);
@@ -172,8 +176,10 @@ export class ProxyQueue {
       entry.changedAt ??= this.#now();
       count++;
       this.#track(entry);
-      this.#wake(entry);
     }
+    // Only now, with every entry marked: a pump in the middle would send a plain add for an
+    // entry not marked yet.
+    this.kick();
     log.info("full resync of {proxy}: {count} services, {rate} operations/s", {
       proxy: this.proxy,
       count,

@@ -2,9 +2,11 @@
  * The mass-delete guard (off by default): between the mirror and the delivery queues, it holds
  * deletes that look like a registry problem rather than dead nodes.
  *
- * - When more than `share` of an end point's services (and at least two) vanish within
- *   `windowMs`, those deletes are held for `limboMs`. A service that comes back meanwhile with
- *   the same host:port causes nothing to be sent; one that does not is deleted after the limbo.
+ * - With the guard on, a delete waits up to `windowMs` before it is sent, so the removals of an
+ *   end point can be counted together. If at least `share` of its services (and at least two)
+ *   vanished in that window, their deletes are held for `limboMs`: a service that comes back
+ *   meanwhile with the same host:port causes nothing to be sent; one that does not is deleted
+ *   after the limbo. Otherwise the deletes go out at the end of the window.
  * - With `minServices`, the last `minServices` services of an end point are never deleted (held
  *   until they return, or until {@link DeleteGuard.releaseAll}).
  *
@@ -23,53 +25,61 @@ export interface DeleteGuardOptions {
   enabled: boolean;
   /** Share of an end point's services whose removal within the window is suspicious. */
   share: number;
+  /** How long deletes wait to be counted together. */
   windowMs: number;
+  /** How long held deletes wait for their services to come back. */
   limboMs: number;
   /** Never delete the last this many services of an end point (0: no such floor). */
   minServices: number;
   /** Forwards a service's wanted state (`undefined`: remove) to the delivery queues. */
   apply: (key: string, wanted: Wanted | undefined) => void;
   journal?: DecisionJournal;
-  now?: () => number;
 }
 
-interface Held {
+interface Vanished {
   wanted: Wanted;
   endPoint: string;
+  /** Held after the window (a mass delete or the floor); false while still being counted. */
+  held: boolean;
   timer?: ReturnType<typeof setTimeout>;
 }
 
 /** Holds suspicious deletes; passes everything else straight through. */
 export class DeleteGuard {
   readonly #options: DeleteGuardOptions;
-  readonly #now: () => number;
-  /** Services forwarded as present, per end point. */
+  /** Services forwarded as present (vanished ones included until their delete is sent). */
   readonly #present = new Map<string, Map<string, Wanted>>();
-  /** Recent removal times per end point. */
-  readonly #removals = new Map<string, number[]>();
-  readonly #held = new Map<string, Held>();
+  readonly #vanished = new Map<string, Vanished>();
+  readonly #windows = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(options: DeleteGuardOptions) {
     this.#options = options;
-    this.#now = options.now ?? (() => performance.now());
   }
 
-  /** Deletes being held, for status and tests. */
+  /** Deletes being held after their window, for status and tests. */
   get held(): number {
-    return this.#held.size;
+    let held = 0;
+    for (const vanished of this.#vanished.values()) if (vanished.held) held++;
+    return held;
   }
 
   /** A service is present (or changed). */
   set(key: string, endPoint: string, wanted: Wanted | undefined): void {
-    const held = this.#held.get(key);
-    if (held) {
-      clearTimeout(held.timer);
-      this.#held.delete(key);
-      if (wanted && sameTarget(wanted, held.wanted)) {
+    const vanished = this.#vanished.get(key);
+    if (vanished) {
+      clearTimeout(vanished.timer);
+      this.#vanished.delete(key);
+      if (wanted && sameTarget(wanted, vanished.wanted)) {
         // Back as it was: the proxy still holds it, so nothing is sent.
-        this.#options.journal?.record({ decision: "returned", key, reason: "came back in limbo" });
-        log.info("{key} came back while its delete was held: nothing sent", { key });
-        this.#forward(key, endPoint, held.wanted);
+        if (vanished.held) {
+          this.#options.journal?.record({
+            decision: "returned",
+            key,
+            reason: "came back in limbo",
+          });
+          log.info("{key} came back while its delete was held: nothing sent", { key });
+        }
+        this.#forward(key, endPoint, vanished.wanted);
         return;
       }
     }
@@ -78,70 +88,83 @@ export class DeleteGuard {
 
   /** A service vanished from ZooKeeper. */
   remove(key: string, endPoint: string): void {
-    const services = this.#present.get(endPoint);
-    const wanted = services?.get(key);
+    const wanted = this.#present.get(endPoint)?.get(key);
     if (!this.#options.enabled || !wanted) return this.#forward(key, endPoint, undefined);
-    const now = this.#now();
-    const recent = (this.#removals.get(endPoint) ?? []).filter((t) =>
-      now - t <= this.#options.windowMs
-    );
-    recent.push(now);
-    this.#removals.set(endPoint, recent);
-    const remaining = services!.size - 1 - this.#heldIn(endPoint);
-    const removedShare = recent.length / (remaining + recent.length);
-    const mass = recent.length >= 2 && removedShare > this.#options.share;
-    // What the proxy would still hold after this delete (held deletes are not sent yet).
-    const floor = services!.size - 1 < this.#options.minServices;
-    if (!mass && !floor) return this.#forward(key, endPoint, undefined);
-    const reason = floor
-      ? `would leave ${
-        services!.size - 1
-      } of ${endPoint}'s services (MIN_SERVICES ${this.#options.minServices})`
-      : `${recent.length} of ${endPoint}'s services vanished within ${this.#options.windowMs} ms`;
-    const held: Held = { wanted, endPoint };
-    this.#held.set(key, held);
-    this.#options.journal?.record({ decision: "held", key, op: "delete", reason });
-    log.warn("holding the delete of {key}: {reason}", { key, reason });
-    if (!floor) {
-      held.timer = setTimeout(
-        () => this.#release(key, "limbo over, not back"),
-        this.#options.limboMs,
+    this.#vanished.set(key, { wanted, endPoint, held: false });
+    if (!this.#windows.has(endPoint)) {
+      this.#windows.set(
+        endPoint,
+        setTimeout(() => this.#judge(endPoint), this.#options.windowMs),
       );
     }
   }
 
   /** Releases every held delete (the operator says the services are really gone). */
   releaseAll(reason = "released by the operator"): number {
-    const keys = [...this.#held.keys()];
+    const keys = [...this.#vanished].filter(([, v]) => v.held).map(([key]) => key);
     for (const key of keys) this.#release(key, reason, true);
     return keys.length;
   }
 
   /** Clears every timer. */
   stop(): void {
-    for (const held of this.#held.values()) clearTimeout(held.timer);
+    for (const vanished of this.#vanished.values()) clearTimeout(vanished.timer);
+    for (const timer of this.#windows.values()) clearTimeout(timer);
+    this.#windows.clear();
   }
 
-  #release(key: string, reason: string, force = false): void {
-    const held = this.#held.get(key);
-    if (!held) return;
-    clearTimeout(held.timer);
-    const proxyWouldHold = (this.#present.get(held.endPoint)?.size ?? 1) - 1;
+  /** The window of an end point is over: send its deletes, or hold them. */
+  #judge(endPoint: string): void {
+    this.#windows.delete(endPoint);
+    const counted = [...this.#vanished].filter(([, v]) => v.endPoint === endPoint && !v.held);
+    const services = this.#present.get(endPoint)?.size ?? 0;
+    const share = counted.length / Math.max(1, services);
+    const mass = counted.length >= 2 && share >= this.#options.share;
+    for (const [key, vanished] of counted) {
+      if (!mass) {
+        this.#release(key, "", false, true);
+        continue;
+      }
+      this.#hold(
+        key,
+        vanished,
+        `${counted.length} of ${services} services of ${endPoint} vanished within ${this.#options.windowMs} ms`,
+      );
+      vanished.timer = setTimeout(
+        () => this.#release(key, "limbo over, not back"),
+        this.#options.limboMs,
+      );
+    }
+  }
+
+  #hold(key: string, vanished: Vanished, reason: string): void {
+    vanished.held = true;
+    this.#options.journal?.record({ decision: "held", key, op: "delete", reason });
+    log.warn("holding the delete of {key}: {reason}", { key, reason });
+  }
+
+  #release(key: string, reason: string, force = false, quiet = false): void {
+    const vanished = this.#vanished.get(key);
+    if (!vanished) return;
+    clearTimeout(vanished.timer);
+    const proxyWouldHold = (this.#present.get(vanished.endPoint)?.size ?? 1) - 1;
     if (!force && proxyWouldHold < this.#options.minServices) {
-      held.timer = undefined; // stays held below the floor, until it returns or is released
-      log.warn("keeping {key}: the last services of an end point are not deleted", { key });
+      vanished.timer = undefined; // below the floor: held until it returns or is released
+      if (!vanished.held) {
+        this.#hold(
+          key,
+          vanished,
+          `the last ${this.#options.minServices} services of an end point are kept (MIN_SERVICES)`,
+        );
+      }
       return;
     }
-    this.#held.delete(key);
-    this.#options.journal?.record({ decision: "released", key, op: "delete", reason });
-    log.warn("releasing the delete of {key}: {reason}", { key, reason });
-    this.#forward(key, held.endPoint, undefined);
-  }
-
-  #heldIn(endPoint: string): number {
-    let count = 0;
-    for (const held of this.#held.values()) if (held.endPoint === endPoint) count++;
-    return count;
+    this.#vanished.delete(key);
+    if (!quiet || vanished.held) {
+      this.#options.journal?.record({ decision: "released", key, op: "delete", reason });
+      log.warn("releasing the delete of {key}: {reason}", { key, reason });
+    }
+    this.#forward(key, vanished.endPoint, undefined);
   }
 
   #forward(key: string, endPoint: string, wanted: Wanted | undefined): void {

@@ -1,0 +1,236 @@
+/**
+ * High availability: three monitor processes on one root, exactly one writing; the leader killed
+ * or cut off, a standby taking over with no duplicate and no lost change. And the mass-delete
+ * guard. Each monitor sends its own bearer token, so the stand-in proxy tells who sent what.
+ */
+import {
+  type MonitorApp,
+  type MonitorOptions,
+  monitorOptions,
+  parseOptions,
+  startMonitor,
+} from "../mod.ts";
+import { ZkSession } from "../src/zookeeper/mod.ts";
+import { LocalEnsemble, LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { StandInAsabru } from "./harness/stand_in_asabru.ts";
+import { FaultProxy } from "./harness/fault_proxy.ts";
+import { Program } from "./harness/program.ts";
+import { expireSession } from "./harness/expire_session.ts";
+import { assert, assertEquals } from "./harness/assert.ts";
+import { waitFor } from "./harness/wait.ts";
+
+const text = new TextEncoder();
+
+async function zkState(session: ZkSession): Promise<string[]> {
+  const out: string[] = [];
+  const decoder = new TextDecoder();
+  if (!(await session.exists("/cluster1"))) return out;
+  for (const ep of (await session.getChildren("/cluster1")).children) {
+    for (const svc of (await session.getChildren(`/cluster1/${ep}`)).children) {
+      out.push(
+        `${ep}/${svc}=${decoder.decode((await session.getData(`/cluster1/${ep}/${svc}`)).data)}`,
+      );
+    }
+  }
+  return out.sort();
+}
+
+function proxyState(proxy: StandInAsabru): string[] {
+  return [...proxy.snapshot()].flatMap(([ep, entries]) =>
+    entries.map((e) => `${ep}/${e.service}=${e.host}:${e.port}`)
+  ).sort();
+}
+
+async function converged(proxy: StandInAsabru, writer: ZkSession, what: string, ms = 20_000) {
+  let expected: string[] = [];
+  await waitFor(
+    async () => {
+      expected = await zkState(writer);
+      return JSON.stringify(proxyState(proxy)) === JSON.stringify(expected);
+    },
+    ms,
+    `${what}: proxy equals ZooKeeper`,
+    50,
+  ).catch((error) => {
+    throw new Error(`${error.message}\n proxy: ${proxyState(proxy)}\n zk:    ${expected}`);
+  });
+  assertEquals(proxy.duplicates(), [], `${what}: no duplicates`);
+  assertEquals(proxy.malformed, 0);
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+interface Replica {
+  name: string;
+  program: Program;
+  statusPort: number;
+}
+
+async function startReplica(name: string, zkHost: string, proxy: StandInAsabru): Promise<Replica> {
+  const statusPort = freePort();
+  const program = await Program.start("monitor.ts", {
+    task: "monitor",
+    env: {
+      ZK_HOST: zkHost,
+      ASABRU_API_URL: proxy.url,
+      ASABRU_API_TOKEN: name,
+      ASABRU_TIMEOUT: "500ms",
+      RETRY_MAX: "300ms",
+      ZK_SESSION_TIMEOUT: "2s",
+      STATUS_PORT: String(statusPort),
+      STATUS_HOST: "127.0.0.1",
+      MONITOR_ID: name,
+    },
+  });
+  return { name, program, statusPort };
+}
+
+async function isLeader(replica: Replica): Promise<boolean> {
+  try {
+    const metrics = await (await fetch(`http://127.0.0.1:${replica.statusPort}/metrics`)).text();
+    return /^zkcm_leader 1$/m.test(metrics);
+  } catch {
+    return false;
+  }
+}
+
+const senders = (proxy: StandInAsabru, from = 0) =>
+  new Set(proxy.requests.slice(from).map((r) => r.authorization));
+
+Deno.test("three monitors: one writes; the leader killed or cut off, a standby takes over", async (t) => {
+  await using ensemble = await LocalEnsemble.start(3);
+  await using writer = ZkSession.open({ connectionString: ensemble.connectionString });
+  await writer.waitUntilConnected({ timeoutMs: 10_000 });
+  await writer.ensurePath("/cluster1/ep");
+  await using proxy = await StandInAsabru.start();
+  // The leader-to-be connects through fault proxies, so it can be cut off from ZooKeeper.
+  const faults = await Promise.all(
+    ensemble.members.map((m) => FaultProxy.start({ hostname: "127.0.0.1", port: m.port })),
+  );
+  const replicas: Replica[] = [];
+  try {
+    replicas.push(await startReplica("m1", faults.map((f) => f.address).join(","), proxy));
+    await waitFor(() => isLeader(replicas[0]), 15_000, "m1 leads");
+    replicas.push(await startReplica("m2", ensemble.connectionString, proxy));
+    replicas.push(await startReplica("m3", ensemble.connectionString, proxy));
+    await Promise.all(replicas.slice(1).map((r) => r.program.waitForLine(/synced/, 15_000)));
+
+    await t.step("exactly one monitor delivers: one add per service", async () => {
+      for (let i = 0; i < 20; i++) {
+        await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${1000 + i}`));
+      }
+      await converged(proxy, writer, "three monitors");
+      assertEquals(senders(proxy), new Set(["Bearer m1"]));
+      assertEquals(proxy.requests.filter((r) => r.op === "add").length, 20);
+    });
+
+    await t.step("the leader cut off from ZooKeeper: it stops, a standby takes over", async () => {
+      const before = proxy.requests.length;
+      for (const fault of faults) fault.setMode("blackhole");
+      await writer.create("/cluster1/ep/while-cut-off", text.encode("h:2000"));
+      await writer.delete("/cluster1/ep/s0");
+      await waitFor(
+        async () => (await isLeader(replicas[1])) || (await isLeader(replicas[2])),
+        15_000,
+        "a standby leads",
+      );
+      await converged(proxy, writer, "after the takeover");
+      const after = proxy.requests.slice(before);
+      assert(!after.some((r) => r.authorization === "Bearer m1"), "the old leader sent nothing");
+      for (const fault of faults) fault.setMode("pass");
+    });
+
+    await t.step("kill -9 of the leader while changes are in flight", async () => {
+      const leader = (await isLeader(replicas[1])) ? replicas[1] : replicas[2];
+      for (let i = 100; i < 130; i++) {
+        void writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${i}`));
+      }
+      leader.program.kill("SIGKILL");
+      await leader.program.finished();
+      for (let i = 130; i < 140; i++) {
+        await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${i}`));
+      }
+      await converged(proxy, writer, "after the leader was killed");
+    });
+  } finally {
+    for (const replica of replicas) {
+      try {
+        replica.program.kill("SIGTERM");
+      } catch {
+        // killed already (the kill -9 step)
+      }
+      await replica.program.finished().catch(() => {});
+      await replica.program[Symbol.asyncDispose]();
+    }
+    await Promise.all(faults.map((fault) => fault.close()));
+  }
+});
+
+Deno.test("the mass-delete guard holds deletes of half an end point at once", async () => {
+  await using zk = await LocalZooKeeper.start();
+  await using writer = ZkSession.open({ connectionString: zk.connectionString });
+  await writer.waitUntilConnected({ timeoutMs: 5000 });
+  await writer.ensurePath("/cluster1/ep");
+  const openSession = async () => {
+    const session = ZkSession.open({
+      connectionString: zk.connectionString,
+      sessionTimeoutMs: 4000,
+    });
+    await session.waitUntilConnected({ timeoutMs: 5000 });
+    return session;
+  };
+  // Ten clients' services: five in a session that will expire, five in one that lives.
+  await using doomed = await openSession();
+  await using lasting = await openSession();
+  for (let i = 0; i < 10; i++) {
+    await (i < 5 ? doomed : lasting).create(`/cluster1/ep/s${i}`, text.encode(`h:${3000 + i}`), {
+      mode: "ephemeral",
+    });
+  }
+  await using proxy = await StandInAsabru.start();
+  const parsed = parseOptions(monitorOptions, [
+    "--zk-host",
+    zk.connectionString,
+    "--asabru-url",
+    proxy.url,
+  ], new Map());
+  if (!parsed.ok || parsed.help) throw new Error("options");
+  const options: MonitorOptions = {
+    ...parsed.value,
+    massDeleteGuard: true,
+    massDeleteLimbo: 1500,
+    proxyTimeout: 5000,
+  };
+  const app: MonitorApp = await startMonitor(options);
+  try {
+    await waitFor(() => proxyState(proxy).length === 10, 10_000, "ten delivered");
+    const before = proxy.requests.length;
+    const { sessionId, password } = doomed.credentials();
+    await expireSession(zk.connectionString, sessionId, password, 4000);
+    await waitFor(() => app.guard.held === 5, 5000, "five deletes held");
+    assertEquals(proxyState(proxy).length, 10, "nothing deleted yet");
+    // Three come back (their clients re-register), two do not.
+    await using returning = await openSession();
+    for (const i of [0, 1, 2]) {
+      await returning.create(`/cluster1/ep/s${i}`, text.encode(`h:${3000 + i}`), {
+        mode: "ephemeral",
+      });
+    }
+    await waitFor(() => app.guard.held === 2, 5000, "three returned");
+    await waitFor(() => app.guard.held === 0, 5000, "limbo over");
+    await app.queues[0].idle();
+    const sent = proxy.requests.slice(before).map((r) => `${r.op} ${r.service}`).sort();
+    assertEquals(sent, ["delete s3", "delete s4"], "only the two that stayed away");
+    const decisions = app.journal.recent().map((d) => d.decision);
+    assertEquals(decisions.filter((d) => d === "held").length, 5);
+    assertEquals(decisions.filter((d) => d === "returned").length, 3);
+    assertEquals(decisions.filter((d) => d === "released").length, 2);
+  } finally {
+    await app.shutdown();
+  }
+});
