@@ -88,18 +88,12 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
     );
   }
 
-  const sessionClosed = new Promise<void>((resolve) => {
-    session.onStateChange((change) => {
-      if (change.state === "closed") resolve();
-    });
-  });
-
   let stopping: Promise<void> | undefined;
   return {
     session,
     registrar,
     statusPort: status?.port,
-    sessionClosed,
+    sessionClosed: session.closed,
     shutdown() {
       stopping ??= (async () => {
         await Promise.all(checkers.map((checker) => checker.stop()));

@@ -233,12 +233,6 @@ export async function startMonitor(
     status = await serveStatus(app, { port: options.statusPort, hostname: options.statusHost });
   }
 
-  const sessionClosed = new Promise<void>((resolve) => {
-    session.onStateChange((change) => {
-      if (change.state === "closed") resolve();
-    });
-  });
-
   let stopping: Promise<void> | undefined;
   return {
     session,
@@ -248,7 +242,7 @@ export async function startMonitor(
     journal,
     guard,
     statusPort: status?.port,
-    sessionClosed,
+    sessionClosed: session.closed,
     resync,
     shutdown() {
       stopping ??= (async () => {

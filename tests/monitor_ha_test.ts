@@ -16,54 +16,11 @@ import { StandInAsabru } from "./harness/stand_in_asabru.ts";
 import { FaultProxy } from "./harness/fault_proxy.ts";
 import { Program } from "./harness/program.ts";
 import { expireSession } from "./harness/expire_session.ts";
+import { converged, freePort, proxyState } from "./harness/convergence.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { waitFor } from "./harness/wait.ts";
 
 const text = new TextEncoder();
-
-async function zkState(session: ZkSession): Promise<string[]> {
-  const out: string[] = [];
-  const decoder = new TextDecoder();
-  if (!(await session.exists("/cluster1"))) return out;
-  for (const ep of (await session.getChildren("/cluster1")).children) {
-    for (const svc of (await session.getChildren(`/cluster1/${ep}`)).children) {
-      out.push(
-        `${ep}/${svc}=${decoder.decode((await session.getData(`/cluster1/${ep}/${svc}`)).data)}`,
-      );
-    }
-  }
-  return out.sort();
-}
-
-function proxyState(proxy: StandInAsabru): string[] {
-  return [...proxy.snapshot()].flatMap(([ep, entries]) =>
-    entries.map((e) => `${ep}/${e.service}=${e.host}:${e.port}`)
-  ).sort();
-}
-
-async function converged(proxy: StandInAsabru, writer: ZkSession, what: string, ms = 20_000) {
-  let expected: string[] = [];
-  await waitFor(
-    async () => {
-      expected = await zkState(writer);
-      return JSON.stringify(proxyState(proxy)) === JSON.stringify(expected);
-    },
-    ms,
-    `${what}: proxy equals ZooKeeper`,
-    50,
-  ).catch((error) => {
-    throw new Error(`${error.message}\n proxy: ${proxyState(proxy)}\n zk:    ${expected}`);
-  });
-  assertEquals(proxy.duplicates(), [], `${what}: no duplicates`);
-  assertEquals(proxy.malformed, 0);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 interface Replica {
   name: string;

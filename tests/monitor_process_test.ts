@@ -6,17 +6,11 @@ import { ZkSession } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
 import { Program } from "./harness/program.ts";
+import { freePort } from "./harness/convergence.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
 
 const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 function monitor(env: Record<string, string>, args: string[] = []): Promise<Program> {
   return Program.start("monitor.ts", { task: "monitor", env, args });

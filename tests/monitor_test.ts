@@ -14,6 +14,7 @@ import { LocalEnsemble, LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
 import { FaultProxy } from "./harness/fault_proxy.ts";
 import { expireSession } from "./harness/expire_session.ts";
+import { converged, proxyState } from "./harness/convergence.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { nextStateChange, waitFor } from "./harness/wait.ts";
 
@@ -39,44 +40,6 @@ function options(
     retryMax: 200,
     ...overrides,
   };
-}
-
-/** What ZooKeeper holds under /cluster1, as `ep/svc=host:port`, valid services only. */
-async function zkState(session: ZkSession, root = "/cluster1"): Promise<string[]> {
-  const out: string[] = [];
-  const decoder = new TextDecoder();
-  if (!(await session.exists(root))) return out;
-  for (const ep of (await session.getChildren(root)).children) {
-    for (const svc of (await session.getChildren(`${root}/${ep}`)).children) {
-      const data = decoder.decode((await session.getData(`${root}/${ep}/${svc}`)).data);
-      if (/^[a-z0-9.-]+:\d{1,5}$/.test(data)) out.push(`${ep}/${svc}=${data}`);
-    }
-  }
-  return out.sort();
-}
-
-/** What the stand-in holds, as `ep/svc=host:port`, duplicates included. */
-function proxyState(proxy: StandInAsabru): string[] {
-  return [...proxy.snapshot()].flatMap(([ep, entries]) =>
-    entries.map((e) => `${ep}/${e.service}=${e.host}:${e.port}`)
-  ).sort();
-}
-
-async function converged(proxy: StandInAsabru, writer: ZkSession, what: string, ms = 10_000) {
-  let expected: string[] = [];
-  await waitFor(
-    async () => {
-      expected = await zkState(writer);
-      return JSON.stringify(proxyState(proxy)) === JSON.stringify(expected);
-    },
-    ms,
-    `${what}: proxy equals ZooKeeper`,
-    50,
-  ).catch((error) => {
-    throw new Error(`${error.message}\n proxy: ${proxyState(proxy)}\n zk:    ${expected}`);
-  });
-  assertEquals(proxy.duplicates(), [], `${what}: no duplicates`);
-  assertEquals(proxy.malformed, 0, `${what}: no malformed request`);
 }
 
 async function connect(connectionString: string): Promise<ZkSession> {

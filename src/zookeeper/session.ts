@@ -105,6 +105,7 @@ export class ZkSession implements AsyncDisposable {
   #suspendedSince = 0;
   #watchdog?: ReturnType<typeof setInterval>;
   #closing?: Promise<void>;
+  readonly #closed = Promise.withResolvers<void>();
 
   private constructor(options: ZkSessionOptions) {
     this.#options = {
@@ -123,6 +124,11 @@ export class ZkSession implements AsyncDisposable {
     session.#startWatchdog();
     session.#client.connect();
     return session;
+  }
+
+  /** Resolves once the session is `closed`: by its owner, or because credentials were refused. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
   }
 
   /** The current state. */
@@ -439,6 +445,7 @@ export class ZkSession implements AsyncDisposable {
     const previous = this.#state;
     if (previous === state && state !== "connected") return;
     this.#state = state;
+    if (state === "closed") this.#closed.resolve();
     const change: SessionStateChange = {
       state,
       previous,
