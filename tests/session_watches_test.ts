@@ -3,7 +3,8 @@
  * packet of about 1.5 MB, which the server refuses (jute.maxbuffer is 1 MiB), so the client
  * reconnects in a loop; the session layer sends them in 128 KiB chunks.
  */
-import { chunkWatchPaths, serversOf } from "../src/zookeeper/_library.ts";
+import { Buffer } from "node:buffer";
+import { chunkWatchPaths, PacketFramer, serversOf } from "../src/zookeeper/_library.ts";
 import { ZkSession, type ZkWatchEvent } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
@@ -92,3 +93,25 @@ async function watchCount(zk: LocalZooKeeper): Promise<number> {
   assert(match, `wchs answered: ${answer}`);
   return Number(match[1]);
 }
+
+Deno.test("packets are cut out of the stream whole, however the bytes arrive", () => {
+  const packet = (n: number) => {
+    const bytes = Buffer.alloc(4 + n);
+    bytes.writeInt32BE(n, 0);
+    for (let i = 0; i < n; i++) bytes[4 + i] = (n + i) & 0xff;
+    return bytes;
+  };
+  const stream = Buffer.concat([packet(0), packet(5), packet(70_000), packet(3), packet(1)]);
+  for (const chunkSize of [1, 3, 4, 7, 64 * 1024, stream.length]) {
+    const framer = new PacketFramer();
+    const seen: number[] = [];
+    for (let offset = 0; offset < stream.length; offset += chunkSize) {
+      framer.push(stream.subarray(offset, offset + chunkSize), (p) => {
+        assertEquals(p.length, p.readInt32BE(0) + 4);
+        assertEquals([...p], [...packet(p.readInt32BE(0))]);
+        seen.push(p.readInt32BE(0));
+      });
+    }
+    assertEquals(seen, [0, 5, 70_000, 3, 1], `chunks of ${chunkSize}`);
+  }
+});

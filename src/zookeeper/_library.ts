@@ -485,11 +485,14 @@ export class LibraryClient {
       clearTimeout(connectTimer);
       this.#sendConnectRequest(socket);
     });
+    const frames = new PacketFramer();
     socket.on("data", (chunk: Buffer) => {
       if (cm.socket !== socket) return;
       this.#lastReceivedAt = this.#options.now();
       try {
-        cm.onSocketData(chunk);
+        // One whole packet per call: the library's own framing re-copies the rest of the chunk
+        // for every packet in it (quadratic in a burst of answers).
+        frames.push(chunk, (packet) => cm.onSocketData(packet));
       } catch (error) {
         // An answer the library cannot parse: start over on a fresh connection.
         this.#options.onInternalError(error);
@@ -553,6 +556,36 @@ export class LibraryClient {
       payload.childWatches = chunk.childWatches;
       cm.queue(new Request(header, payload));
     }
+  }
+}
+
+/** The largest packet accepted from a server (its jute.maxbuffer default is 1 MiB). */
+const MAX_PACKET_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Cuts a server's byte stream into its length-prefixed packets (each with its 4-byte length).
+ * A packet within one chunk is passed as a view, without copying.
+ */
+export class PacketFramer {
+  #leftover?: Buffer;
+
+  /** Feeds a chunk; calls `onPacket` for every packet it completes, in order. */
+  push(chunk: Buffer, onPacket: (packet: Buffer) => void): void {
+    const data = this.#leftover ? Buffer.concat([this.#leftover, chunk]) : chunk;
+    this.#leftover = undefined;
+    let offset = 0;
+    while (data.length - offset >= 4) {
+      const size = data.readInt32BE(offset);
+      if (size < 0 || size > MAX_PACKET_BYTES) {
+        throw new Error(`packet length ${size} out of range`);
+      }
+      if (data.length - offset < size + 4) break;
+      const packet = data.subarray(offset, offset + size + 4);
+      offset += size + 4;
+      onPacket(packet);
+    }
+    // Keep only the incomplete rest, copied, so the chunk it came in can be freed.
+    if (offset < data.length) this.#leftover = Buffer.from(data.subarray(offset));
   }
 }
 
