@@ -75,7 +75,9 @@ export interface CreateOptions {
 
 interface PendingRequest {
   reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** When it times out, on the session's clock. */
+  deadline: number;
+  path?: string;
 }
 
 /**
@@ -321,10 +323,7 @@ export class ZkSession implements AsyncDisposable {
     clearInterval(this.#watchdog);
     const sessionId = this.#sessionId;
     this.#setState("closed", { sessionId });
-    for (const pending of this.#pending) {
-      clearTimeout(pending.timer);
-      pending.reject(new ZkClosedError("session closed"));
-    }
+    for (const pending of this.#pending) pending.reject(new ZkClosedError("session closed"));
     this.#pending.clear();
     await this.#client.close(Math.min(1000, this.#client.sessionTimeoutMs / 2));
     this.#listeners.clear();
@@ -334,21 +333,15 @@ export class ZkSession implements AsyncDisposable {
     if (this.#state === "closed") {
       return Promise.reject(new ZkClosedError("session closed", 0, path));
     }
-    const timeoutMs = this.#options.requestTimeoutMs;
     return new Promise<T>((resolve, reject) => {
+      // No timer per request (a resync makes thousands): the session's ticker times them out.
       const pending: PendingRequest = {
         reject,
-        timer: setTimeout(() => {
-          this.#pending.delete(pending);
-          reject(new ZkTimeoutError(`no answer within ${timeoutMs} ms`, 0, path));
-        }, timeoutMs),
+        deadline: this.#options.now() + this.#options.requestTimeoutMs,
+        path,
       };
       this.#pending.add(pending);
-      const settle = () => {
-        if (!this.#pending.delete(pending)) return false;
-        clearTimeout(pending.timer);
-        return true;
-      };
+      const settle = () => this.#pending.delete(pending);
       run(this.#client).then(
         (value) => settle() && resolve(value),
         (error) => settle() && reject(error),
@@ -420,9 +413,14 @@ export class ZkSession implements AsyncDisposable {
     if (this.#state !== "closed") this.#client.connect();
   }
 
+  /** Times out overdue requests, and leaves a server that has gone silent. */
   #startWatchdog(): void {
-    const checkEveryMs = Math.max(20, Math.floor(this.#options.sessionTimeoutMs / 10));
+    const checkEveryMs = Math.max(
+      20,
+      Math.floor(Math.min(this.#options.sessionTimeoutMs / 10, this.#options.requestTimeoutMs / 5)),
+    );
     this.#watchdog = setInterval(() => {
+      this.#timeOutOverdueRequests();
       const client = this.#client;
       if (!client.hasSocket) return;
       const silentForMs = this.#options.now() - client.lastReceivedAt;
@@ -436,6 +434,21 @@ export class ZkSession implements AsyncDisposable {
         client.dropConnection();
       }
     }, checkEveryMs);
+  }
+
+  #timeOutOverdueRequests(): void {
+    const now = this.#options.now();
+    for (const pending of this.#pending) {
+      if (pending.deadline > now) continue;
+      this.#pending.delete(pending);
+      pending.reject(
+        new ZkTimeoutError(
+          `no answer within ${this.#options.requestTimeoutMs} ms`,
+          0,
+          pending.path,
+        ),
+      );
+    }
   }
 
   #setState(
