@@ -343,7 +343,14 @@ export class TreeMirror {
       this.#schedule(`ep:${endPoint}`, () => this.#refreshEndPoint(endPoint));
     } else if (relative.length === 2 && kind === "data") {
       const [endPoint, service] = relative;
-      this.#schedule(`svc:${endPoint}/${service}`, () => this.#refreshService(endPoint, service));
+      // Gone: no read needed (a burst of closing sessions would pay a failed read each); still
+      // in turn after a read of it in flight, whose answer came before this event.
+      this.#schedule(
+        `svc:${endPoint}/${service}`,
+        type === "deleted"
+          ? () => Promise.resolve(this.#remove(endPoint, service))
+          : () => this.#refreshService(endPoint, service),
+      );
     }
   }
 }
