@@ -1,0 +1,194 @@
+/**
+ * The benchmarks of issue 7, end to end: a real ZooKeeper, the monitor and the client as real
+ * processes, and a timestamping stand-in for the proxy. Prints a table (with the targets and the
+ * Kazoo / Curator baselines the issue quotes) and writes every figure as JSON.
+ *
+ * Usage: deno run -A bench/main.ts [--quick] [--profile] [--only=latency,burst,growth,client]
+ *
+ * - `--quick`: a small version (under a minute); writes `bench/results/latest-quick.json`.
+ * - `--profile`: every monitor runs with `--cpu-prof`; profiles land in `bench/results/profiles/`.
+ * - `--only`: a subset of the scenarios (for investigating one).
+ *
+ * Loopback only; every load is bounded in count and time; every process, server, session and
+ * temporary directory is removed at the end, also after a failure or SIGINT/SIGTERM.
+ *
+ * @module
+ */
+import { LocalZooKeeper, printLines } from "../mod.ts";
+import { type BenchContext, Cleanup, progress } from "./context.ts";
+import { BenchReceiver } from "./receiver.ts";
+import { type BenchResults, checkTargets, renderTable } from "./report.ts";
+import { baselines } from "./scenarios/baseline.ts";
+import { burst } from "./scenarios/burst.ts";
+import { receiverCeiling } from "./scenarios/ceiling.ts";
+import { clientRegistration } from "./scenarios/client_registration.ts";
+import { coldSync } from "./scenarios/cold_sync.ts";
+import { changeLatency } from "./scenarios/latency.ts";
+
+const SCENARIOS = ["latency", "burst", "growth", "client"] as const;
+type Scenario = typeof SCENARIOS[number];
+
+interface Plan {
+  quick: boolean;
+  profile: boolean;
+  only: ReadonlySet<Scenario>;
+  latencyRounds: number;
+  latencyWarmup: number;
+  latencyBudgetMs: number;
+  burstSize: number;
+  growthSizes: number[];
+  clientLeaves: number;
+  singleLeafRounds: number;
+}
+
+function plan(args: readonly string[]): Plan {
+  const quick = args.includes("--quick");
+  const onlyArg = args.find((arg) => arg.startsWith("--only="));
+  const only = new Set<Scenario>(
+    onlyArg
+      ? onlyArg.slice("--only=".length).split(",").map((name) => {
+        if (!(SCENARIOS as readonly string[]).includes(name)) {
+          throw new Error(`--only: unknown scenario ${name} (${SCENARIOS.join(", ")})`);
+        }
+        return name as Scenario;
+      })
+      : SCENARIOS,
+  );
+  const unknown = args.filter((arg) =>
+    !["--quick", "--profile"].includes(arg) && !arg.startsWith("--only=")
+  );
+  if (unknown.length > 0) throw new Error(`unknown arguments: ${unknown.join(" ")}`);
+  return {
+    quick,
+    profile: args.includes("--profile"),
+    only,
+    latencyRounds: quick ? 50 : 500,
+    latencyWarmup: quick ? 5 : 20,
+    latencyBudgetMs: quick ? 10_000 : 60_000,
+    burstSize: 2000,
+    growthSizes: quick ? [1000, 5000] : [1000, 10_000, 50_000],
+    clientLeaves: 1000,
+    singleLeafRounds: quick ? 2 : 5,
+  };
+}
+
+const resultsDirectory = new URL("./results/", import.meta.url);
+
+async function main(): Promise<number> {
+  const settings = plan(Deno.args);
+  const cleanup = new Cleanup();
+  const started = performance.now();
+  const interrupted = async (signal: Deno.Signal) => {
+    progress(`${signal}: cleaning up`);
+    await cleanup.runAll();
+    Deno.exit(130);
+  };
+  const onSigint = () => void interrupted("SIGINT");
+  const onSigterm = () => void interrupted("SIGTERM");
+  Deno.addSignalListener("SIGINT", onSigint);
+  Deno.addSignalListener("SIGTERM", onSigterm);
+
+  const results: BenchResults = {
+    mode: settings.quick ? "quick" : "full",
+    machine: {
+      cores: navigator.hardwareConcurrency,
+      deno: Deno.version.deno,
+      v8: Deno.version.v8,
+      typescript: Deno.version.typescript,
+      os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
+      zookeeper: "ZooKeeper (not started)",
+      loadAverageAtStart: Deno.loadavg(),
+    },
+    startedAt: new Date().toISOString(),
+    coldSyncs: [],
+    ceilings: [],
+    bursts: [],
+    targets: [],
+  };
+  let exitCode = 0;
+  try {
+    const tmpDir = await Deno.makeTempDir({ prefix: "zkcm-bench-" });
+    cleanup.add("temporary directory", () => Deno.remove(tmpDir, { recursive: true }));
+    let profileDir: string | undefined;
+    if (settings.profile) {
+      profileDir = new URL("profiles/", resultsDirectory).pathname;
+      await Deno.mkdir(profileDir, { recursive: true });
+    }
+    progress("starting ZooKeeper");
+    const zk = await LocalZooKeeper.start({ maxSessionTimeoutMs: 60_000 });
+    cleanup.add("ZooKeeper", () => zk.close());
+    const version = /Zookeeper version: ([^\s,-]+)/.exec(await zk.fourLetterWord("srvr"))?.[1];
+    results.machine.zookeeper = `ZooKeeper ${version ?? "?"}`;
+    const receiver = await BenchReceiver.start();
+    cleanup.add("receiver", () => receiver.close());
+    const context: BenchContext = {
+      zk,
+      receiver,
+      cleanup,
+      tmpDir,
+      quick: settings.quick,
+      profileDir,
+    };
+
+    progress("baselines");
+    results.baseline = await baselines(context);
+    const idle = results.baseline.idleMonitorRssBytes;
+
+    if (settings.only.has("latency")) {
+      progress(`scenario 1: change latency, ${settings.latencyRounds} rounds`);
+      results.latency = await changeLatency(
+        context,
+        settings.latencyRounds,
+        settings.latencyWarmup,
+        settings.latencyBudgetMs,
+      );
+    }
+    if (settings.only.has("burst")) {
+      progress(`scenario 3: burst of ${settings.burstSize}`);
+      results.burst = await burst(context, settings.burstSize);
+    }
+    if (settings.only.has("growth")) {
+      const largest = Math.max(...settings.growthSizes);
+      for (const size of settings.growthSizes) {
+        progress(`scenarios 2/5: cold sync of ${size}, then the receiver's ceiling`);
+        const { result, sent } = await coldSync(context, size, idle, size === largest);
+        results.coldSyncs.push(result);
+        results.ceilings.push(await receiverCeiling(context, size, sent, !settings.quick));
+        progress(`scenario 5: burst of ${size}`);
+        results.bursts.push(await burst(context, size));
+      }
+    }
+    if (settings.only.has("client")) {
+      progress(`scenario 4: client registration of ${settings.clientLeaves} leaves`);
+      results.client = await clientRegistration(
+        context,
+        settings.clientLeaves,
+        settings.singleLeafRounds,
+      );
+    }
+  } catch (error) {
+    results.error = error instanceof Error ? error.message : String(error);
+    progress(`failed: ${error instanceof Error ? error.stack : error}`);
+    exitCode = 1;
+  } finally {
+    progress("cleaning up");
+    await cleanup.runAll();
+    Deno.removeSignalListener("SIGINT", onSigint);
+    Deno.removeSignalListener("SIGTERM", onSigterm);
+  }
+
+  results.durationMs = Math.round(performance.now() - started);
+  results.machine.loadAverageAtEnd = Deno.loadavg();
+  results.targets = checkTargets(results);
+  await Deno.mkdir(resultsDirectory, { recursive: true });
+  const file = new URL(settings.quick ? "latest-quick.json" : "latest.json", resultsDirectory);
+  await Deno.writeTextFile(file, JSON.stringify(results, bigintSafe, 2) + "\n");
+  printLines(Deno.stdout, [...renderTable(results), "", `figures written to ${file.pathname}`]);
+  return exitCode;
+}
+
+function bigintSafe(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,471 @@
+/**
+ * The benchmark's results, the issue's targets and the baselines it quotes (a Kazoo monitor in
+ * the style of the original tool, an Apache Curator monitor), and the table that shows them.
+ *
+ * @module
+ */
+import type { BaselineResult } from "./scenarios/baseline.ts";
+import type { BurstResult } from "./scenarios/burst.ts";
+import type { CeilingResult } from "./scenarios/ceiling.ts";
+import type { ClientResult } from "./scenarios/client_registration.ts";
+import type { ColdSyncResult } from "./scenarios/cold_sync.ts";
+import type { LatencyResult } from "./scenarios/latency.ts";
+import { mb, ms, round } from "./stats.ts";
+
+/** Everything one run measured (written as JSON). */
+export interface BenchResults {
+  mode: "full" | "quick";
+  machine: {
+    cores: number;
+    deno: string;
+    v8: string;
+    typescript: string;
+    os: string;
+    zookeeper: string;
+    /** `Deno.loadavg()` (1, 5, 15 min): other work on the machine skews every figure. */
+    loadAverageAtStart: number[];
+    loadAverageAtEnd?: number[];
+  };
+  startedAt: string;
+  durationMs?: number;
+  baseline?: BaselineResult;
+  latency?: LatencyResult;
+  /** Scenario 3: the burst of 2,000. */
+  burst?: BurstResult;
+  /** Scenarios 2 and 5: cold syncs at the growth sizes (the restart check at the largest). */
+  coldSyncs: ColdSyncResult[];
+  /** The receiver's ceiling at each cold-sync size. */
+  ceilings: CeilingResult[];
+  /** Scenario 5: bursts at the growth sizes. */
+  bursts: BurstResult[];
+  client?: ClientResult;
+  targets: TargetCheck[];
+  /** What failed, when the run did not finish. */
+  error?: string;
+}
+
+/** One line of the comparison with the issue's targets and baselines. */
+export interface TargetCheck {
+  figure: string;
+  measured: string;
+  target: string;
+  /** `true` met, `false` missed, `null` not judged (no target, or not measured). */
+  met: boolean | null;
+  kazoo: string;
+  curator: string;
+}
+
+/** The size scenario 2 is judged at: 10,000, or the largest size ≤ 10,000 of a quick run. */
+export function scenario2Size(results: BenchResults): number | undefined {
+  const sizes = results.coldSyncs.map((sync) => sync.services).filter((n) => n <= 10_000);
+  return sizes.length > 0 ? Math.max(...sizes) : undefined;
+}
+
+/** Compares the results with the issue's targets. */
+export function checkTargets(results: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const { latency, burst } = results;
+  if (latency) {
+    checks.push({
+      figure: "change latency p50 (add / delete)",
+      measured: `${ms(latency.add.p50)} / ${ms(latency.delete.p50)} ms`,
+      target: "—",
+      met: null,
+      kazoo: "≈1 ms",
+      curator: "—",
+    });
+    const p99 = Math.max(latency.add.p99, latency.delete.p99);
+    checks.push({
+      figure: "change latency p99 (add / delete)",
+      measured: `${ms(latency.add.p99)} / ${ms(latency.delete.p99)} ms`,
+      target: "< 3 ms",
+      met: p99 < 3,
+      kazoo: "2–9 ms",
+      curator: "7–17 ms",
+    });
+    checks.push({
+      figure: "change latency max (add / delete)",
+      measured: `${ms(latency.add.max)} / ${ms(latency.delete.max)} ms`,
+      target: "—",
+      met: null,
+      kazoo: "—",
+      curator: "—",
+    });
+  }
+
+  const size = scenario2Size(results);
+  const sync = results.coldSyncs.find((s) => s.services === size);
+  const ceiling = results.ceilings.find((c) => c.services === size);
+  if (sync && size !== undefined) {
+    const scaled = size !== 10_000;
+    const limitMs = 1500 * (size / 10_000);
+    checks.push({
+      figure: `cold sync of ${size.toLocaleString("en")} (spawn → last add)`,
+      measured: `${ms(sync.allAddsMs)} ms`,
+      target: scaled ? `< ${ms(limitMs)} ms (1.5 s scaled to ${size})` : "< 1500 ms",
+      met: sync.allAddsMs < limitMs,
+      kazoo: scaled ? "8–10 s at 10k" : "8–10 s",
+      curator: scaled ? "4.5–6 s at 10k" : "4.5–6 s",
+    });
+    if (ceiling) {
+      const inDriver = sync.allAddsMs / ceiling.inDriverMs;
+      const separate = sync.allAddsMs / ceiling.separateProcessMs;
+      const separateText = Number.isFinite(separate)
+        ? `${separate.toFixed(2)}× (ceiling ${ms(ceiling.separateProcessMs)} ms)`
+        : "not run (--quick)";
+      checks.push({
+        figure: "cold sync ÷ receiver ceiling (in-driver loop)",
+        measured: `${inDriver.toFixed(2)}× (ceiling ${ms(ceiling.inDriverMs)} ms)`,
+        target: "≤ 1.5×",
+        met: inDriver <= 1.5,
+        kazoo: "—",
+        curator: "—",
+      });
+      checks.push({
+        figure: "cold sync ÷ receiver ceiling (separate process)",
+        measured: separateText,
+        target: "(for reference)",
+        met: null,
+        kazoo: "—",
+        curator: "—",
+      });
+      checks.push({
+        figure: "cold sync ÷ receiver ceiling (raw HTTP/1.1, no fetch)",
+        measured: `${(sync.allAddsMs / ceiling.rawHttpMs).toFixed(2)}× (ceiling ${
+          ms(ceiling.rawHttpMs)
+        } ms)`,
+        target: "(for reference)",
+        met: null,
+        kazoo: "—",
+        curator: "—",
+      });
+    }
+    checks.push({
+      figure: `monitor peak RSS at ${size.toLocaleString("en")}`,
+      measured: `${mb(sync.peakRssBytes)} MB`,
+      target: scaled ? "< 60 MB at 10k" : "< 60 MB",
+      met: sync.peakRssBytes < 60e6,
+      kazoo: "26 MB",
+      curator: "210–290 MB",
+    });
+  }
+
+  if (burst) {
+    checks.push({
+      figure: `burst of ${burst.services.toLocaleString("en")}: all adds`,
+      measured: `${ms(burst.allAddsMs)} ms`,
+      target: "< 400 ms",
+      met: burst.allAddsMs < 400,
+      kazoo: "1.4–1.8 s",
+      curator: "1.5–1.9 s",
+    });
+    checks.push({
+      figure: `burst of ${burst.services.toLocaleString("en")}: all removals`,
+      measured: `${ms(burst.allDeletesMs)} ms`,
+      target: "< 400 ms",
+      met: burst.allDeletesMs < 400,
+      kazoo: "—",
+      curator: "—",
+    });
+  }
+
+  const growth = (values: number[]) =>
+    values.length < 2 ? NaN : Math.max(...values) / Math.min(...values);
+  const span = (items: { services: number }[]) =>
+    items.length < 2
+      ? ""
+      : `${short(items[0].services)}→${short(items[items.length - 1].services)}`;
+  if (results.coldSyncs.length >= 2) {
+    const timeRatio = growth(results.coldSyncs.map((s) => s.marginalPerServiceUs));
+    checks.push({
+      figure: `cold sync time per service ${span(results.coldSyncs)} (max ÷ min)`,
+      measured: `${results.coldSyncs.map((s) => ms(s.marginalPerServiceUs)).join(" / ")} µs: ${
+        timeRatio.toFixed(2)
+      }×`,
+      target: "flat (≤ 1.5×)",
+      met: timeRatio <= 1.5,
+      kazoo: "—",
+      curator: "—",
+    });
+    const memoryRatio = growth(results.coldSyncs.map((s) => Math.max(1, s.rssPerServiceBytes)));
+    checks.push({
+      figure: `cold sync peak RSS per service ${span(results.coldSyncs)} (max ÷ min)`,
+      measured: `${results.coldSyncs.map((s) => s.rssPerServiceBytes).join(" / ")} B: ${
+        memoryRatio.toFixed(2)
+      }×`,
+      target: "flat (≤ 1.5×)",
+      met: memoryRatio <= 1.5,
+      kazoo: "—",
+      curator: "—",
+    });
+  }
+  if (results.bursts.length >= 2) {
+    const timeRatio = growth(results.bursts.map((b) => b.perServiceAddUs));
+    checks.push({
+      figure: `burst time per service ${span(results.bursts)} (max ÷ min)`,
+      measured: `${results.bursts.map((b) => ms(b.perServiceAddUs)).join(" / ")} µs: ${
+        timeRatio.toFixed(2)
+      }×`,
+      target: "flat (≤ 1.5×)",
+      met: timeRatio <= 1.5,
+      kazoo: "—",
+      curator: "—",
+    });
+    const memoryRatio = growth(results.bursts.map((b) => Math.max(1, b.rssPerServiceBytes)));
+    checks.push({
+      figure: `burst RSS per service ${span(results.bursts)} (max ÷ min)`,
+      measured: `${results.bursts.map((b) => b.rssPerServiceBytes).join(" / ")} B: ${
+        memoryRatio.toFixed(2)
+      }×`,
+      target: "flat (≤ 1.5×)",
+      met: memoryRatio <= 1.5,
+      kazoo: "—",
+      curator: "—",
+    });
+  }
+  const restarted = results.coldSyncs.find((s) => s.restart);
+  if (restarted?.restart) {
+    const r = restarted.restart;
+    checks.push({
+      figure: `ZooKeeper restart at ${short(restarted.services)}`,
+      measured: r.survived
+        ? `survived: 0 deletes, 0 adds, ${r.watchesAfter} watches kept, change after in ${
+          ms(r.addAfterMs)
+        } ms`
+        : `FAILED: ${r.failure}`,
+      target: "no deletes; a later change arrives",
+      met: r.survived,
+      kazoo: "—",
+      curator: "—",
+    });
+  }
+  return checks;
+}
+
+/** The table, as lines. */
+export function renderTable(results: BenchResults): string[] {
+  const lines: string[] = [];
+  const { machine } = results;
+  lines.push(
+    `zk-cluster-monitor benchmark (${results.mode}${
+      results.durationMs ? `, ${(results.durationMs / 1000).toFixed(0)} s` : ""
+    }) — ${machine.cores} cores, Deno ${machine.deno} (V8 ${machine.v8}), ${machine.zookeeper}, ${machine.os}`,
+  );
+  const load = (values?: number[]) => values ? values.map((v) => v.toFixed(2)).join(" ") : "?";
+  lines.push(
+    `load average at start ${load(machine.loadAverageAtStart)}, at end ${
+      load(machine.loadAverageAtEnd)
+    } (other work on the machine skews every figure)`,
+  );
+  if (results.baseline) {
+    const b = results.baseline;
+    lines.push(
+      `baselines: idle Deno process ${mb(b.idleDenoRssBytes)} MB RSS (issue: ≈37 MB); monitor ` +
+        `synced on an empty root ${
+          mb(b.idleMonitorRssBytes)
+        } MB, spawn → synced ${b.monitorStartMs} ms`,
+    );
+  }
+  if (results.error) lines.push(`RUN FAILED: ${results.error}`);
+  lines.push("");
+  lines.push("Targets and baselines (issue 7)");
+  lines.push(
+    ...table(
+      ["figure", "measured", "target", "verdict", "Kazoo", "Curator"],
+      results.targets.map((check) => [
+        check.figure,
+        check.measured,
+        check.target,
+        check.met === null ? "" : check.met ? "met" : "MISSED",
+        check.kazoo,
+        check.curator,
+      ]),
+    ),
+  );
+
+  if (results.latency) {
+    const l = results.latency;
+    lines.push("");
+    lines.push(
+      `1. Change latency: ${l.rounds} rounds (after ${l.warmupRounds} warm-up), ` +
+        `${l.backgroundServices} other services, monitor RSS ${mb(l.monitorRssBytes)} MB` +
+        (l.stoppedEarly ? ` — ${l.stoppedEarly}` : ""),
+    );
+    lines.push(
+      ...table(
+        ["", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean ms"],
+        [
+          ["create → add at receiver", ...summaryCells(l.add)],
+          ["delete → delete at receiver", ...summaryCells(l.delete)],
+          ["(of which: ZooKeeper's create answer)", ...summaryCells(l.zkCreateAck)],
+          ["(of which: create answered → add)", ...summaryCells(l.addAfterAck)],
+        ],
+      ),
+    );
+  }
+
+  if (results.coldSyncs.length > 0) {
+    lines.push("");
+    lines.push(
+      "2./5. Cold sync: spawn → every add at the receiver; CPU = the monitor's, spawn → synced; " +
+        "RSS/svc = (peak − idle monitor) / n; " +
+        "requests = adds + the deletes a starting monitor sends first; " +
+        "ceiling = those same requests from a plain fetch loop, 32 at a time (raw: " +
+        "keep-alive HTTP/1.1 without fetch)",
+    );
+    lines.push(
+      ...table(
+        [
+          "services",
+          "end points",
+          "fill ms",
+          "first add ms",
+          "all adds ms",
+          "µs/svc",
+          "marginal µs/svc",
+          "CPU ms",
+          "peak RSS MB",
+          "B/svc",
+          "watches",
+          "ZK requests",
+          "HTTP requests",
+          "HTTP conns",
+          "ceiling ms fetch: driver / process; raw",
+          "sync ÷ ceiling",
+        ],
+        results.coldSyncs.map((s) => {
+          const c = results.ceilings.find((ceiling) => ceiling.services === s.services);
+          return [
+            s.services.toLocaleString("en"),
+            String(s.endPoints),
+            ms(s.fillMs),
+            ms(s.firstAddMs),
+            ms(s.allAddsMs),
+            ms(s.perServiceUs),
+            ms(s.marginalPerServiceUs),
+            String(Math.round(s.monitorCpuMs)),
+            mb(s.peakRssBytes),
+            String(s.rssPerServiceBytes),
+            String(s.watches),
+            String(s.zkRequests),
+            String(s.requests),
+            String(s.httpConnections),
+            c ? `${ms(c.inDriverMs)} / ${ms(c.separateProcessMs)}; ${ms(c.rawHttpMs)}` : "—",
+            c ? `${(s.allAddsMs / c.inDriverMs).toFixed(2)}×` : "—",
+          ];
+        }),
+      ),
+    );
+    for (const s of results.coldSyncs) {
+      if (!s.restart) continue;
+      const r = s.restart;
+      lines.push(
+        `ZooKeeper restart at ${s.services.toLocaleString("en")}: server down ${
+          ms(r.serverDownMs)
+        } ms, ` +
+          `monitor resynced ${ms(r.resyncMs)} ms after; ${r.spuriousDeletes} deletes, ` +
+          `${r.spuriousAdds} adds; watches ${r.watchesBefore} → ${r.watchesAfter}; change after: ` +
+          `add ${ms(r.addAfterMs)} ms, delete ${ms(r.deleteAfterMs)} ms — ` +
+          (r.survived ? "survived" : `FAILED (${r.failure})`),
+      );
+    }
+  }
+
+  const bursts = [...(results.burst ? [results.burst] : []), ...results.bursts];
+  if (bursts.length > 0) {
+    lines.push("");
+    lines.push(
+      "3./5. Burst: the monitor synced on empty end points; n ephemerals created at once by " +
+        "another session, then that session closed",
+    );
+    lines.push(
+      ...table(
+        [
+          "services",
+          "ZK creates ms",
+          "all adds ms",
+          "all removals ms",
+          "µs/svc add",
+          "µs/svc removal",
+          "CPU ms adds / removals",
+          "RSS idle → loaded MB",
+          "B/svc",
+          "watches",
+          "ZK requests",
+          "HTTP conns",
+        ],
+        bursts.map((b) => [
+          b.services.toLocaleString("en"),
+          ms(b.zkCreatesMs),
+          ms(b.allAddsMs),
+          ms(b.allDeletesMs),
+          ms(b.perServiceAddUs),
+          ms(b.perServiceDeleteUs),
+          `${Math.round(b.monitorCpuAddsMs)} / ${Math.round(b.monitorCpuDeletesMs)}`,
+          `${mb(b.idleRssBytes)} → ${mb(b.rssBytes)}`,
+          String(b.rssPerServiceBytes),
+          String(b.watches),
+          String(b.zkRequests),
+          String(b.httpConnections),
+        ]),
+      ),
+    );
+  }
+
+  if (results.client) {
+    const c = results.client;
+    lines.push("");
+    lines.push(`4. Client registration of ${c.leaves.toLocaleString("en")} leaves (from spawn)`);
+    lines.push(
+      ...table(["", "ms"], [
+        ["first add at the receiver", ms(c.firstAddMs)],
+        ["every leaf in ZooKeeper", ms(c.registeredInZkMs)],
+        ["every add at the receiver", ms(c.allAddsMs)],
+        ["SIGTERM → first delete at the receiver", ms(c.sigtermFirstDeleteMs)],
+        ["SIGTERM → every delete at the receiver", ms(c.sigtermAllDeletesMs)],
+        ["SIGTERM → client exited", ms(c.sigtermExitMs)],
+        [
+          `one leaf: SIGTERM → its delete (median of ${c.singleLeafSigtermMs.length})`,
+          `${ms(c.singleLeafSigtermMedianMs)} (${c.singleLeafSigtermMs.map(ms).join(", ")})`,
+        ],
+      ]),
+    );
+  }
+  const duplicates = [
+    results.latency?.duplicateAdds ?? 0,
+    ...results.coldSyncs.map((s) => s.duplicateAdds),
+    ...bursts.map((b) => b.duplicateAdds),
+    results.client?.duplicateAdds ?? 0,
+  ].reduce((sum, value) => sum + value, 0);
+  lines.push("");
+  lines.push(
+    duplicates === 0
+      ? "Correctness: no service was added twice without a delete in between."
+      : `Correctness: ${duplicates} adds of a service the receiver already held!`,
+  );
+  return lines;
+}
+
+function summaryCells(
+  summary: { p50: number; p90: number; p99: number; max: number; mean: number },
+) {
+  return [summary.p50, summary.p90, summary.p99, summary.max, summary.mean].map((v) => ms(v));
+}
+
+function short(n: number): string {
+  return n >= 1000 ? `${round(n / 1000, 1)}k` : String(n);
+}
+
+/** A plain-text table with aligned columns. */
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((cell, column) =>
+    Math.max(cell.length, ...rows.map((row) => (row[column] ?? "").length))
+  );
+  const render = (row: string[]) =>
+    "| " + row.map((cell, column) => (cell ?? "").padEnd(widths[column])).join(" | ") + " |";
+  return [
+    render(header),
+    "|" + widths.map((width) => "-".repeat(width + 2)).join("|") + "|",
+    ...rows.map(render),
+  ];
+}
