@@ -19,6 +19,10 @@ import {
   type ZkWatcher,
 } from "../zookeeper/mod.ts";
 import { KeyedSerial } from "./keyed_serial.ts";
+import { Limiter } from "./_limiter.ts";
+
+/** Reads in flight at most, however large the tree. */
+const READS_IN_FLIGHT = 256;
 
 const log = getLogger(["zkcm", "mirror"]);
 
@@ -72,6 +76,7 @@ export class TreeMirror {
   /** endPoint → service → state. */
   readonly #tree = new Map<string, Map<string, MirroredService>>();
   readonly #serial = new KeyedSerial();
+  readonly #reads = new Limiter(READS_IN_FLIGHT);
   /** Watches set and not fired yet, by `kind:path`, valid in `#watchSession` only. */
   #armed = new Set<string>();
   #watchSession = 0n;
@@ -316,19 +321,21 @@ export class TreeMirror {
       this.#armed = new Set(); // a new session has no watches
       this.#watchSession = sessionId;
     }
-    const id = `${kind}:${path}`;
-    if (this.#armed.has(id)) return await request(undefined);
-    const armed = this.#armed;
-    armed.add(id);
-    try {
-      return await request((event) => {
+    return await this.#reads.run(async () => {
+      const id = `${kind}:${path}`;
+      if (this.#armed.has(id)) return await request(undefined);
+      const armed = this.#armed;
+      armed.add(id);
+      try {
+        return await request((event) => {
+          armed.delete(id);
+          if (!this.#stopped) this.#onWatch(kind, path, event.type);
+        });
+      } catch (error) {
         armed.delete(id);
-        if (!this.#stopped) this.#onWatch(kind, path, event.type);
-      });
-    } catch (error) {
-      armed.delete(id);
-      throw error;
-    }
+        throw error;
+      }
+    });
   }
 
   #onWatch(kind: "children" | "exists" | "data", path: string, type: string): void {
