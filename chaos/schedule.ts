@@ -1,0 +1,617 @@
+/**
+ * The seeded schedule: every step draws the same four numbers from the PRNG (kind, target,
+ * parameter, pause), whatever it then decides, so a seed replays the same decisions (what the
+ * system does in between depends on timing, so a replay is close, not identical). A kind with no
+ * target at that moment is recorded as skipped, except that stopping a client when none runs
+ * starts one instead, and a proxy fault during another changes the fault's mode. Faults heal
+ * themselves after a drawn duration; {@link Schedule.healAll} ends every fault at once when the
+ * schedule is over.
+ *
+ * Long actions (a member restarting, a client starting) run as tasks the schedule owns and awaits;
+ * the target is busy meanwhile, so actions never overlap on one target.
+ *
+ * @module
+ */
+import { ZkNoNodeError } from "../src/zookeeper/mod.ts";
+import type { StandInAsabruMode } from "../tests/harness/stand_in_asabru.ts";
+import { between, pickIndex, pickWeighted, type Prng } from "./prng.ts";
+import type { History } from "./history.ts";
+import {
+  type ChaosWorld,
+  type ClientSlot,
+  KNOWN_END_POINTS,
+  ROOT,
+  SESSION_TIMEOUT_MS,
+  UNKNOWN_END_POINT,
+} from "./world.ts";
+
+/** What a step may do, and how often relative to the others. */
+export const STEP_KINDS = [
+  { value: "client.start", weight: 8 },
+  { value: "client.sigterm", weight: 5 },
+  { value: "client.kill9", weight: 5 },
+  { value: "client.restart", weight: 4 },
+  { value: "zk.kill", weight: 3 },
+  { value: "zk.kill-monitor-member", weight: 3 },
+  { value: "zk.quorum-loss", weight: 1 },
+  { value: "net.blackhole-monitor", weight: 2 },
+  { value: "net.blackhole-client", weight: 3 },
+  { value: "proxy.fault", weight: 6 },
+  { value: "proxy.restart-empty", weight: 3 },
+  { value: "zk.set-client-data", weight: 4 },
+  { value: "zk.static", weight: 8 },
+  { value: "zk.hostile", weight: 4 },
+  { value: "zk.delete-end-point", weight: 1 },
+] as const;
+
+type StepKind = (typeof STEP_KINDS)[number]["value"];
+
+const PROXY_FAULTS: readonly StandInAsabruMode[] = [
+  "refuse",
+  "error500",
+  "slow",
+  "apply-then-hang",
+  "reject-all",
+];
+
+/** Pause between steps. */
+const STEP_MIN_MS = 250;
+const STEP_MAX_MS = 1250;
+/** Long enough for the server to expire the session (2 s), not much longer. */
+const BLACKHOLE_MIN_MS = SESSION_TIMEOUT_MS + 1500;
+const BLACKHOLE_MAX_MS = SESSION_TIMEOUT_MS + 3000;
+/** The bound of waiting for every task at the end. */
+const TASKS_BOUND_MS = 45_000;
+const MAX_STATIC = 10;
+const MAX_HOSTILE = 12;
+const MAX_HUGE = 2;
+/** How long an overloaded proxy stays slow after its restart. */
+const SLOW_AFTER_RESTART_MS = 1000;
+/** How long a restart of the proxy "while busy" waits for an add to arrive. */
+const MID_REQUEST_WAIT_MS = 8000;
+
+const text = new TextEncoder();
+
+/** Data no checker may take for `host:port`. */
+const INVALID_DATA: readonly (() => Uint8Array)[] = [
+  () => text.encode("10.0.0.1:99999"),
+  () => text.encode("10.0.0.1:0"),
+  () => text.encode("just-a-host"),
+  () => new Uint8Array(),
+  () => Uint8Array.of(0xff, 0xfe, 0x3a, 0x31),
+  () => text.encode("<host>evil</host>:1"),
+  () => text.encode(" 127.0.0.1:80"),
+  () => text.encode("127.0.0.1:080"),
+  () => text.encode("256.1.1.1:80"),
+];
+
+/** Hostile znodes: where and with what. All invalid but the last two (XML metacharacters). */
+const HOSTILE = [
+  { name: "bad-port", endPoint: "ep1", data: () => text.encode("10.0.0.1:99999") },
+  { name: "port-zero", endPoint: "ep1", data: () => text.encode("10.0.0.1:0") },
+  { name: "no-port", endPoint: "ep2", data: () => text.encode("just-a-host") },
+  { name: "empty", endPoint: "ep0", data: () => new Uint8Array() },
+  { name: "not-utf8", endPoint: "ep0", data: () => Uint8Array.of(0xff, 0xfe, 0x3a, 0x31) },
+  { name: "huge", endPoint: "ep2", data: () => new Uint8Array(1_000_000).fill(0x61) },
+  { name: "xml-data", endPoint: "ep1", data: () => text.encode("<host>evil</host>:1") },
+  { name: "space", endPoint: "ep0", data: () => text.encode(" 127.0.0.1:80") },
+  { name: "leading-zero", endPoint: "ep2", data: () => text.encode("127.0.0.1:080") },
+  { name: "bad-ipv4", endPoint: "ep1", data: () => text.encode("256.1.1.1:80") },
+  // Valid, with XML metacharacters in the names: the proxy must hold these, escaped correctly.
+  { name: `<&>"']]>`, endPoint: "ep2", data: (n: number) => text.encode(`127.0.0.1:${32000 + n}`) },
+  {
+    name: "svc",
+    endPoint: KNOWN_END_POINTS[3],
+    data: (n: number) => text.encode(`127.0.0.1:${33000 + n}`),
+  },
+] as const;
+
+interface PendingHeal {
+  at: number;
+  what: string;
+  run: () => Promise<void>;
+}
+
+/** The schedule of one run. */
+export class Schedule {
+  readonly #world: ChaosWorld;
+  readonly #history: History;
+  readonly #tasks = new Set<Promise<void>>();
+  #heals: PendingHeal[] = [];
+  #proxyFaulted = false;
+  #restartPending = false;
+  /** Calls off a restart still waiting for an add (the heal). */
+  #cancelRestartWait?: () => void;
+  /** Services the driver owns (persistent znodes), path → key. */
+  readonly #static = new Map<string, string>();
+  /** Hostile znodes the driver wrote, path → key. */
+  readonly #hostile = new Map<string, { key: string; huge: boolean }>();
+  #serial = 0;
+
+  constructor(world: ChaosWorld, history: History) {
+    this.#world = world;
+    this.#history = history;
+  }
+
+  /** Runs steps for `durationMs`; resolves with how many steps ran and how many were skipped. */
+  async run(durationMs: number, random: Prng): Promise<{ steps: number; skipped: number }> {
+    const started = performance.now();
+    const end = started + durationMs;
+    let nextStep = started;
+    let steps = 0;
+    let skipped = 0;
+    const maxIterations = Math.ceil(durationMs / 10) + 100;
+    for (let iteration = 0; iteration < maxIterations; iteration++) {
+      const now = performance.now();
+      if (now >= end) break;
+      this.#runDueHeals(now);
+      if (now >= nextStep) {
+        const draws = random.draw(4);
+        if (!this.#step(draws)) skipped++;
+        steps++;
+        nextStep = now + between(draws[3], STEP_MIN_MS, STEP_MAX_MS);
+      }
+      const nextHeal = Math.min(...this.#heals.map((heal) => heal.at));
+      await sleep(Math.max(10, Math.min(nextStep, nextHeal, end) - performance.now()));
+    }
+    return { steps, skipped };
+  }
+
+  /**
+   * Ends every fault now: every member up, every fault proxy passing, the proxy in mode `ok`;
+   * then waits (bounded) for every task of the schedule.
+   */
+  async healAll(): Promise<void> {
+    this.#cancelRestartWait?.();
+    const heals = this.#heals;
+    this.#heals = [];
+    for (const heal of heals) this.#own(heal.what, [], this.#runHeal(heal));
+    const world = this.#world;
+    for (const proxy of [...world.monitor.proxies, ...world.slots.flatMap((s) => s.proxies)]) {
+      if (proxy.mode !== "pass") {
+        proxy.setMode("pass");
+        proxy.dropAll();
+      }
+    }
+    world.monitor.blackholed = false;
+    for (const slot of world.slots) slot.blackholed = false;
+    if (world.standIn.mode !== "ok") await world.standIn.setMode("ok");
+    this.#proxyFaulted = false;
+    await this.#awaitTasks();
+    const down = world.members.filter((member) => !member.running);
+    if (down.length > 0) {
+      this.#history.record("heal", "zk.restart", `members still down at the end: ${down.length}`);
+      await Promise.all(down.map((member) => member.restart()));
+      for (const [index, member] of world.members.entries()) {
+        if (member.running) world.memberStates[index] = "up";
+      }
+    }
+    this.#history.record("heal", "heal.all", "every member up, network passing, proxy ok");
+  }
+
+  // ---- the step ----
+
+  /** Runs one step; false when its kind had no target. */
+  #step([kindDraw, target, parameter]: number[]): boolean {
+    let kind: StepKind = pickWeighted(kindDraw, STEP_KINDS);
+    const skip = (why: string) => {
+      this.#history.record("skip", kind, why);
+      return false;
+    };
+    const world = this.#world;
+    const slots = world.slots;
+    const idle = (predicate: (slot: ClientSlot) => boolean) =>
+      slots.filter((slot) => !slot.busy && predicate(slot));
+    // No client to stop: start one instead, so the fleet keeps moving.
+    const stopsClient = kind === "client.sigterm" || kind === "client.kill9" ||
+      kind === "client.restart";
+    if (stopsClient && idle((slot) => slot.running).length === 0) kind = "client.start";
+    switch (kind) {
+      case "client.start": {
+        const candidates = idle((slot) => !slot.running);
+        if (candidates.length === 0) return skip("every client runs");
+        const slot = candidates[pickIndex(target, candidates.length)];
+        this.#onSlot(slot, kind, `client ${slot.index}`, async () => {
+          const registered = await slot.start();
+          if (!registered) {
+            this.#note(kind, `client ${slot.index} not registered within 15 s`, slot);
+          }
+        });
+        return true;
+      }
+      case "client.sigterm":
+      case "client.kill9": {
+        const candidates = idle((slot) => slot.running);
+        if (candidates.length === 0) return skip("no client runs");
+        const slot = candidates[pickIndex(target, candidates.length)];
+        const signal = kind === "client.sigterm" ? "SIGTERM" : "SIGKILL";
+        this.#onSlot(slot, kind, `client ${slot.index} pid ${slot.program?.pid}`, async () => {
+          const status = await slot.stop(signal);
+          this.#checkExit(slot, signal, status);
+        });
+        return true;
+      }
+      case "client.restart": {
+        const candidates = idle((slot) => slot.running);
+        if (candidates.length === 0) return skip("no client runs");
+        const slot = candidates[pickIndex(target, candidates.length)];
+        const signal = parameter < 0.5 ? "SIGKILL" : "SIGTERM";
+        this.#onSlot(
+          slot,
+          kind,
+          `client ${slot.index} by ${signal}, then start again`,
+          async () => {
+            this.#checkExit(slot, signal, await slot.stop(signal));
+            const registered = await slot.start();
+            if (!registered) {
+              this.#note(
+                kind,
+                `client ${slot.index} not registered within 15 s`,
+                slot,
+              );
+            }
+          },
+        );
+        return true;
+      }
+      case "zk.kill":
+      case "zk.kill-monitor-member": {
+        if (!world.memberStates.every((state) => state === "up")) {
+          return skip("a member is already down");
+        }
+        let index: number | undefined = pickIndex(target, world.members.length);
+        if (kind === "zk.kill-monitor-member") {
+          index = world.monitor.connectedMember();
+          if (index === undefined) return skip("the monitor holds no connection");
+        }
+        const downMs = between(parameter, 1000, 4000);
+        this.#killMembers(kind, [index], downMs);
+        return true;
+      }
+      case "zk.quorum-loss": {
+        if (!world.memberStates.every((state) => state === "up")) {
+          return skip("a member is already down");
+        }
+        const spared = pickIndex(target, world.members.length);
+        const killed = world.members.map((_, index) => index).filter((i) => i !== spared);
+        this.#killMembers(kind, killed, between(parameter, 2000, 4000));
+        return true;
+      }
+      case "net.blackhole-monitor": {
+        const monitor = world.monitor;
+        if (monitor.blackholed) return skip("already blackholed");
+        const ms = between(parameter, BLACKHOLE_MIN_MS, BLACKHOLE_MAX_MS);
+        monitor.blackholed = true;
+        for (const proxy of monitor.proxies) proxy.setMode("blackhole");
+        this.#history.record("fault", kind, `for ${Math.round(ms)} ms`);
+        this.#later(ms, "net.heal-monitor", () => {
+          for (const proxy of monitor.proxies) proxy.setMode("pass");
+          for (const proxy of monitor.proxies) proxy.dropAll();
+          monitor.blackholed = false;
+          return Promise.resolve();
+        });
+        return true;
+      }
+      case "net.blackhole-client": {
+        const candidates = slots.filter((slot) => slot.running && !slot.blackholed);
+        if (candidates.length === 0) return skip("no running client to blackhole");
+        const slot = candidates[pickIndex(target, candidates.length)];
+        const ms = between(parameter, BLACKHOLE_MIN_MS, BLACKHOLE_MAX_MS);
+        slot.blackholed = true;
+        for (const proxy of slot.proxies) proxy.setMode("blackhole");
+        this.#history.record(
+          "fault",
+          kind,
+          `client ${slot.index} for ${Math.round(ms)} ms`,
+          slot.keys,
+        );
+        this.#later(ms, "net.heal-client", () => {
+          for (const proxy of slot.proxies) proxy.setMode("pass");
+          for (const proxy of slot.proxies) proxy.dropAll();
+          slot.blackholed = false;
+          this.#history.record("heal", "net.heal-client", `client ${slot.index}`, slot.keys);
+          return Promise.resolve();
+        });
+        return true;
+      }
+      case "proxy.fault": {
+        const mode = PROXY_FAULTS[pickIndex(target, PROXY_FAULTS.length)];
+        const slowMs = 100 + Math.floor(((parameter * 7) % 1) * 400);
+        if (this.#proxyFaulted) {
+          // Already faulty: the fault changes its nature until the pending heal.
+          this.#history.record(
+            "fault",
+            kind,
+            `now ${mode}${mode === "slow" ? ` (${slowMs} ms)` : ""}`,
+          );
+          this.#own(kind, [], world.standIn.setMode(mode, { slowMs }));
+          return true;
+        }
+        const ms = between(parameter, 500, 3000);
+        this.#proxyFaulted = true;
+        const details = `${mode}${mode === "slow" ? ` (${slowMs} ms a request)` : ""} for ` +
+          `${Math.round(ms)} ms`;
+        this.#history.record("fault", kind, details);
+        this.#own(kind, [], world.standIn.setMode(mode, { slowMs }));
+        this.#later(ms, "proxy.heal", async () => {
+          await world.standIn.setMode("ok");
+          this.#proxyFaulted = false;
+        });
+        return true;
+      }
+      case "proxy.restart-empty": {
+        // Half the time the proxy restarts while it is busy: right after it applied an add
+        // (whose answer may still be on its way, in mode slow), as proxies restart under load.
+        // Half of those, an overloaded proxy: slow to answer first, then restarted.
+        const midRequest = parameter < 0.5;
+        if (midRequest && this.#restartPending) return skip("a restart is already waiting");
+        const slowFirst = parameter < 0.25 && !this.#proxyFaulted;
+        if (slowFirst) {
+          this.#proxyFaulted = true;
+          this.#history.record("fault", "proxy.fault", "slow (300 ms a request) until its restart");
+          this.#own(kind, [], world.standIn.setMode("slow", { slowMs: 300 }));
+        }
+        this.#own(kind, [], this.#restartEmpty(midRequest, slowFirst));
+        return true;
+      }
+      case "zk.delete-end-point": {
+        const endPoint = KNOWN_END_POINTS[pickIndex(target, KNOWN_END_POINTS.length)];
+        const path = `${ROOT}/${endPoint}`;
+        const keys = slots.flatMap((slot) => slot.services)
+          .filter((service) => service.key.startsWith(`${endPoint}/`)).map((s) => s.key);
+        this.#history.record("op", kind, `${path} with everything below it`, keys);
+        this.#own(kind, keys, this.#world.driver.deleteRecursive(path));
+        return true;
+      }
+      case "zk.set-client-data": {
+        const services = slots.filter((slot) => slot.running).flatMap((slot) => slot.services);
+        if (services.length === 0) return skip("no client runs");
+        const service = services[pickIndex(target, services.length)];
+        const data = `127.0.0.1:${30000 + this.#serial++}`;
+        this.#history.record("op", kind, `${service.path} := ${data}`, [service.key]);
+        this.#own(kind, [service.key], this.#world.driver.setData(service.path, text.encode(data)));
+        return true;
+      }
+      case "zk.static":
+        this.#staticStep(target, parameter);
+        return true;
+      case "zk.hostile":
+        this.#hostileStep(target, parameter);
+        return true;
+    }
+  }
+
+  /** A service the driver owns: created, changed (valid or not), deleted or re-created. */
+  #staticStep(target: number, parameter: number): void {
+    const driver = this.#world.driver;
+    const paths = [...this.#static.keys()];
+    const create = paths.length < 2 || (target < 0.35 && paths.length < MAX_STATIC);
+    if (create) {
+      const n = this.#serial++;
+      const endPoint = parameter < 0.15
+        ? UNKNOWN_END_POINT
+        : KNOWN_END_POINTS[pickIndex((parameter * 5) % 1, KNOWN_END_POINTS.length)];
+      const service = `st${n}`;
+      const path = `${ROOT}/${endPoint}/${service}`;
+      const data = n % 2 === 0 ? `ch-${n}.example.com:${31000 + n}` : `127.0.0.1:${31000 + n}`;
+      const key = `${endPoint}/${service}`;
+      this.#static.set(path, key);
+      this.#history.record("op", "zk.static-create", `${path} = ${data}`, [key]);
+      this.#own("zk.static-create", [key], driver.create(path, text.encode(data)));
+      return;
+    }
+    const path = paths[pickIndex(parameter, paths.length)];
+    const key = this.#static.get(path)!;
+    const n = this.#serial++;
+    if (target < 0.6) {
+      const valid = ((parameter * 3) % 1) < 0.7;
+      const data = valid
+        ? text.encode(`127.0.0.1:${34000 + n}`)
+        : INVALID_DATA[pickIndex((parameter * 11) % 1, INVALID_DATA.length)]();
+      this.#history.record("op", "zk.static-set", `${path} := ${show(data)}`, [key]);
+      this.#own("zk.static-set", [key], driver.setData(path, data));
+    } else if (target < 0.8) {
+      this.#static.delete(path);
+      this.#history.record("op", "zk.static-delete", path, [key]);
+      this.#own("zk.static-delete", [key], driver.delete(path));
+    } else {
+      this.#history.record("op", "zk.static-recreate", `${path} (new czxid, same data)`, [key]);
+      this.#own(
+        "zk.static-recreate",
+        [key],
+        (async () => {
+          const { data } = await driver.getData(path);
+          await driver.delete(path);
+          await driver.create(path, data);
+        })(),
+      );
+    }
+  }
+
+  /** A hostile znode written directly, or one of them deleted. */
+  #hostileStep(target: number, parameter: number): void {
+    const driver = this.#world.driver;
+    const existing = [...this.#hostile.keys()];
+    if (existing.length > 0 && (parameter < 0.25 || existing.length >= MAX_HOSTILE)) {
+      const path = existing[pickIndex((parameter * 4) % 1, existing.length)];
+      const { key } = this.#hostile.get(path)!;
+      this.#hostile.delete(path);
+      this.#history.record("op", "zk.hostile-delete", path, [key]);
+      this.#own("zk.hostile-delete", [key], driver.delete(path));
+      return;
+    }
+    let hostile: (typeof HOSTILE)[number] = HOSTILE[pickIndex(target, HOSTILE.length)];
+    const huge = [...this.#hostile.values()].filter((entry) => entry.huge).length;
+    if (hostile.name === "huge" && huge >= MAX_HUGE) hostile = HOSTILE[0];
+    const n = this.#serial++;
+    const service = `h${n}-${hostile.name}`;
+    const path = `${ROOT}/${hostile.endPoint}/${service}`;
+    const key = `${hostile.endPoint}/${service}`;
+    const data = hostile.data(n);
+    this.#hostile.set(path, { key, huge: hostile.name === "huge" });
+    this.#history.record("op", "zk.hostile-create", `${path} = ${show(data)}`, [key]);
+    this.#own("zk.hostile-create", [key], driver.create(path, data));
+  }
+
+  // ---- faults of the proxy ----
+
+  /** The proxy restarts empty (now, or right after the next add it applies); then resync. */
+  async #restartEmpty(midRequest: boolean, slowFirst: boolean): Promise<void> {
+    const world = this.#world;
+    const kind = "proxy.restart-empty";
+    if (midRequest) {
+      this.#restartPending = true;
+      let stop = () => {};
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const applied = await new Promise<string | undefined | "healed">((resolve) => {
+        this.#cancelRestartWait = () => resolve("healed");
+        stop = world.standIn.onRequest((request) => {
+          // An add: the change whose loss the proxy's list shows.
+          if (request.applied && request.op === "add") {
+            resolve(`${request.op} ${request.endPoint}/${request.service}`);
+          }
+        });
+        timer = setTimeout(() => resolve(undefined), MID_REQUEST_WAIT_MS);
+      });
+      stop();
+      clearTimeout(timer);
+      this.#cancelRestartWait = undefined;
+      this.#restartPending = false;
+      if (applied === "healed") {
+        this.#history.record("heal", kind, "called off: everything heals now");
+        return;
+      }
+      const keys = applied ? [applied.slice(applied.indexOf(" ") + 1)] : [];
+      this.#history.record(
+        "fault",
+        kind,
+        applied
+          ? `right after applying ${applied} (mode ${world.standIn.mode}): the proxy forgot ` +
+            "every service; POST /v1/resync"
+          : "the proxy forgot every service; POST /v1/resync",
+        keys,
+      );
+      world.standIn.restartEmpty();
+    } else {
+      world.standIn.restartEmpty();
+      this.#history.record("fault", kind, "the proxy forgot every service; POST /v1/resync");
+    }
+    if (slowFirst) {
+      this.#later(SLOW_AFTER_RESTART_MS, "proxy.heal", async () => {
+        await world.standIn.setMode("ok");
+        this.#proxyFaulted = false;
+      });
+    }
+    const status = await world.monitor.resync();
+    if (status !== 202) this.#note(kind, `POST /v1/resync answered ${status}`);
+  }
+
+  // ---- faults of the ensemble ----
+
+  #killMembers(kind: string, indexes: number[], downMs: number): void {
+    const world = this.#world;
+    const names = indexes.map((i) => `member ${i + 1} (${world.members[i].connectionString})`);
+    for (const index of indexes) world.memberStates[index] = "down";
+    this.#history.record("fault", kind, `${names.join(", ")} kill -9 for ${Math.round(downMs)} ms`);
+    this.#own(kind, [], Promise.all(indexes.map((i) => world.members[i].kill())).then(() => {}));
+    this.#later(downMs, "zk.restart", async () => {
+      for (const index of indexes) world.memberStates[index] = "restarting";
+      await Promise.all(indexes.map((index) => world.members[index].restart()));
+      for (const index of indexes) world.memberStates[index] = "up";
+      this.#history.record("heal", "zk.restarted", names.join(", "));
+    });
+  }
+
+  // ---- bookkeeping ----
+
+  #onSlot(slot: ClientSlot, kind: string, details: string, action: () => Promise<void>): void {
+    slot.busy = true;
+    this.#history.record("op", kind, details, slot.keys);
+    this.#own(kind, slot.keys, action().finally(() => slot.busy = false));
+  }
+
+  #checkExit(
+    slot: ClientSlot,
+    signal: "SIGTERM" | "SIGKILL",
+    status: { code: number; signal: string | null; killed: boolean } | undefined,
+  ): void {
+    if (!status) return;
+    if (signal === "SIGTERM" && (status.killed || status.code !== 0)) {
+      this.#note(
+        "client.sigterm",
+        `client ${slot.index} did not stop cleanly on SIGTERM: code ${status.code}, ` +
+          `signal ${status.signal}${status.killed ? ", killed after 10 s" : ""}`,
+        slot,
+      );
+    }
+  }
+
+  #note(kind: string, details: string, slot?: ClientSlot): void {
+    this.#history.record("note", `${kind}.problem`, details, slot?.keys ?? []);
+  }
+
+  /** Owns a task: awaited at the end; its failure is recorded, never thrown. */
+  #own(kind: string, keys: readonly string[], promise: Promise<unknown>): void {
+    const task = promise.then(
+      () => {},
+      (error) => {
+        const expected = error instanceof ZkNoNodeError ? " (no such node)" : "";
+        this.#history.record("note", `${kind}.failed`, `${errorText(error)}${expected}`, keys);
+      },
+    );
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  #later(ms: number, what: string, run: () => Promise<void>): void {
+    this.#heals.push({ at: performance.now() + ms, what, run });
+  }
+
+  #runDueHeals(now: number): void {
+    const due = this.#heals.filter((heal) => heal.at <= now);
+    if (due.length === 0) return;
+    this.#heals = this.#heals.filter((heal) => heal.at > now);
+    for (const heal of due) this.#own(heal.what, [], this.#runHeal(heal));
+  }
+
+  async #runHeal(heal: PendingHeal): Promise<void> {
+    if (heal.what !== "zk.restart" && heal.what !== "net.heal-client") {
+      this.#history.record("heal", heal.what, "");
+    }
+    await heal.run();
+  }
+
+  async #awaitTasks(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bounded = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), TASKS_BOUND_MS);
+    });
+    const outcome = await Promise.race([Promise.all([...this.#tasks]), bounded]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      this.#history.record(
+        "note",
+        "harness.tasks-timeout",
+        `${this.#tasks.size} tasks still running after ${TASKS_BOUND_MS} ms`,
+      );
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Data for the history: short, readable, never a megabyte. */
+function show(data: Uint8Array): string {
+  if (data.length > 64) return `<${data.length} bytes>`;
+  try {
+    return JSON.stringify(new TextDecoder("utf-8", { fatal: true }).decode(data));
+  } catch {
+    return `<bytes ${[...data].map((b) => b.toString(16).padStart(2, "0")).join(" ")}>`;
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * Everything a chaos run puts together, on loopback only: a 3-member ZooKeeper ensemble, the
+ * stand-in Asabru proxy, ONE monitor and several clients as real child processes (each reaching
+ * every member through a fault proxy of its own, so its connection alone can be blackholed), and
+ * the driver's own ZooKeeper session for direct writes and for the checker's reads.
+ *
+ * @module
+ */
+import { LocalEnsemble, type LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { ZkSession } from "../src/zookeeper/mod.ts";
+import { StandInAsabru } from "../tests/harness/stand_in_asabru.ts";
+import { FaultProxy } from "../tests/harness/fault_proxy.ts";
+import { Program } from "../tests/harness/program.ts";
+import type { History } from "./history.ts";
+
+/** The root every program works under. */
+export const ROOT = "/cluster1";
+/** End points the stand-in's configuration knows (XML metacharacters in one of them). */
+export const KNOWN_END_POINTS = ["ep0", "ep1", "ep2", `ep<&>"'`] as const;
+/** An end point the stand-in does not know: it refuses every service under it. */
+export const UNKNOWN_END_POINT = "ep-unknown";
+
+/** The session timeout of the monitor and the clients (ZK_SESSION_TIMEOUT). */
+export const SESSION_TIMEOUT_MS = 2000;
+/** The monitor's ASABRU_TIMEOUT. */
+export const PROXY_TIMEOUT_MS = 300;
+/** The monitor's RETRY_MAX: its longest back-off. */
+export const RETRY_MAX_MS = 500;
+
+const START_TIMEOUT_MS = 30_000;
+const REGISTERED_TIMEOUT_MS = 15_000;
+const EXIT_TIMEOUT_MS = 10_000;
+
+/** Where a member is. At most one is down at a time, except during a short quorum loss. */
+export type MemberState = "up" | "down" | "restarting";
+
+/** A service a client slot registers. */
+export interface SlotService {
+  path: string;
+  /** `endPoint/service` */
+  key: string;
+  /** The service's name (the znode's). */
+  name: string;
+  data: string;
+}
+
+/** The monitor process and its three fault proxies. */
+export class MonitorHandle {
+  readonly proxies: readonly FaultProxy[];
+  readonly statusPort: number;
+  readonly program: Program;
+  blackholed = false;
+  #stopping = false;
+
+  constructor(program: Program, proxies: FaultProxy[], statusPort: number, history: History) {
+    this.program = program;
+    this.proxies = proxies;
+    this.statusPort = statusPort;
+    void program.status.then((status) => {
+      if (!this.#stopping) {
+        history.record(
+          "note",
+          "monitor.exited",
+          `UNEXPECTED exit code ${status.code} signal ${status.signal}; last lines: ` +
+            program.lines.slice(-3).join(" | "),
+        );
+      }
+    });
+  }
+
+  /** The member the monitor's connection goes to (the fault proxy holding a connection). */
+  connectedMember(): number | undefined {
+    const index = this.proxies.findIndex((proxy) => proxy.connectionCount > 0);
+    return index === -1 ? undefined : index;
+  }
+
+  /** `POST /v1/resync`; resolves with the HTTP status. */
+  async resync(): Promise<number> {
+    const answer = await fetch(`http://127.0.0.1:${this.statusPort}/v1/resync`, {
+      method: "POST",
+      signal: AbortSignal.timeout(3000),
+    });
+    await answer.body?.cancel();
+    return answer.status;
+  }
+
+  /** The monitor's Prometheus metrics as `name{labels}` → value. */
+  async metrics(): Promise<Map<string, number>> {
+    const answer = await fetch(`http://127.0.0.1:${this.statusPort}/metrics`, {
+      signal: AbortSignal.timeout(3000),
+    });
+    const text = await answer.text();
+    const values = new Map<string, number>();
+    for (const line of text.split("\n")) {
+      const match = /^([a-z_]+(?:\{[^}]*\})?) ([0-9.eE+-]+|NaN)$/.exec(line);
+      if (match) values.set(match[1], Number(match[2]));
+    }
+    return values;
+  }
+
+  /** SIGTERM and the exit status (SIGKILL after 10 s, reported as such). */
+  async stop(): Promise<{ code: number; signal: string | null; killed: boolean }> {
+    this.#stopping = true;
+    try {
+      this.program.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    try {
+      const { code, signal } = await this.program.finished(EXIT_TIMEOUT_MS);
+      return { code, signal, killed: false };
+    } catch {
+      await this.program[Symbol.asyncDispose]();
+      const status = await this.program.status;
+      return { code: status.code, signal: status.signal, killed: true };
+    }
+  }
+}
+
+/** One client's place: fixed services and fault proxies, a process when running. */
+export class ClientSlot {
+  readonly index: number;
+  readonly services: readonly SlotService[];
+  readonly proxies: readonly FaultProxy[];
+  program?: Program;
+  /** An action on this slot is under way: other actions leave it alone. */
+  busy = false;
+  blackholed = false;
+  /** Processes the harness stopped on purpose: their exits are expected. */
+  readonly #stopping = new WeakSet<Program>();
+  readonly #history: History;
+  /** Every process this slot ran, to await at the end. */
+  readonly #all: Program[] = [];
+
+  constructor(index: number, proxies: FaultProxy[], history: History) {
+    this.index = index;
+    this.proxies = proxies;
+    this.#history = history;
+    const endPoint = KNOWN_END_POINTS[index % 3];
+    this.services = [0, 1].map((k) => {
+      const service = `c${index}-s${k}`;
+      return {
+        path: `${ROOT}/${endPoint}/${service}`,
+        key: `${endPoint}/${service}`,
+        name: service,
+        data: `127.0.0.1:${21000 + index * 10 + k}`,
+      };
+    });
+  }
+
+  /** The slot's service keys. */
+  get keys(): string[] {
+    return this.services.map((service) => service.key);
+  }
+
+  /** Whether a process runs (or at least has not been stopped by the harness). */
+  get running(): boolean {
+    return this.program !== undefined;
+  }
+
+  /** Starts a client process; resolves once it has registered (or 15 s have passed). */
+  async start(): Promise<boolean> {
+    const program = await Program.start("client.ts", {
+      task: "client",
+      env: {
+        ZK_HOST: this.proxies.map((proxy) => proxy.address).join(","),
+        REGISTER: this.services.map((service) => `${service.path}=${service.data}`).join(","),
+        ZK_SESSION_TIMEOUT: `${SESSION_TIMEOUT_MS}ms`,
+        LOG_LEVEL: "info",
+      },
+    });
+    this.program = program;
+    this.#all.push(program);
+    void program.status.then((status) => {
+      if (this.#stopping.has(program)) return;
+      if (this.program === program) this.program = undefined;
+      this.#history.record(
+        "note",
+        "client.exited",
+        `UNEXPECTED: client ${this.index} pid ${program.pid} exit code ${status.code} signal ` +
+          `${status.signal}; last lines: ${program.lines.slice(-3).join(" | ")}`,
+        this.keys,
+      );
+    });
+    const registered = this.services.map((service) =>
+      program.waitForLine(
+        new RegExp(`${escapeRegExp(service.name)}.*(registered|took over)`),
+        REGISTERED_TIMEOUT_MS,
+      )
+    );
+    const results = await Promise.allSettled(registered);
+    return results.every((result) => result.status === "fulfilled");
+  }
+
+  /**
+   * Stops the process with `signal`; resolves with its exit status. A SIGTERM that does not end
+   * it within 10 s is followed by SIGKILL (`killed: true`).
+   */
+  async stop(
+    signal: "SIGTERM" | "SIGKILL",
+  ): Promise<{ code: number; signal: string | null; killed: boolean } | undefined> {
+    const program = this.program;
+    if (!program) return undefined;
+    this.#stopping.add(program);
+    this.program = undefined;
+    try {
+      program.kill(signal);
+    } catch {
+      // already exited
+    }
+    try {
+      const { code, signal: by } = await program.finished(EXIT_TIMEOUT_MS);
+      return { code, signal: by, killed: false };
+    } catch {
+      await program[Symbol.asyncDispose]();
+      const status = await program.status;
+      return { code: status.code, signal: status.signal, killed: true };
+    }
+  }
+
+  /** The stderr lines of every process this slot ran, each process under a header line. */
+  logs(): string[] {
+    return this.#all.flatMap((
+      program,
+    ) => [`=== client ${this.index} pid ${program.pid}`, ...program.lines]);
+  }
+
+  /** Kills whatever still runs and waits for every process this slot started. */
+  async close(): Promise<void> {
+    for (const program of this.#all) {
+      this.#stopping.add(program);
+      await program[Symbol.asyncDispose]();
+    }
+    this.program = undefined;
+  }
+}
+
+/** The assembled system. Close it (or `await using` it) to stop and remove everything. */
+export class ChaosWorld implements AsyncDisposable {
+  readonly ensemble: LocalEnsemble;
+  readonly members: readonly LocalZooKeeper[];
+  readonly memberStates: MemberState[];
+  readonly driver: ZkSession;
+  readonly standIn: StandInAsabru;
+  readonly monitor: MonitorHandle;
+  readonly slots: readonly ClientSlot[];
+  readonly #cleanup: AsyncDisposableStack;
+
+  private constructor(parts: {
+    ensemble: LocalEnsemble;
+    driver: ZkSession;
+    standIn: StandInAsabru;
+    monitor: MonitorHandle;
+    slots: ClientSlot[];
+    cleanup: AsyncDisposableStack;
+  }) {
+    this.ensemble = parts.ensemble;
+    this.members = parts.ensemble.members;
+    this.memberStates = this.members.map(() => "up");
+    this.driver = parts.driver;
+    this.standIn = parts.standIn;
+    this.monitor = parts.monitor;
+    this.slots = parts.slots;
+    this.#cleanup = parts.cleanup;
+  }
+
+  /** Starts everything and waits until the monitor has synced and every client registered. */
+  static async start(options: { clients: number }, history: History): Promise<ChaosWorld> {
+    await using cleanup = new AsyncDisposableStack();
+    const ensemble = await LocalEnsemble.start(3);
+    cleanup.defer(() => ensemble.close());
+    history.record("note", "world.ensemble", ensemble.connectionString);
+
+    const driver = ZkSession.open({
+      connectionString: ensemble.connectionString,
+      sessionTimeoutMs: 4000,
+      requestTimeoutMs: 3000,
+    });
+    cleanup.defer(() => driver.close());
+    await driver.waitUntilConnected({ timeoutMs: START_TIMEOUT_MS });
+    for (const endPoint of [...KNOWN_END_POINTS, UNKNOWN_END_POINT]) {
+      await driver.ensurePath(`${ROOT}/${endPoint}`);
+    }
+
+    const standIn = await StandInAsabru.start({ endPoints: [...KNOWN_END_POINTS], slowMs: 200 });
+    cleanup.defer(() => standIn.close());
+
+    const proxiesFor = async () => {
+      const proxies: FaultProxy[] = [];
+      for (const member of ensemble.members) {
+        const proxy = await FaultProxy.start({ hostname: "127.0.0.1", port: member.port });
+        cleanup.defer(() => proxy.close().catch(() => {}));
+        proxies.push(proxy);
+      }
+      return proxies;
+    };
+
+    const monitorProxies = await proxiesFor();
+    const statusPort = freePort();
+    const program = await Program.start("monitor.ts", {
+      task: "monitor",
+      env: {
+        ZK_HOST: monitorProxies.map((proxy) => proxy.address).join(","),
+        ZK_ROOT_NODE: ROOT,
+        ASABRU_API_URL: standIn.url,
+        ZK_SESSION_TIMEOUT: `${SESSION_TIMEOUT_MS}ms`,
+        ASABRU_TIMEOUT: `${PROXY_TIMEOUT_MS}ms`,
+        RETRY_MAX: `${RETRY_MAX_MS}ms`,
+        STATUS_PORT: String(statusPort),
+        STATUS_HOST: "127.0.0.1",
+        LOG_LEVEL: "info",
+      },
+    });
+    cleanup.defer(() => program[Symbol.asyncDispose]());
+    const monitor = new MonitorHandle(program, monitorProxies, statusPort, history);
+    await program.waitForLine(/mirror of .* synced/, START_TIMEOUT_MS);
+    history.record("note", "world.monitor", `pid ${program.pid}, status port ${statusPort}`);
+
+    const slots: ClientSlot[] = [];
+    for (let index = 0; index < options.clients; index++) {
+      const slot = new ClientSlot(index, await proxiesFor(), history);
+      cleanup.defer(() => slot.close());
+      slots.push(slot);
+    }
+    const started = await Promise.all(slots.map((slot) => slot.start()));
+    history.record(
+      "note",
+      "world.clients",
+      `${slots.length} clients started, ${started.filter(Boolean).length} registered`,
+    );
+
+    return new ChaosWorld({
+      ensemble,
+      driver,
+      standIn,
+      monitor,
+      slots,
+      cleanup: cleanup.move(),
+    });
+  }
+
+  /** Stops every process and server this world started, in reverse order. */
+  close(): Promise<void> {
+    return this.#cleanup.disposeAsync();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
