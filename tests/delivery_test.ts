@@ -9,6 +9,8 @@ import type { ServiceRef } from "../src/asabru/wire.ts";
 import type { DeliveryOutcome } from "../src/asabru/sender.ts";
 import { assertEquals } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
+import { StandInAsabru } from "./harness/stand_in_asabru.ts";
+import { AsabruSender } from "../src/asabru/sender.ts";
 
 const ref = (service: string, port = 9000, endPoint = "ep"): ServiceRef => ({
   endPoint,
@@ -195,5 +197,22 @@ Deno.test("queue: resync restores a proxy that restarted empty, one copy each", 
   await withTimeout(q.idle(), 2000, "resynced");
   assertEquals(proxy.holds().length, 50);
   assertEquals(new Set(proxy.holds()).size, 50, "no duplicates");
+  await q.stop();
+});
+
+Deno.test("queue: a resync while an add's answer is on its way: the proxy ends up holding it", async () => {
+  // Found by the chaos run (seeds 34 and 38): the add's answer used to undo the resync.
+  await using proxy = await StandInAsabru.start({ slowMs: 500 });
+  using sender = new AsabruSender({ url: proxy.url, timeoutMs: 2000 });
+  const q = new ProxyQueue({ proxy: proxy.url, send: (op, r) => sender.send(op, r) });
+  await proxy.setMode("slow");
+  const applied = proxy.nextRequest((r) => r.op === "add");
+  q.setWanted("ep/s", { ref: { endPoint: "ep", service: "s", host: "h", port: 1 }, version: 1n });
+  await applied; // applied; its answer is held 500 ms
+  proxy.restartEmpty(); // the proxy forgets it...
+  q.resync(); // ...and a resync starts before the answer is processed
+  await proxy.setMode("ok");
+  await withTimeout(q.idle(), 5000, "resynced");
+  assertEquals(proxy.list("ep"), [{ service: "s", host: "h", port: 1 }]);
   await q.stop();
 });

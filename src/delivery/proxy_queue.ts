@@ -81,6 +81,8 @@ interface Entry extends DeliveryState {
   loggedRefusal?: string;
   /** The last operation failed: the next one is a retry. */
   retrying: boolean;
+  /** A resync began while a request was in flight: its answer must not undo the resync. */
+  resyncedInFlight: boolean;
 }
 
 /** The delivery queue of one proxy. */
@@ -173,6 +175,7 @@ export class ProxyQueue {
       entry.uncertain ??= ref;
       entry.acknowledged = undefined;
       entry.resyncing = true;
+      if (entry.inFlight) entry.resyncedInFlight = true;
       entry.changedAt ??= this.#now();
       count++;
       this.#track(entry);
@@ -246,7 +249,14 @@ export class ProxyQueue {
   #entry(key: string): Entry {
     let entry = this.#entries.get(key);
     if (!entry) {
-      entry = { key, inFlight: false, failures: 0, resyncing: false, retrying: false };
+      entry = {
+        key,
+        inFlight: false,
+        failures: 0,
+        resyncing: false,
+        retrying: false,
+        resyncedInFlight: false,
+      };
       this.#entries.set(key, entry);
     }
     return entry;
@@ -360,6 +370,10 @@ export class ProxyQueue {
       port: ref.port,
       ms: Math.round(outcome.ms),
     };
+    // A resync that began meanwhile (the proxy may have forgotten everything, this included)
+    // wins over the answer: the next operations are its delete and add.
+    const resynced = entry.resyncedInFlight;
+    entry.resyncedInFlight = false;
     switch (outcome.kind) {
       case "ok":
         this.counters.ok++;
@@ -367,6 +381,12 @@ export class ProxyQueue {
         entry.failures = 0;
         entry.retrying = false;
         entry.loggedRefusal = undefined;
+        if (resynced) {
+          entry.uncertain = ref;
+          entry.acknowledged = undefined;
+          log.info(`sent ${op} {key} to {proxy} during a resync: resyncing it again`, properties);
+          return;
+        }
         entry.uncertain = undefined;
         // The proxy now holds exactly what was sent: if the wanted state moved on meanwhile,
         // the next decision sees the difference.
@@ -377,7 +397,7 @@ export class ProxyQueue {
       case "rejected": {
         this.counters.rejected++;
         this.#proxyReachable();
-        if (op === "delete" && /not found/i.test(outcome.message)) {
+        if (op === "delete" && /not found/i.test(outcome.message) && !resynced) {
           // The proxy does not know the end point, so it holds none of its services.
           entry.uncertain = undefined;
           entry.acknowledged = undefined;
