@@ -2,6 +2,7 @@ import { AsabruSender, classifyFetchFailure } from "../src/asabru/sender.ts";
 import type { ServiceRef } from "../src/asabru/wire.ts";
 import { assert, assertEquals, assertMatch, assertThrows } from "./harness/assert.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
+import { waitFor } from "./harness/wait.ts";
 
 const ref: ServiceRef = {
   endPoint: "ch_http_node1",
@@ -62,6 +63,8 @@ Deno.test("a refused connection is not-sent, also after a kept-alive connection"
   assertEquals((await sender.send("add", ref)).kind, "ok"); // a pooled connection now exists
 
   await proxy.setMode("refuse");
+  // The stand-in closed the idle connection; once the sender has seen that, nothing is reused.
+  await waitFor(() => sender.openConnections === 0, 5000, "the closed connection noticed");
   const refused = await sender.send("delete", ref);
   assertEquals(refused.kind === "not-sent" && refused.reason, "connection refused");
 
@@ -124,7 +127,7 @@ Deno.test("a connection closed after the request was sent is uncertain", async (
   assertEquals(outcome.kind, "uncertain");
   assertMatch(
     outcome.kind === "uncertain" ? outcome.reason : "",
-    /^SendRequest: connection closed before message completed$/,
+    /^the server closed the connection before any answer$/,
   );
 });
 

@@ -27,6 +27,7 @@
  * @module
  */
 
+import { Http1Error, Http1Pool } from "./http1_pool.ts";
 import {
   classifyResponse,
   type Operation,
@@ -61,6 +62,13 @@ export interface AsabruSenderOptions {
   timeoutMs?: number;
 }
 
+/** Why a request's signal was aborted. */
+type Aborted = "timed out" | "closed";
+/** An answer, before it is classified. */
+type Answer = { status: number; body: string };
+/** A request that got no usable answer. */
+type Failure = { kind: "not-sent" | "uncertain"; reason: string };
+
 /** The most of an answer's body we read; the proxy's answers are a few dozen bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -77,6 +85,12 @@ export class AsabruSender implements Disposable {
 
   readonly #headers: Headers;
   readonly #closing = new AbortController();
+  /** `http:` proxies: our own kept-alive connections. */
+  readonly #pool: Http1Pool | undefined;
+  /** Everything of an `http:` request before the Content-Length value. */
+  readonly #requestHead: string;
+  readonly #encoder = new TextEncoder();
+  /** `https:` proxies: fetch's client, made at the first send. */
   #client: Deno.HttpClient | undefined;
 
   /**
@@ -110,6 +124,24 @@ export class AsabruSender implements Disposable {
       }
       this.#headers.set("Authorization", `Bearer ${options.token}`);
     }
+    const authorization = options.token === undefined
+      ? ""
+      : `Authorization: Bearer ${options.token}\r\n`;
+    this.#requestHead = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+      `Content-Type: application/xml\r\n${authorization}Content-Length: `;
+    this.#pool = url.protocol === "http:"
+      ? new Http1Pool({
+        // URL keeps an IPv6 literal's brackets; a socket wants the address without them.
+        hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+        port: Number(url.port || 80),
+        maxBodyBytes: MAX_BODY_BYTES,
+      })
+      : undefined;
+  }
+
+  /** Connections to an `http:` proxy open now, idle or busy (0 for `https:`: fetch pools those). */
+  get openConnections(): number {
+    return this.#pool?.openConnections ?? 0;
   }
 
   /**
@@ -143,42 +175,16 @@ export class AsabruSender implements Disposable {
     const onClose = () => controller.abort();
     this.#closing.signal.addEventListener("abort", onClose);
     const signal = controller.signal;
-    const abortReason = () =>
-      timedOut
-        ? `no complete answer within ${this.timeoutMs} ms`
-        : "sender closed while waiting for the answer";
+    const aborted = (): Aborted => timedOut ? "timed out" : "closed";
 
     try {
-      let response: Response;
-      try {
-        response = await fetch(this.url, {
-          method: "POST",
-          headers: this.#headers,
-          body: renderUpdate(op, ref),
-          signal,
-          redirect: "manual",
-          client: this.#httpClient(),
-        });
-      } catch (error) {
-        if (signal.aborted) return { kind: "uncertain", reason: abortReason(), ms: elapsed() };
-        return { ...classifyFetchFailure(error), ms: elapsed() };
-      }
-
-      let body: string;
-      try {
-        const length = Number(response.headers.get("content-length") ?? NaN);
-        // The proxy's answers are a few dozen bytes: read them whole when their size is known.
-        body = length <= MAX_BODY_BYTES
-          ? await response.text()
-          : await readBounded(response, MAX_BODY_BYTES);
-      } catch (error) {
-        const reason = signal.aborted
-          ? abortReason()
-          : `HTTP ${response.status}, then the answer broke off: ${describeCause(error)}`;
-        return { kind: "uncertain", reason, ms: elapsed() };
-      }
-      const verdict = classifyResponse(response.status, body);
+      const body = renderUpdate(op, ref);
+      const answer = this.#pool
+        ? await this.#overSocket(this.#pool, body, signal, aborted)
+        : await this.#overFetch(body, signal, aborted);
       const ms = elapsed();
+      if ("kind" in answer) return { ...answer, ms };
+      const verdict = classifyResponse(answer.status, answer.body);
       if (verdict.kind === "ok") return { kind: "ok", ms };
       if (verdict.kind === "rejected") return { kind: "rejected", message: verdict.message, ms };
       return { kind: "uncertain", reason: verdict.reason, ms };
@@ -188,12 +194,75 @@ export class AsabruSender implements Disposable {
     }
   }
 
+  /** `http:`: the request in one write on a kept-alive connection of our own pool. */
+  async #overSocket(
+    pool: Http1Pool,
+    body: string,
+    signal: AbortSignal,
+    aborted: () => Aborted,
+  ): Promise<Answer | Failure> {
+    const request = this.#encoder.encode(
+      `${this.#requestHead}${this.#encoder.encode(body).length}\r\n\r\n${body}`,
+    );
+    try {
+      return await pool.request(request, signal);
+    } catch (error) {
+      const failure = error instanceof Http1Error
+        ? error
+        : new Http1Error(describeCause(error), true, { cause: error });
+      if (!signal.aborted) {
+        return { kind: failure.sent ? "uncertain" : "not-sent", reason: failure.reason };
+      }
+      if (failure.sent) return { kind: "uncertain", reason: this.#abortReason(aborted()) };
+      const reason = aborted() === "closed"
+        ? "sender closed"
+        : `could not connect within ${this.timeoutMs} ms`;
+      return { kind: "not-sent", reason };
+    }
+  }
+
+  /** `https:`: through `fetch` and a `Deno.HttpClient` of our own (HTTP/1.1 only). */
+  async #overFetch(
+    body: string,
+    signal: AbortSignal,
+    aborted: () => Aborted,
+  ): Promise<Answer | Failure> {
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: "POST",
+        headers: this.#headers,
+        body,
+        signal,
+        redirect: "manual",
+        client: this.#httpClient(),
+      });
+    } catch (error) {
+      if (signal.aborted) return { kind: "uncertain", reason: this.#abortReason(aborted()) };
+      return classifyFetchFailure(error);
+    }
+    try {
+      const length = Number(response.headers.get("content-length") ?? NaN);
+      // The proxy's answers are a few dozen bytes: read them whole when their size is known.
+      const text = length <= MAX_BODY_BYTES
+        ? await response.text()
+        : await readBounded(response, MAX_BODY_BYTES);
+      return { status: response.status, body: text };
+    } catch (error) {
+      const reason = signal.aborted
+        ? this.#abortReason(aborted())
+        : `HTTP ${response.status}, then the answer broke off: ${describeCause(error)}`;
+      return { kind: "uncertain", reason };
+    }
+  }
+
   /**
    * Ends requests in flight (they resolve `uncertain`), refuses further sends (`not-sent`) and
    * closes the HTTP client and its pooled connections. Idempotent.
    */
   close(): void {
     this.#closing.abort();
+    this.#pool?.close();
     this.#client?.close();
     this.#client = undefined;
   }
@@ -201,6 +270,12 @@ export class AsabruSender implements Disposable {
   /** Same as {@link close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  #abortReason(why: Aborted): string {
+    return why === "timed out"
+      ? `no complete answer within ${this.timeoutMs} ms`
+      : "sender closed while waiting for the answer";
   }
 
   #httpClient(): Deno.HttpClient {

@@ -1,0 +1,231 @@
+/**
+ * The sender's own HTTP/1.1 client against raw TCP servers that answer byte for byte as scripted:
+ * the framings a proxy (or whatever sits in front of it) may use, the connection's reuse rules, and
+ * which failures may have reached the server.
+ */
+import { Http1Error, Http1Pool, parseResponseHead } from "../src/asabru/http1_pool.ts";
+import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
+import { waitFor } from "./harness/wait.ts";
+
+const encoder = new TextEncoder();
+const request = (path = "/") =>
+  encoder.encode(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi`);
+
+/**
+ * A listener whose every connection runs `script`: it gets a function reading one whole request
+ * (head and the 2-byte body) and the connection to write to.
+ */
+class ScriptedServer implements AsyncDisposable {
+  readonly listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  readonly connections: Promise<void>[] = [];
+  readonly #accepting: Promise<void>;
+
+  constructor(script: (next: () => Promise<boolean>, conn: Deno.Conn) => Promise<void>) {
+    this.#accepting = (async () => {
+      for await (const conn of this.listener) {
+        this.connections.push((async () => {
+          const pending: number[] = [];
+          const buffer = new Uint8Array(4096);
+          const next = async () => {
+            for (;;) {
+              const text = new TextDecoder().decode(new Uint8Array(pending));
+              const end = text.indexOf("\r\n\r\n");
+              if (end !== -1 && pending.length >= end + 4 + 2) {
+                pending.splice(0, end + 4 + 2);
+                return true;
+              }
+              const n = await conn.read(buffer).catch(() => null);
+              if (n === null) return false;
+              pending.push(...buffer.subarray(0, n));
+            }
+          };
+          try {
+            await script(next, conn);
+          } finally {
+            try {
+              conn.close();
+            } catch {
+              // closed by the script
+            }
+          }
+        })());
+      }
+    })();
+  }
+
+  get port(): number {
+    return this.listener.addr.port;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.listener.close();
+    await this.#accepting.catch(() => {});
+    await Promise.all(this.connections);
+  }
+}
+
+const write = (conn: Deno.Conn, text: string) => conn.write(encoder.encode(text));
+
+async function ask(pool: Http1Pool, timeoutMs = 5000) {
+  return await pool.request(request(), AbortSignal.timeout(timeoutMs));
+}
+
+async function failure(promise: Promise<unknown>): Promise<Http1Error> {
+  try {
+    await promise;
+  } catch (error) {
+    assert(error instanceof Http1Error, `an Http1Error, got ${error}`);
+    return error;
+  }
+  throw new Error("expected the request to fail");
+}
+
+Deno.test("answers framed by length, chunks or the connection's end are all read whole", async () => {
+  await using server = new ScriptedServer(async (next, conn) => {
+    await next();
+    await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst");
+    await next();
+    // A chunked answer written in pieces, with an extension and a trailer.
+    await write(conn, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nsec\r\n");
+    await write(conn, "3\r\nond\r\n0\r\nX-Trailer: 1\r\n\r\n");
+    await next();
+    await write(
+      conn,
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthi",
+    );
+    await write(conn, "rd");
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port });
+
+  assertEquals(await ask(pool), { status: 200, body: "first" });
+  assertEquals(await ask(pool), { status: 200, body: "second" });
+  assertEquals(pool.openConnections, 1, "both on one kept-alive connection");
+  assertEquals(await ask(pool), { status: 200, body: "third" });
+  assertEquals(pool.openConnections, 0, "an answer ended by the close is not reused");
+  assertEquals(server.connections.length, 1);
+});
+
+Deno.test("Connection: close and HTTP/1.0 answers are not reused; keep-alive 1.0 is", async () => {
+  await using server = new ScriptedServer(async (next, conn) => {
+    if (!await next()) return;
+    await write(conn, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\na");
+    if (!await next()) return;
+    await write(conn, "HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 1\r\n\r\nb");
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port });
+
+  assertEquals((await ask(pool)).body, "a");
+  assertEquals((await ask(pool)).body, "b");
+  assertEquals(pool.openConnections, 0);
+  assertEquals((await ask(pool)).body, "a", "a new connection");
+  assertEquals(server.connections.length, 2);
+});
+
+Deno.test("a connection the server closes while idle is dropped, and the next request is fresh", async () => {
+  await using server = new ScriptedServer(async (next, conn) => {
+    await next();
+    await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    // then close: an idle timeout on the server's side
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port });
+
+  assertEquals((await ask(pool)).body, "ok");
+  await waitFor(() => pool.openConnections === 0, 5000, "the idle close noticed");
+  assertEquals((await ask(pool)).body, "ok");
+  assertEquals(server.connections.length, 2);
+});
+
+Deno.test("failures after the request was written are sent; a refused connection is not", async () => {
+  await using server = new ScriptedServer(async (next, conn) => {
+    await next();
+    await write(conn, "HTTP/1.1 200 OK\r\nContent-Le"); // then hang up mid-head
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port });
+
+  const midHead = await failure(ask(pool));
+  assertEquals(midHead.sent, true);
+  assertEquals(
+    midHead.reason,
+    "the server closed the connection before the end of the answer's head",
+  );
+
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = listener.addr.port;
+  listener.close();
+  using refusedPool = new Http1Pool({ hostname: "127.0.0.1", port: closedPort });
+  const refused = await failure(ask(refusedPool));
+  assertEquals([refused.sent, refused.reason], [false, "connection refused"]);
+});
+
+Deno.test("malformed answers are sent failures naming what is wrong, and close the connection", async () => {
+  const answers = [
+    ["ICY 200 OK\r\n\r\n", /^malformed answer: status line "ICY 200 OK"$/],
+    ["HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", /Content-Length "1x"/],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /chunk size "zz"/],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", /Transfer-Encoding "gzip"/],
+  ] as const;
+  for (const [answer, reason] of answers) {
+    await using server = new ScriptedServer(async (next, conn) => {
+      await next();
+      await write(conn, answer);
+      await next(); // until the client hangs up
+    });
+    using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port });
+    const error = await failure(ask(pool));
+    assertEquals(error.sent, true);
+    assertMatch(error.reason, reason);
+    assertEquals(pool.openConnections, 0);
+  }
+});
+
+Deno.test("a body over the limit is cut there and the connection is not reused", async () => {
+  await using server = new ScriptedServer(async (next, conn) => {
+    await next();
+    await write(conn, `HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n${"x".repeat(100)}`);
+    await next();
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port, maxBodyBytes: 10 });
+
+  assertEquals(await ask(pool), { status: 200, body: "x".repeat(10) });
+  assertEquals(pool.openConnections, 0);
+});
+
+Deno.test("an abort closes the connection; a closed pool refuses before connecting", async () => {
+  await using server = new ScriptedServer(async (next) => {
+    await next();
+    await next(); // never answers
+  });
+  const pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port });
+  const controller = new AbortController();
+  const inFlight = pool.request(request(), controller.signal);
+  await waitFor(() => server.connections.length === 1, 5000, "connected");
+  controller.abort();
+  assertEquals((await failure(inFlight)).sent, true);
+  assertEquals(pool.openConnections, 0);
+
+  pool.close();
+  const closed = await failure(ask(pool));
+  assertEquals([closed.sent, closed.reason], [false, "the client is closed"]);
+});
+
+Deno.test("parseResponseHead reads the status, the framing and the reuse rule", () => {
+  assertEquals(parseResponseHead("HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n"), {
+    status: 200,
+    contentLength: 15,
+    chunked: false,
+    keepAlive: true,
+  });
+  assertEquals(
+    parseResponseHead("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
+    { status: 200, contentLength: undefined, chunked: true, keepAlive: true },
+  );
+  assertEquals(
+    parseResponseHead("HTTP/1.1 500 x\r\nConnection: keep-alive, close\r\n\r\n"),
+    { status: 500, contentLength: undefined, chunked: false, keepAlive: false },
+  );
+  assertEquals(
+    parseResponseHead("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+    "two different Content-Length headers",
+  );
+  assertEquals(parseResponseHead("HTTP/1.1 200 OK\r\nbad line\r\n\r\n"), 'header line "bad line"');
+});
