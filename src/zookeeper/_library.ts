@@ -20,6 +20,7 @@ import jute from "node-zookeeper-client/lib/jute/index.js";
 import { Buffer } from "node:buffer";
 import type net from "node:net";
 import { openZkSocket, type ZkServerAddress } from "./socket.ts";
+import { type JuteClasses, speedUpJute } from "./_jute_fast.ts";
 import { ZkError, zkErrorFromCode } from "./errors.ts";
 import type { ZkAclEntry, ZkCreateMode, ZkOp, ZkStat, ZkWatcher, ZkWatchEvent } from "./types.ts";
 
@@ -118,6 +119,7 @@ interface JuteModule {
 
 const lib = zookeeper as unknown as LibModule;
 const juteLib = jute as unknown as JuteModule;
+speedUpJute(jute as unknown as JuteClasses);
 
 /** The connection manager's states, as the library numbers them. */
 const CM = {
