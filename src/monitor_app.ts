@@ -203,8 +203,10 @@ export async function startMonitor(
     zkHost: options.zkHost,
     proxies: queues.map((queue) => queue.proxy),
   });
-  mirror.start();
+  // The election first: its few requests then go ahead of the mirror's first read of the whole
+  // tree in the session's queue, so a leader delivers each service as soon as it is read.
   election.start();
+  mirror.start();
 
   let resyncTimer: ReturnType<typeof setInterval> | undefined;
   if (options.resyncInterval !== undefined) {
