@@ -64,6 +64,8 @@ export interface BenchContext {
   quick: boolean;
   /** When set, monitors run with `--cpu-prof` and write their profiles here. */
   profileDir?: string;
+  /** Extra `deno run` flags for every monitor, e.g. V8 flags to compare. */
+  monitorFlags?: string[];
 }
 
 /** A monitor process with its status port. */
@@ -83,9 +85,16 @@ export async function startMonitorProcess(
   label: string,
 ): Promise<RunningMonitor> {
   const statusPort = freePort();
-  const extraFlags = context.profileDir
-    ? ["--cpu-prof", `--cpu-prof-dir=${context.profileDir}`, `--cpu-prof-name=${label}.cpuprofile`]
-    : [];
+  const extraFlags = [
+    ...(context.monitorFlags ?? []),
+    ...(context.profileDir
+      ? [
+        "--cpu-prof",
+        `--cpu-prof-dir=${context.profileDir}`,
+        `--cpu-prof-name=${label}.cpuprofile`,
+      ]
+      : []),
+  ];
   const process = await BenchProcess.start(`monitor (${label})`, {
     script: "monitor.ts",
     task: "monitor",

@@ -8,6 +8,8 @@
  * - `--quick`: a small version (under a minute); writes `bench/results/latest-quick.json`.
  * - `--profile`: every monitor runs with `--cpu-prof`; profiles land in `bench/results/profiles/`.
  * - `--only`: a subset of the scenarios (for investigating one).
+ * - `--monitor-flag=F` (repeatable): an extra `deno run` flag for every monitor, e.g.
+ *   `--monitor-flag=--v8-flags=--max-semi-space-size=1` to compare V8 settings.
  *
  * Loopback only; every load is bounded in count and time; every process, server, session and
  * temporary directory is removed at the end, also after a failure or SIGINT/SIGTERM.
@@ -31,6 +33,8 @@ type Scenario = typeof SCENARIOS[number];
 interface Plan {
   quick: boolean;
   profile: boolean;
+  /** Extra `deno run` flags for every monitor (`--monitor-flag=--v8-flags=...`, repeatable). */
+  monitorFlags: string[];
   only: ReadonlySet<Scenario>;
   latencyRounds: number;
   latencyWarmup: number;
@@ -55,12 +59,15 @@ function plan(args: readonly string[]): Plan {
       : SCENARIOS,
   );
   const unknown = args.filter((arg) =>
-    !["--quick", "--profile"].includes(arg) && !arg.startsWith("--only=")
+    !["--quick", "--profile"].includes(arg) && !arg.startsWith("--only=") &&
+    !arg.startsWith("--monitor-flag=")
   );
   if (unknown.length > 0) throw new Error(`unknown arguments: ${unknown.join(" ")}`);
   return {
     quick,
     profile: args.includes("--profile"),
+    monitorFlags: args.filter((arg) => arg.startsWith("--monitor-flag="))
+      .map((arg) => arg.slice("--monitor-flag=".length)),
     only,
     latencyRounds: quick ? 50 : 500,
     latencyWarmup: quick ? 5 : 20,
@@ -128,6 +135,7 @@ async function main(): Promise<number> {
       tmpDir,
       quick: settings.quick,
       profileDir,
+      monitorFlags: settings.monitorFlags,
     };
 
     progress("baselines");
