@@ -208,6 +208,22 @@ Deno.test("an abort closes the connection; a closed pool refuses before connecti
   assertEquals([closed.sent, closed.reason], [false, "the client is closed"]);
 });
 
+Deno.test("localhost reaches a server on either loopback address", async () => {
+  for (const address of ["::1", "127.0.0.1"]) {
+    const listener = Deno.listen({ hostname: address, port: 0 });
+    const serving = (async () => {
+      const conn = await listener.accept();
+      await conn.read(new Uint8Array(4096));
+      await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      conn.close();
+    })();
+    using pool = new Http1Pool({ hostname: "localhost", port: listener.addr.port });
+    assertEquals(await ask(pool), { status: 200, body: "ok" }, address);
+    await serving;
+    listener.close();
+  }
+});
+
 Deno.test("parseResponseHead reads the status, the framing and the reuse rule", () => {
   assertEquals(parseResponseHead("HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n"), {
     status: 200,

@@ -13,9 +13,9 @@
  * connection is noticed at once and the connection is not reused; the race of a server closing at
  * the very moment a request is written remains, and comes back as a sent failure (the safe side).
  *
- * Limits: `Deno.connect` tries only the first address a name resolves to; answers with a body over
- * `maxBodyBytes` are cut there (the connection is then closed, not drained); no pipelining, no
- * `Expect`, no upgrades.
+ * Limits: `Deno.connect` tries only the first address a name resolves to (for `localhost` both
+ * loopback addresses are tried); answers with a body over `maxBodyBytes` are cut there (the
+ * connection is then closed, not drained); no pipelining, no `Expect`, no upgrades.
  *
  * @module
  */
@@ -151,17 +151,25 @@ export class Http1Pool implements Disposable {
   }
 
   async #connect(signal: AbortSignal): Promise<Connection> {
-    let conn: Deno.TcpConn;
-    try {
-      conn = await abortable(
-        Deno.connect({ hostname: this.#hostname, port: this.#port, transport: "tcp" }),
-        signal,
-        (late) => late.close(),
-      );
-    } catch (error) {
-      if (signal.aborted) throw new Http1Error("aborted while connecting", false, { cause: error });
-      throw new Http1Error(connectFailure(error), false, { cause: error });
+    let conn: Deno.TcpConn | undefined;
+    for (const hostname of addressesToTry(this.#hostname)) {
+      try {
+        conn = await abortable(
+          Deno.connect({ hostname, port: this.#port, transport: "tcp" }),
+          signal,
+          (late) => late.close(),
+        );
+        break;
+      } catch (error) {
+        if (signal.aborted) {
+          throw new Http1Error("aborted while connecting", false, { cause: error });
+        }
+        if (hostname === this.#hostname || !(error instanceof Deno.errors.ConnectionRefused)) {
+          throw new Http1Error(connectFailure(error), false, { cause: error });
+        }
+      }
     }
+    if (conn === undefined) throw new Http1Error("connection refused", false);
     if (this.#closed) {
       conn.close();
       throw new Http1Error("the client is closed", false);
@@ -459,6 +467,16 @@ export function parseResponseHead(text: string): ResponseHead | string {
     chunked,
     keepAlive,
   };
+}
+
+/**
+ * The addresses to try in turn. `Deno.connect` tries only the first address a name resolves to,
+ * where `fetch` tries them all; for `localhost`, which resolves to `::1` first on many systems while
+ * a proxy may listen on IPv4 only, both loopback addresses are tried (the name itself last, for a
+ * `/etc/hosts` that maps it elsewhere).
+ */
+function addressesToTry(hostname: string): string[] {
+  return /^localhost\.?$/i.test(hostname) ? ["127.0.0.1", "::1", hostname] : [hostname];
 }
 
 function indexOfBlankLine(bytes: Uint8Array, from: number, to: number): number {
