@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { FifoSet } from "../_fifo.ts";
 import { getLogger } from "@logtape/logtape";
 import type { ServiceRef } from "../asabru/wire.ts";
 import type { DeliveryOutcome } from "../asabru/sender.ts";
@@ -111,7 +112,7 @@ export class ProxyQueue {
   /** Keys whose proxy state differs from the wanted one. */
   readonly #unconverged = new Set<string>();
   /** Keys to look at, in arrival order. */
-  readonly #ready = new Set<string>();
+  readonly #ready = new FifoSet<string>();
   readonly #inFlight = new Set<Promise<void>>();
   /** Proxy-wide failures in a row (unreachable); > 0 means probing with one request. */
   #proxyFailures = 0;
@@ -280,7 +281,7 @@ export class ProxyQueue {
     const now = this.#now();
     if (now < this.#pausedUntil) return this.#pumpLater(this.#pausedUntil - now);
     const limit = this.#proxyFailures > 0 ? 1 : this.#concurrency;
-    for (const key of this.#ready) {
+    for (let key = this.#ready.first(); key !== undefined; key = this.#ready.first()) {
       if (this.#inFlight.size >= limit) break;
       const entry = this.#entries.get(key);
       if (!entry) {

@@ -1,3 +1,5 @@
+import { Fifo } from "../_fifo.ts";
+
 /**
  * At most `limit` tasks at once; the others wait their turn in order. The mirror uses it so a
  * resync of a large tree does not put every read (and its promise, packet and watch) in flight
@@ -6,7 +8,7 @@
 export class Limiter {
   readonly #limit: number;
   #running = 0;
-  readonly #waiting: (() => void)[] = [];
+  readonly #waiting = new Fifo<() => void>();
 
   constructor(limit: number) {
     this.#limit = limit;
