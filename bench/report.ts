@@ -111,29 +111,23 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
       const inDriver = sync.allAddsMs / ceiling.inDriverMs;
       const separate = sync.allAddsMs / ceiling.separateProcessMs;
       const separateText = Number.isFinite(separate)
-        ? `${separate.toFixed(2)}× (ceiling ${ms(ceiling.separateProcessMs)} ms)`
+        ? `${separate.toFixed(2)}×`
         : "not run (--quick)";
+      // The receiver's own ceiling is what its fastest plain load reaches: raw keep-alive
+      // HTTP/1.1, which is also how the monitor talks to an http: proxy. The fetch loops are
+      // kept for reference (fetch costs far more per request than the receiver does).
+      const raw = sync.allAddsMs / ceiling.rawHttpMs;
       checks.push({
-        figure: "cold sync ÷ receiver ceiling (in-driver loop)",
-        measured: `${inDriver.toFixed(2)}× (ceiling ${ms(ceiling.inDriverMs)} ms)`,
+        figure: "cold sync ÷ receiver ceiling (raw HTTP/1.1 load)",
+        measured: `${raw.toFixed(2)}× (ceiling ${ms(ceiling.rawHttpMs)} ms)`,
         target: "≤ 1.5×",
-        met: inDriver <= 1.5,
+        met: raw <= 1.5,
         kazoo: "—",
         curator: "—",
       });
       checks.push({
-        figure: "cold sync ÷ receiver ceiling (separate process)",
-        measured: separateText,
-        target: "(for reference)",
-        met: null,
-        kazoo: "—",
-        curator: "—",
-      });
-      checks.push({
-        figure: "cold sync ÷ receiver ceiling (raw HTTP/1.1, no fetch)",
-        measured: `${(sync.allAddsMs / ceiling.rawHttpMs).toFixed(2)}× (ceiling ${
-          ms(ceiling.rawHttpMs)
-        } ms)`,
+        figure: "cold sync ÷ fetch-loop ceiling (in driver; separate process)",
+        measured: `${inDriver.toFixed(2)}×; ${separateText}`,
         target: "(for reference)",
         met: null,
         kazoo: "—",
@@ -331,7 +325,7 @@ export function renderTable(results: BenchResults): string[] {
           "HTTP requests",
           "HTTP conns",
           "ceiling ms fetch: driver / process; raw",
-          "sync ÷ ceiling",
+          "sync ÷ raw ceiling",
         ],
         results.coldSyncs.map((s) => {
           const c = results.ceilings.find((ceiling) => ceiling.services === s.services);
@@ -351,7 +345,7 @@ export function renderTable(results: BenchResults): string[] {
             String(s.requests),
             String(s.httpConnections),
             c ? `${ms(c.inDriverMs)} / ${ms(c.separateProcessMs)}; ${ms(c.rawHttpMs)}` : "—",
-            c ? `${(s.allAddsMs / c.inDriverMs).toFixed(2)}×` : "—",
+            c ? `${(s.allAddsMs / c.rawHttpMs).toFixed(2)}×` : "—",
           ];
         }),
       ),
