@@ -4,11 +4,11 @@
  * down; after an expiry it reports only the difference.
  */
 import { type MirrorChange, TreeMirror } from "../src/monitor/tree_mirror.ts";
-import { ZkSession } from "../src/zookeeper/mod.ts";
+import { ZkSession, type ZkWatcher } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { expireSession } from "./harness/expire_session.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
-import { nextStateChange, waitFor } from "./harness/wait.ts";
+import { deferred, nextStateChange, waitFor, withTimeout } from "./harness/wait.ts";
 
 const text = new TextEncoder();
 const decoder = new TextDecoder();
@@ -133,6 +133,76 @@ Deno.test("tree mirror", async (t) => {
       await seen("set ep9/svc9=h9:9");
     });
   } finally {
+    await mirror.stop();
+  }
+});
+
+Deno.test("tree mirror: a service deleted and re-created while it is being read is kept, with its new czxid", async () => {
+  // Found by the chaos run with two monitors (seed 206): a client took over its registration
+  // (delete and create in one transaction) while a fresh monitor read the tree. The deletion
+  // event queued a removal behind the read in flight; the end point's listing, answered in the
+  // same burst as the read, found the service known and read nothing; then the removal ran and
+  // the re-created service was gone from the mirror for good. Here the session holds the read's
+  // answer and the listing's until both are in, then lets them go together, as that burst did.
+  await using zk = await LocalZooKeeper.start();
+  await using writer = await connect(zk.connectionString);
+  await using real = await connect(zk.connectionString);
+  await writer.ensurePath("/cluster1/ep");
+  await writer.create("/cluster1/ep/svc", text.encode("h:1"));
+  const release = deferred();
+  const readAnswered = deferred();
+  const deletionSeen = deferred();
+  const relisted = deferred();
+  let reads = 0;
+  let listings = 0;
+  const session = new Proxy(real, {
+    get(target, property) {
+      if (property === "getData") {
+        return async (path: string, watcher?: ZkWatcher) => {
+          if (path !== "/cluster1/ep/svc" || ++reads > 1) {
+            return await target.getData(path, watcher);
+          }
+          const answer = await target.getData(path, (event) => {
+            watcher?.(event);
+            if (event.type === "deleted") deletionSeen.resolve();
+          });
+          readAnswered.resolve();
+          await release.promise;
+          return answer;
+        };
+      }
+      if (property === "getChildren") {
+        return async (path: string, watcher?: ZkWatcher) => {
+          const answer = await target.getChildren(path, watcher);
+          if (path === "/cluster1/ep" && ++listings === 2) {
+            relisted.resolve();
+            await release.promise;
+          }
+          return answer;
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const mirror = new TreeMirror({ session, root: "/cluster1", onChange: () => {} });
+  try {
+    mirror.start();
+    await withTimeout(readAnswered.promise, 5000, "the first read of svc answered");
+    await writer.multi([
+      { op: "delete", path: "/cluster1/ep/svc", version: -1 },
+      { op: "create", path: "/cluster1/ep/svc", data: text.encode("h:1"), mode: "persistent" },
+    ]);
+    await withTimeout(deletionSeen.promise, 5000, "the deletion event");
+    await withTimeout(relisted.promise, 5000, "the end point listed again");
+    release.resolve();
+    await waitFor(() => mirror.synced, 5000, "synced");
+    await mirror.settled();
+    const stat = await writer.exists("/cluster1/ep/svc");
+    const mirrored = mirror.services().map((s) => `${s.endPoint}/${s.service} ${s.czxid}`);
+    assertEquals(mirrored, [`ep/svc ${stat?.czxid}`]);
+  } finally {
+    release.resolve();
     await mirror.stop();
   }
 });

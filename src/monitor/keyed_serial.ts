@@ -37,6 +37,11 @@ export class KeyedSerial {
     return this.#idle.promise;
   }
 
+  /** Whether a task for `key` runs or waits. */
+  pending(key: string): boolean {
+    return this.#slots.has(key);
+  }
+
   /** Keys with a task running. */
   get busy(): number {
     return this.#slots.size;

@@ -231,8 +231,12 @@ export class TreeMirror {
       if (!current.has(service)) this.#remove(endPoint, service);
     }
     for (const service of current) {
-      if (!services.has(service) || deep) {
-        this.#schedule(`svc:${endPoint}/${service}`, () => this.#refreshService(endPoint, service));
+      const key = `svc:${endPoint}/${service}`;
+      // A service with a read or a removal still to run (a deletion event queued behind a read
+      // in flight) is read again: listed now, it may have been deleted and re-created (a new
+      // czxid), and a removal running after this listing would otherwise lose the new node.
+      if (!services.has(service) || deep || this.#serial.pending(key)) {
+        this.#schedule(key, () => this.#refreshService(endPoint, service));
       }
     }
   }
