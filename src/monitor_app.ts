@@ -138,6 +138,8 @@ export async function startMonitor(
   });
 
   let wasStandby = false;
+  /** The epoch this monitor last led with. */
+  let ledEpoch: number | undefined;
   let takeoverTimer: ReturnType<typeof setTimeout> | undefined;
   const election: LeaderElection = new LeaderElection({
     session,
@@ -154,7 +156,15 @@ export async function startMonitor(
         if (leadership.leaderId && leadership.leaderId !== monitorId) wasStandby = true;
         return;
       }
-      if (!wasStandby) {
+      // Leading with a new candidate after leading with an older one: our session expired in
+      // between. Another monitor may have led and sent meanwhile, and left since (so we never
+      // saw it lead): what we believe the proxies hold may be stale, as after a standby. Such a
+      // monitor's candidate was created after our old one (it was not lower while we led), so
+      // it cannot have been when our new candidate's sequence number follows the old one's.
+      const othersMayHaveLed = ledEpoch !== undefined && leadership.epoch !== undefined &&
+        leadership.epoch - ledEpoch > 1;
+      ledEpoch = leadership.epoch;
+      if (!wasStandby && !othersMayHaveLed) {
         for (const queue of queues) queue.kick();
         return;
       }

@@ -128,6 +128,74 @@ Deno.test("three monitors: one writes; the leader killed or cut off, a standby t
   }
 });
 
+/** The service as the monitor's `/v1/services` reports it (delivered to each proxy, ...). */
+async function reported(replica: Replica, endPoint: string, service: string) {
+  try {
+    const answer = await fetch(`http://127.0.0.1:${replica.statusPort}/v1/services`);
+    const body = await answer.json();
+    return body.synced ? body.endPoints?.[endPoint]?.[service] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test("a leader cut off until its session expired, its successor gone meanwhile, leads again with a full resync", async () => {
+  // Found by reasoning over the chaos run's handovers: the old leader came back in a new session,
+  // saw no other candidate (its successor had left), led without a resync, and added again a
+  // service its successor had added while it was cut off: two copies at the proxy.
+  await using zk = await LocalZooKeeper.start();
+  await using writer = ZkSession.open({ connectionString: zk.connectionString });
+  await writer.waitUntilConnected({ timeoutMs: 10_000 });
+  await writer.ensurePath("/cluster1/ep");
+  await writer.create("/cluster1/ep/before", text.encode("h:1000"));
+  await using proxy = await StandInAsabru.start();
+  await using fault = await FaultProxy.start({ hostname: "127.0.0.1", port: zk.port });
+  const replicas: Replica[] = [];
+  try {
+    const first = await startReplica("a1", fault.address, proxy);
+    replicas.push(first);
+    await waitFor(() => isLeader(first), 15_000, "a1 leads");
+    const second = await startReplica("b1", zk.connectionString, proxy);
+    replicas.push(second);
+    await second.program.waitForLine(/synced/, 15_000);
+    await converged(proxy, writer, "a1 delivered");
+
+    // a1 cut off until its session expires: b1 takes over.
+    fault.setMode("blackhole");
+    await waitFor(() => isLeader(second), 15_000, "b1 takes over");
+    await writer.create("/cluster1/ep/while-away", text.encode("h:2000"));
+    await converged(proxy, writer, "b1 delivered the new service");
+    // b1 leaves (its candidate goes at once) before a1 is back.
+    second.program.kill("SIGTERM");
+    assertEquals((await second.program.finished()).code, 0);
+
+    fault.setMode("pass");
+    fault.dropAll();
+    await waitFor(() => isLeader(first), 15_000, "a1 leads again");
+    await waitFor(
+      async () => (await reported(first, "ep", "while-away"))?.delivered?.[proxy.url] === true,
+      15_000,
+      "a1 holds the new service as delivered",
+    );
+    assertEquals(proxy.duplicates(), [], "one copy of each service");
+    await converged(proxy, writer, "after a1 led again");
+    const after = proxy.requests.filter((r) =>
+      r.authorization === "Bearer a1" && r.service === "while-away"
+    );
+    assertEquals(after.map((r) => r.op), ["delete", "add"], "a1 resynced it: delete, then add");
+  } finally {
+    for (const replica of replicas) {
+      try {
+        replica.program.kill("SIGTERM");
+      } catch {
+        // exited already
+      }
+      await replica.program.finished().catch(() => {});
+      await replica.program[Symbol.asyncDispose]();
+    }
+  }
+});
+
 Deno.test("the mass-delete guard holds deletes of half an end point at once", async () => {
   await using zk = await LocalZooKeeper.start();
   await using writer = ZkSession.open({ connectionString: zk.connectionString });
