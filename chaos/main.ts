@@ -10,7 +10,9 @@
  * arguments or when the harness itself could not run.
  *
  * Flags: `--seed N` (default: random, printed), `--duration D` (`60s`, `2m`, `90000ms`; default
- * 60s), `--clients N` (3–5, default 4), `--verbose` (print the history as it happens).
+ * 60s), `--clients N` (3–5, default 4), `--monitors N` (1–3, default 1: with two or three, the
+ * leader is killed, stopped and cut off from ZooKeeper too, and the fencing rules are checked),
+ * `--verbose` (print the history as it happens).
  *
  * @module
  */
@@ -24,7 +26,8 @@ const fail = (line: string): never => {
   Deno.exit(2);
 };
 
-const USAGE = "usage: chaos/main.ts [--seed N] [--duration 60s] [--clients 4] [--verbose]";
+const USAGE =
+  "usage: chaos/main.ts [--seed N] [--duration 60s] [--clients 4] [--monitors 1] [--verbose]";
 
 function parseDuration(text: string): number | undefined {
   const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(text);
@@ -37,6 +40,7 @@ function parseDuration(text: string): number | undefined {
 let seed: number | undefined;
 let durationMs = 60_000;
 let clients = 4;
+let monitors = 1;
 let verbose = false;
 const args = [...Deno.args];
 for (let i = 0; i < args.length; i++) {
@@ -66,6 +70,12 @@ for (let i = 0; i < args.length; i++) {
       clients = Number(text);
       break;
     }
+    case "--monitors": {
+      const text = value();
+      if (!/^[1-3]$/.test(text)) fail(`--monitors must be 1-3, got ${JSON.stringify(text)}`);
+      monitors = Number(text);
+      break;
+    }
     case "--verbose":
       verbose = true;
       break;
@@ -82,7 +92,7 @@ for (let i = 0; i < args.length; i++) {
 seed ??= randomSeed();
 print(`chaos: seed ${seed} (replay with --seed ${seed})`);
 try {
-  const result = await runChaos({ seed, durationMs, clients, verbose, print });
+  const result = await runChaos({ seed, durationMs, clients, monitors, verbose, print });
   Deno.exit(result.passed ? 0 : 1);
 } catch (error) {
   printLines(Deno.stderr, [

@@ -15,6 +15,7 @@ import { Prng } from "./prng.ts";
 import { formatEntry, History, type HistoryEntry } from "./history.ts";
 import { difference, keyOf, proxyHolds, readZooKeeper, type ZooKeeperView } from "./checker.ts";
 import { Schedule } from "./schedule.ts";
+import { fencing, fleetReport, settleLeaders, stopMonitors } from "./fleet_checks.ts";
 import {
   ChaosWorld,
   KNOWN_END_POINTS,
@@ -31,6 +32,8 @@ export interface ChaosOptions {
   durationMs: number;
   /** Client processes (each registers two services). */
   clients: number;
+  /** Monitor processes (1-3; default 1). With two or more, the monitor faults join in. */
+  monitors?: number;
   /** Every line of the report (and of the live history when `verbose`). */
   print: (line: string) => void;
   /** Prints every history entry as it happens. */
@@ -45,7 +48,10 @@ export interface ChaosOptions {
 /** The verdict of a run. */
 export interface ChaosResult {
   seed: number;
-  /** Converged within the bound, no duplicate at any time, nothing malformed, no crash. */
+  /**
+   * Converged within the bound, no duplicate at any time, nothing malformed, no crash, one leader
+   * at the end, the fencing rules kept (`fencing.ts`).
+   */
   passed: boolean;
   /** Why it did not pass. */
   failures: string[];
@@ -75,16 +81,18 @@ const POLL_MS = 200;
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const { print } = options;
   const history = new History(options.verbose ? (entry) => print(formatEntry(entry)) : undefined);
+  const monitors = options.monitors ?? 1;
   print(
     `chaos: seed ${options.seed}, schedule ${options.durationMs / 1000} s, ` +
-      `${options.clients} clients, 3 ZooKeeper members, 1 monitor`,
+      `${options.clients} clients, 3 ZooKeeper members, ${monitors} monitor` +
+      (monitors === 1 ? "" : "s"),
   );
   print(
     `chaos: timeouts: session ${SESSION_TIMEOUT_MS} ms, proxy request ${PROXY_TIMEOUT_MS} ms, ` +
       `retry cap ${RETRY_MAX_MS} ms; convergence bound ${CONVERGE_BOUND_MS} ms after the heal`,
   );
 
-  await using world = await ChaosWorld.start({ clients: options.clients }, history);
+  await using world = await ChaosWorld.start({ clients: options.clients, monitors }, history);
   const standIn = world.standIn;
   const duplicatesSeen: string[] = [];
   const stopWatching = standIn.onRequest((request) => {
@@ -108,13 +116,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const convergence = await awaitConvergence(world, history, healedAt);
   stopWatching();
 
-  let metrics = new Map<string, number>();
-  try {
-    metrics = await world.monitor.metrics();
-  } catch (error) {
-    history.record("note", "monitor.metrics-failed", String(error));
-  }
-  const monitorExit = await world.monitor.stop();
+  const fleet = await settleLeaders(world, history);
+  const unclean = await stopMonitors(world);
+  const fenced = fencing(world);
 
   const failures: string[] = [];
   if (convergence.convergedAt === undefined) {
@@ -128,18 +132,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   if (standIn.malformed > 0) {
     failures.push(`${standIn.malformed} malformed requests: ${standIn.malformedReasons}`);
   }
-  const unexpected = history.entries.filter((e) => /exited$/.test(e.kind));
+  const unexpected = history.entries.filter((e) =>
+    /exited$|^monitor\.unclean-exit$|^monitor\.restart\.failed$/.test(e.kind)
+  );
   for (const entry of unexpected) failures.push(`${entry.kind}: ${entry.details}`);
-  if (monitorExit.killed || monitorExit.code !== 0) {
+  for (const line of unclean) failures.push(`a monitor did not stop cleanly on SIGTERM: ${line}`);
+  if (fleet.leaders.length !== 1) {
     failures.push(
-      `the monitor did not stop cleanly on SIGTERM: code ${monitorExit.code}, ` +
-        `signal ${monitorExit.signal}${monitorExit.killed ? ", killed after 10 s" : ""}`,
+      `${fleet.leaders.length} monitors lead after the heal (${fleet.leaders}), not exactly one`,
     );
+  }
+  if (fenced.count > 0) {
+    failures.push(`${fenced.count} requests broke the fencing rules (see "fencing:" above)`);
   }
 
   const requests = standIn.requests;
   const count = (predicate: (r: (typeof requests)[number]) => boolean) =>
     requests.filter(predicate).length;
+  // The metrics of the monitor that leads at the end (or of the only one).
+  const metrics = fleet.metrics.get(fleet.leaders[0] ?? "") ?? new Map<string, number>();
   const metric = (name: string) => metrics.get(name) ?? NaN;
   const proxyLabel = `proxy="${standIn.url}"`;
   const lines: string[] = [];
@@ -186,7 +197,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     } applied), ${standIn.connections} connections`,
   );
   lines.push(
-    `monitor sent: add ${metric(`zkcm_delivery_requests_total{${proxyLabel},op="add"}`)}, ` +
+    `${monitors === 1 ? "monitor" : `leader ${fleet.leaders[0] ?? "none"}`} sent: add ${
+      metric(`zkcm_delivery_requests_total{${proxyLabel},op="add"}`)
+    }, ` +
       `delete ${metric(`zkcm_delivery_requests_total{${proxyLabel},op="delete"}`)}; results ` +
       ["ok", "rejected", "not_sent", "uncertain"].map((result) =>
         `${result} ${metric(`zkcm_delivery_results_total{${proxyLabel},result="${result}"}`)}`
@@ -207,7 +220,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       `expiry); clients re-registered ${reRegistered.length} services in a new session, took ` +
       `over ${tookOver.length} left by a crashed run`,
   );
-  lines.push(`monitor exit on SIGTERM: code ${monitorExit.code}`);
+  lines.push(...fleetReport(world, history, fleet, fenced.terms));
+  lines.push(
+    `fencing: ${fenced.count} violations` +
+      (fenced.count === 0 ? " (every request within its sender's term, terms in order)" : ":"),
+  );
+  for (const violation of fenced.violations) lines.push(`  ${violation}`);
+  lines.push(`monitors on SIGTERM: ${unclean.length === 0 ? "every one exited 0" : unclean}`);
   for (const line of lines) print(line);
 
   let artifacts: string | undefined;
@@ -218,7 +237,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const detail = explain(divergence, history, world, duplicatesSeen);
     for (const line of detail) print(line);
     artifacts = await writeArtifacts(options, history, world);
-    print(`artifacts (history, monitor log, proxy requests): ${artifacts}`);
+    print(`artifacts (history, monitor logs, proxy requests): ${artifacts}`);
     for (const failure of failures) print(`FAILED: ${failure}`);
     print(`chaos: seed ${options.seed}: FAILED (replay with --seed ${options.seed})`);
   } else {
@@ -304,7 +323,8 @@ function explain(
       );
     }
     lines.push(`--- ${key}: last monitor log lines naming it`);
-    for (const line of world.monitor.program.lines.filter((l) => l.includes(service)).slice(-10)) {
+    const monitorLines = world.monitors.flatMap((slot) => slot.logs());
+    for (const line of monitorLines.filter((l) => l.includes(service)).slice(-10)) {
       lines.push(`  ${line.slice(0, 400)}`);
     }
   }
@@ -330,7 +350,11 @@ async function writeArtifacts(
     `${dir}/history.txt`,
     history.entries.map(formatEntry).join("\n") + "\n",
   );
-  await Deno.writeTextFile(`${dir}/monitor.log`, world.monitor.program.lines.join("\n") + "\n");
+  for (const slot of world.monitors) {
+    for (const { sender, program } of slot.processes) {
+      await Deno.writeTextFile(`${dir}/monitor-${sender}.log`, program.lines.join("\n") + "\n");
+    }
+  }
   await Deno.writeTextFile(
     `${dir}/proxy-requests.jsonl`,
     jsonl(world.standIn.requests.map((r) => ({ ...r, t: r.at - history.startedAt }))),

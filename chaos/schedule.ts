@@ -10,6 +10,10 @@
  * Long actions (a member restarting, a client starting) run as tasks the schedule owns and awaits;
  * the target is busy meanwhile, so actions never overlap on one target.
  *
+ * Faults of the monitors themselves are in `monitor_faults.ts`, the driver's writes of znodes in
+ * `znode_writes.ts`; this module draws the steps and runs the faults of the clients, the ensemble
+ * and the proxy.
+ *
  * @module
  */
 import { ZkNoNodeError } from "../src/zookeeper/mod.ts";
@@ -17,15 +21,20 @@ import type { StandInAsabruMode } from "../tests/harness/stand_in_asabru.ts";
 import { between, pickIndex, pickWeighted, type Prng } from "./prng.ts";
 import type { History } from "./history.ts";
 import {
+  BLACKHOLE_MAX_MS,
+  BLACKHOLE_MIN_MS,
   type ChaosWorld,
   type ClientSlot,
   KNOWN_END_POINTS,
   ROOT,
-  SESSION_TIMEOUT_MS,
-  UNKNOWN_END_POINT,
 } from "./world.ts";
+import { MONITOR_FLEET_KINDS, MonitorFaults } from "./monitor_faults.ts";
+import { ZnodeWrites } from "./znode_writes.ts";
 
-/** What a step may do, and how often relative to the others. */
+/**
+ * What a step may do, and how often relative to the others, with one monitor. With more, the
+ * kinds of {@link MONITOR_FLEET_KINDS} follow (so a seed of a one-monitor run draws as before).
+ */
 export const STEP_KINDS = [
   { value: "client.start", weight: 8 },
   { value: "client.sigterm", weight: 5 },
@@ -44,7 +53,9 @@ export const STEP_KINDS = [
   { value: "zk.delete-end-point", weight: 1 },
 ] as const;
 
-type StepKind = (typeof STEP_KINDS)[number]["value"];
+type StepKind =
+  | (typeof STEP_KINDS)[number]["value"]
+  | (typeof MONITOR_FLEET_KINDS)[number]["value"];
 
 const PROXY_FAULTS: readonly StandInAsabruMode[] = [
   "refuse",
@@ -57,54 +68,12 @@ const PROXY_FAULTS: readonly StandInAsabruMode[] = [
 /** Pause between steps. */
 const STEP_MIN_MS = 250;
 const STEP_MAX_MS = 1250;
-/** Long enough for the server to expire the session (2 s), not much longer. */
-const BLACKHOLE_MIN_MS = SESSION_TIMEOUT_MS + 1500;
-const BLACKHOLE_MAX_MS = SESSION_TIMEOUT_MS + 3000;
 /** The bound of waiting for every task at the end. */
 const TASKS_BOUND_MS = 45_000;
-const MAX_STATIC = 10;
-const MAX_HOSTILE = 12;
-const MAX_HUGE = 2;
 /** How long an overloaded proxy stays slow after its restart. */
 const SLOW_AFTER_RESTART_MS = 1000;
 /** How long a restart of the proxy "while busy" waits for an add to arrive. */
 const MID_REQUEST_WAIT_MS = 8000;
-
-const text = new TextEncoder();
-
-/** Data no checker may take for `host:port`. */
-const INVALID_DATA: readonly (() => Uint8Array)[] = [
-  () => text.encode("10.0.0.1:99999"),
-  () => text.encode("10.0.0.1:0"),
-  () => text.encode("just-a-host"),
-  () => new Uint8Array(),
-  () => Uint8Array.of(0xff, 0xfe, 0x3a, 0x31),
-  () => text.encode("<host>evil</host>:1"),
-  () => text.encode(" 127.0.0.1:80"),
-  () => text.encode("127.0.0.1:080"),
-  () => text.encode("256.1.1.1:80"),
-];
-
-/** Hostile znodes: where and with what. All invalid but the last two (XML metacharacters). */
-const HOSTILE = [
-  { name: "bad-port", endPoint: "ep1", data: () => text.encode("10.0.0.1:99999") },
-  { name: "port-zero", endPoint: "ep1", data: () => text.encode("10.0.0.1:0") },
-  { name: "no-port", endPoint: "ep2", data: () => text.encode("just-a-host") },
-  { name: "empty", endPoint: "ep0", data: () => new Uint8Array() },
-  { name: "not-utf8", endPoint: "ep0", data: () => Uint8Array.of(0xff, 0xfe, 0x3a, 0x31) },
-  { name: "huge", endPoint: "ep2", data: () => new Uint8Array(1_000_000).fill(0x61) },
-  { name: "xml-data", endPoint: "ep1", data: () => text.encode("<host>evil</host>:1") },
-  { name: "space", endPoint: "ep0", data: () => text.encode(" 127.0.0.1:80") },
-  { name: "leading-zero", endPoint: "ep2", data: () => text.encode("127.0.0.1:080") },
-  { name: "bad-ipv4", endPoint: "ep1", data: () => text.encode("256.1.1.1:80") },
-  // Valid, with XML metacharacters in the names: the proxy must hold these, escaped correctly.
-  { name: `<&>"']]>`, endPoint: "ep2", data: (n: number) => text.encode(`127.0.0.1:${32000 + n}`) },
-  {
-    name: "svc",
-    endPoint: KNOWN_END_POINTS[3],
-    data: (n: number) => text.encode(`127.0.0.1:${33000 + n}`),
-  },
-] as const;
 
 interface PendingHeal {
   at: number;
@@ -116,21 +85,29 @@ interface PendingHeal {
 export class Schedule {
   readonly #world: ChaosWorld;
   readonly #history: History;
+  readonly #monitorFaults: MonitorFaults;
+  readonly #kinds: readonly { value: StepKind; weight: number }[];
   readonly #tasks = new Set<Promise<void>>();
   #heals: PendingHeal[] = [];
   #proxyFaulted = false;
   #restartPending = false;
   /** Calls off a restart still waiting for an add (the heal). */
   #cancelRestartWait?: () => void;
-  /** Services the driver owns (persistent znodes), path → key. */
-  readonly #static = new Map<string, string>();
-  /** Hostile znodes the driver wrote, path → key. */
-  readonly #hostile = new Map<string, { key: string; huge: boolean }>();
-  #serial = 0;
+  readonly #writes: ZnodeWrites;
 
   constructor(world: ChaosWorld, history: History) {
     this.#world = world;
     this.#history = history;
+    this.#monitorFaults = new MonitorFaults(world, history, {
+      own: (kind, keys, promise) => this.#own(kind, keys, promise),
+      later: (ms, what, run) => this.#later(ms, what, run),
+    });
+    this.#writes = new ZnodeWrites(
+      world.driver,
+      history,
+      (kind, keys, promise) => this.#own(kind, keys, promise),
+    );
+    this.#kinds = world.monitors.length > 1 ? [...STEP_KINDS, ...MONITOR_FLEET_KINDS] : STEP_KINDS;
   }
 
   /** Runs steps for `durationMs`; resolves with how many steps ran and how many were skipped. */
@@ -167,13 +144,13 @@ export class Schedule {
     this.#heals = [];
     for (const heal of heals) this.#own(heal.what, [], this.#runHeal(heal));
     const world = this.#world;
-    for (const proxy of [...world.monitor.proxies, ...world.slots.flatMap((s) => s.proxies)]) {
+    this.#monitorFaults.healNetwork();
+    for (const proxy of world.slots.flatMap((s) => s.proxies)) {
       if (proxy.mode !== "pass") {
         proxy.setMode("pass");
         proxy.dropAll();
       }
     }
-    world.monitor.blackholed = false;
     for (const slot of world.slots) slot.blackholed = false;
     if (world.standIn.mode !== "ok") await world.standIn.setMode("ok");
     this.#proxyFaulted = false;
@@ -193,7 +170,7 @@ export class Schedule {
 
   /** Runs one step; false when its kind had no target. */
   #step([kindDraw, target, parameter]: number[]): boolean {
-    let kind: StepKind = pickWeighted(kindDraw, STEP_KINDS);
+    let kind: StepKind = pickWeighted(kindDraw, this.#kinds);
     const skip = (why: string) => {
       this.#history.record("skip", kind, why);
       return false;
@@ -261,7 +238,9 @@ export class Schedule {
         }
         let index: number | undefined = pickIndex(target, world.members.length);
         if (kind === "zk.kill-monitor-member") {
-          index = world.monitor.connectedMember();
+          // A monitor's member (drawn by the same number the plain kill draws its member by).
+          const monitor = this.#monitorFaults.pick(target);
+          index = monitor?.connectedMember();
           if (index === undefined) return skip("the monitor holds no connection");
         }
         const downMs = between(parameter, 1000, 4000);
@@ -277,20 +256,13 @@ export class Schedule {
         this.#killMembers(kind, killed, between(parameter, 2000, 4000));
         return true;
       }
-      case "net.blackhole-monitor": {
-        const monitor = world.monitor;
-        if (monitor.blackholed) return skip("already blackholed");
-        const ms = between(parameter, BLACKHOLE_MIN_MS, BLACKHOLE_MAX_MS);
-        monitor.blackholed = true;
-        for (const proxy of monitor.proxies) proxy.setMode("blackhole");
-        this.#history.record("fault", kind, `for ${Math.round(ms)} ms`);
-        this.#later(ms, "net.heal-monitor", () => {
-          for (const proxy of monitor.proxies) proxy.setMode("pass");
-          for (const proxy of monitor.proxies) proxy.dropAll();
-          monitor.blackholed = false;
-          return Promise.resolve();
-        });
-        return true;
+      case "net.blackhole-monitor":
+      case "monitor.kill9-leader":
+      case "monitor.sigterm":
+      case "net.blackhole-leader":
+      case "net.blackhole-standby": {
+        const skipped = this.#monitorFaults.step(kind, target, parameter);
+        return skipped === undefined ? true : skip(skipped);
       }
       case "net.blackhole-client": {
         const candidates = slots.filter((slot) => slot.running && !slot.blackholed);
@@ -366,91 +338,16 @@ export class Schedule {
       case "zk.set-client-data": {
         const services = slots.filter((slot) => slot.running).flatMap((slot) => slot.services);
         if (services.length === 0) return skip("no client runs");
-        const service = services[pickIndex(target, services.length)];
-        const data = `127.0.0.1:${30000 + this.#serial++}`;
-        this.#history.record("op", kind, `${service.path} := ${data}`, [service.key]);
-        this.#own(kind, [service.key], this.#world.driver.setData(service.path, text.encode(data)));
+        this.#writes.setClientData(services[pickIndex(target, services.length)]);
         return true;
       }
       case "zk.static":
-        this.#staticStep(target, parameter);
+        this.#writes.staticStep(target, parameter);
         return true;
       case "zk.hostile":
-        this.#hostileStep(target, parameter);
+        this.#writes.hostileStep(target, parameter);
         return true;
     }
-  }
-
-  /** A service the driver owns: created, changed (valid or not), deleted or re-created. */
-  #staticStep(target: number, parameter: number): void {
-    const driver = this.#world.driver;
-    const paths = [...this.#static.keys()];
-    const create = paths.length < 2 || (target < 0.35 && paths.length < MAX_STATIC);
-    if (create) {
-      const n = this.#serial++;
-      const endPoint = parameter < 0.15
-        ? UNKNOWN_END_POINT
-        : KNOWN_END_POINTS[pickIndex((parameter * 5) % 1, KNOWN_END_POINTS.length)];
-      const service = `st${n}`;
-      const path = `${ROOT}/${endPoint}/${service}`;
-      const data = n % 2 === 0 ? `ch-${n}.example.com:${31000 + n}` : `127.0.0.1:${31000 + n}`;
-      const key = `${endPoint}/${service}`;
-      this.#static.set(path, key);
-      this.#history.record("op", "zk.static-create", `${path} = ${data}`, [key]);
-      this.#own("zk.static-create", [key], driver.create(path, text.encode(data)));
-      return;
-    }
-    const path = paths[pickIndex(parameter, paths.length)];
-    const key = this.#static.get(path)!;
-    const n = this.#serial++;
-    if (target < 0.6) {
-      const valid = ((parameter * 3) % 1) < 0.7;
-      const data = valid
-        ? text.encode(`127.0.0.1:${34000 + n}`)
-        : INVALID_DATA[pickIndex((parameter * 11) % 1, INVALID_DATA.length)]();
-      this.#history.record("op", "zk.static-set", `${path} := ${show(data)}`, [key]);
-      this.#own("zk.static-set", [key], driver.setData(path, data));
-    } else if (target < 0.8) {
-      this.#static.delete(path);
-      this.#history.record("op", "zk.static-delete", path, [key]);
-      this.#own("zk.static-delete", [key], driver.delete(path));
-    } else {
-      this.#history.record("op", "zk.static-recreate", `${path} (new czxid, same data)`, [key]);
-      this.#own(
-        "zk.static-recreate",
-        [key],
-        (async () => {
-          const { data } = await driver.getData(path);
-          await driver.delete(path);
-          await driver.create(path, data);
-        })(),
-      );
-    }
-  }
-
-  /** A hostile znode written directly, or one of them deleted. */
-  #hostileStep(target: number, parameter: number): void {
-    const driver = this.#world.driver;
-    const existing = [...this.#hostile.keys()];
-    if (existing.length > 0 && (parameter < 0.25 || existing.length >= MAX_HOSTILE)) {
-      const path = existing[pickIndex((parameter * 4) % 1, existing.length)];
-      const { key } = this.#hostile.get(path)!;
-      this.#hostile.delete(path);
-      this.#history.record("op", "zk.hostile-delete", path, [key]);
-      this.#own("zk.hostile-delete", [key], driver.delete(path));
-      return;
-    }
-    let hostile: (typeof HOSTILE)[number] = HOSTILE[pickIndex(target, HOSTILE.length)];
-    const huge = [...this.#hostile.values()].filter((entry) => entry.huge).length;
-    if (hostile.name === "huge" && huge >= MAX_HUGE) hostile = HOSTILE[0];
-    const n = this.#serial++;
-    const service = `h${n}-${hostile.name}`;
-    const path = `${ROOT}/${hostile.endPoint}/${service}`;
-    const key = `${hostile.endPoint}/${service}`;
-    const data = hostile.data(n);
-    this.#hostile.set(path, { key, huge: hostile.name === "huge" });
-    this.#history.record("op", "zk.hostile-create", `${path} = ${show(data)}`, [key]);
-    this.#own("zk.hostile-create", [key], driver.create(path, data));
   }
 
   // ---- faults of the proxy ----
@@ -502,8 +399,7 @@ export class Schedule {
         this.#proxyFaulted = false;
       });
     }
-    const status = await world.monitor.resync();
-    if (status !== 202) this.#note(kind, `POST /v1/resync answered ${status}`);
+    await this.#monitorFaults.resyncAll(kind);
   }
 
   // ---- faults of the ensemble ----
@@ -575,7 +471,7 @@ export class Schedule {
   }
 
   async #runHeal(heal: PendingHeal): Promise<void> {
-    if (heal.what !== "zk.restart" && heal.what !== "net.heal-client") {
+    if (!["zk.restart", "net.heal-client", "monitor.restart"].includes(heal.what)) {
       this.#history.record("heal", heal.what, "");
     }
     await heal.run();
@@ -604,14 +500,4 @@ function sleep(ms: number): Promise<void> {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** Data for the history: short, readable, never a megabyte. */
-function show(data: Uint8Array): string {
-  if (data.length > 64) return `<${data.length} bytes>`;
-  try {
-    return JSON.stringify(new TextDecoder("utf-8", { fatal: true }).decode(data));
-  } catch {
-    return `<bytes ${[...data].map((b) => b.toString(16).padStart(2, "0")).join(" ")}>`;
-  }
 }

@@ -1,8 +1,9 @@
 /**
  * Everything a chaos run puts together, on loopback only: a 3-member ZooKeeper ensemble, the
- * stand-in Asabru proxy, ONE monitor and several clients as real child processes (each reaching
- * every member through a fault proxy of its own, so its connection alone can be blackholed), and
- * the driver's own ZooKeeper session for direct writes and for the checker's reads.
+ * stand-in Asabru proxy, one to three monitors (see `monitor_slot.ts`) and several clients as real
+ * child processes (each reaching every member through fault proxies of its own, so its connection
+ * alone can be blackholed), and the driver's own ZooKeeper session for direct writes and for the
+ * checker's reads.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { StandInAsabru } from "../tests/harness/stand_in_asabru.ts";
 import { FaultProxy } from "../tests/harness/fault_proxy.ts";
 import { Program } from "../tests/harness/program.ts";
 import type { History } from "./history.ts";
+import { MonitorSlot } from "./monitor_slot.ts";
 
 /** The root every program works under. */
 export const ROOT = "/cluster1";
@@ -26,6 +28,9 @@ export const SESSION_TIMEOUT_MS = 2000;
 export const PROXY_TIMEOUT_MS = 300;
 /** The monitor's RETRY_MAX: its longest back-off. */
 export const RETRY_MAX_MS = 500;
+/** A blackhole long enough for the server to expire the session (2 s), not much longer. */
+export const BLACKHOLE_MIN_MS = SESSION_TIMEOUT_MS + 1500;
+export const BLACKHOLE_MAX_MS = SESSION_TIMEOUT_MS + 3000;
 
 const START_TIMEOUT_MS = 30_000;
 const REGISTERED_TIMEOUT_MS = 15_000;
@@ -42,79 +47,6 @@ export interface SlotService {
   /** The service's name (the znode's). */
   name: string;
   data: string;
-}
-
-/** The monitor process and its three fault proxies. */
-export class MonitorHandle {
-  readonly proxies: readonly FaultProxy[];
-  readonly statusPort: number;
-  readonly program: Program;
-  blackholed = false;
-  #stopping = false;
-
-  constructor(program: Program, proxies: FaultProxy[], statusPort: number, history: History) {
-    this.program = program;
-    this.proxies = proxies;
-    this.statusPort = statusPort;
-    void program.status.then((status) => {
-      if (!this.#stopping) {
-        history.record(
-          "note",
-          "monitor.exited",
-          `UNEXPECTED exit code ${status.code} signal ${status.signal}; last lines: ` +
-            program.lines.slice(-3).join(" | "),
-        );
-      }
-    });
-  }
-
-  /** The member the monitor's connection goes to (the fault proxy holding a connection). */
-  connectedMember(): number | undefined {
-    const index = this.proxies.findIndex((proxy) => proxy.connectionCount > 0);
-    return index === -1 ? undefined : index;
-  }
-
-  /** `POST /v1/resync`; resolves with the HTTP status. */
-  async resync(): Promise<number> {
-    const answer = await fetch(`http://127.0.0.1:${this.statusPort}/v1/resync`, {
-      method: "POST",
-      signal: AbortSignal.timeout(3000),
-    });
-    await answer.body?.cancel();
-    return answer.status;
-  }
-
-  /** The monitor's Prometheus metrics as `name{labels}` → value. */
-  async metrics(): Promise<Map<string, number>> {
-    const answer = await fetch(`http://127.0.0.1:${this.statusPort}/metrics`, {
-      signal: AbortSignal.timeout(3000),
-    });
-    const text = await answer.text();
-    const values = new Map<string, number>();
-    for (const line of text.split("\n")) {
-      const match = /^([a-z_]+(?:\{[^}]*\})?) ([0-9.eE+-]+|NaN)$/.exec(line);
-      if (match) values.set(match[1], Number(match[2]));
-    }
-    return values;
-  }
-
-  /** SIGTERM and the exit status (SIGKILL after 10 s, reported as such). */
-  async stop(): Promise<{ code: number; signal: string | null; killed: boolean }> {
-    this.#stopping = true;
-    try {
-      this.program.kill("SIGTERM");
-    } catch {
-      // already exited
-    }
-    try {
-      const { code, signal } = await this.program.finished(EXIT_TIMEOUT_MS);
-      return { code, signal, killed: false };
-    } catch {
-      await this.program[Symbol.asyncDispose]();
-      const status = await this.program.status;
-      return { code: status.code, signal: status.signal, killed: true };
-    }
-  }
 }
 
 /** One client's place: fixed services and fault proxies, a process when running. */
@@ -242,7 +174,7 @@ export class ChaosWorld implements AsyncDisposable {
   readonly memberStates: MemberState[];
   readonly driver: ZkSession;
   readonly standIn: StandInAsabru;
-  readonly monitor: MonitorHandle;
+  readonly monitors: readonly MonitorSlot[];
   readonly slots: readonly ClientSlot[];
   readonly #cleanup: AsyncDisposableStack;
 
@@ -250,7 +182,7 @@ export class ChaosWorld implements AsyncDisposable {
     ensemble: LocalEnsemble;
     driver: ZkSession;
     standIn: StandInAsabru;
-    monitor: MonitorHandle;
+    monitors: MonitorSlot[];
     slots: ClientSlot[];
     cleanup: AsyncDisposableStack;
   }) {
@@ -259,13 +191,16 @@ export class ChaosWorld implements AsyncDisposable {
     this.memberStates = this.members.map(() => "up");
     this.driver = parts.driver;
     this.standIn = parts.standIn;
-    this.monitor = parts.monitor;
+    this.monitors = parts.monitors;
     this.slots = parts.slots;
     this.#cleanup = parts.cleanup;
   }
 
-  /** Starts everything and waits until the monitor has synced and every client registered. */
-  static async start(options: { clients: number }, history: History): Promise<ChaosWorld> {
+  /** Starts everything and waits until every monitor has synced and every client registered. */
+  static async start(
+    options: { clients: number; monitors: number },
+    history: History,
+  ): Promise<ChaosWorld> {
     await using cleanup = new AsyncDisposableStack();
     const ensemble = await LocalEnsemble.start(3);
     cleanup.defer(() => ensemble.close());
@@ -295,26 +230,30 @@ export class ChaosWorld implements AsyncDisposable {
       return proxies;
     };
 
-    const monitorProxies = await proxiesFor();
-    const statusPort = freePort();
-    const program = await Program.start("monitor.ts", {
-      task: "monitor",
-      env: {
-        ZK_HOST: monitorProxies.map((proxy) => proxy.address).join(","),
+    const monitors: MonitorSlot[] = [];
+    for (let index = 0; index < options.monitors; index++) {
+      const slot = new MonitorSlot(index, await proxiesFor(), {
         ZK_ROOT_NODE: ROOT,
         ASABRU_API_URL: standIn.url,
         ZK_SESSION_TIMEOUT: `${SESSION_TIMEOUT_MS}ms`,
         ASABRU_TIMEOUT: `${PROXY_TIMEOUT_MS}ms`,
         RETRY_MAX: `${RETRY_MAX_MS}ms`,
-        STATUS_PORT: String(statusPort),
-        STATUS_HOST: "127.0.0.1",
-        LOG_LEVEL: "info",
-      },
-    });
-    cleanup.defer(() => program[Symbol.asyncDispose]());
-    const monitor = new MonitorHandle(program, monitorProxies, statusPort, history);
-    await program.waitForLine(/mirror of .* synced/, START_TIMEOUT_MS);
-    history.record("note", "world.monitor", `pid ${program.pid}, status port ${statusPort}`);
+      }, history);
+      cleanup.defer(() => slot.close());
+      monitors.push(slot);
+    }
+    // The first one leads; the others start together once it does, and stand by.
+    await monitors[0].start();
+    await waitForLeader(monitors[0]);
+    await Promise.all(monitors.slice(1).map((slot) => slot.start()));
+    for (const slot of monitors) {
+      const process = slot.current!;
+      history.record(
+        "note",
+        "world.monitor",
+        `${process.sender} pid ${process.program.pid}, status port ${process.statusPort}`,
+      );
+    }
 
     const slots: ClientSlot[] = [];
     for (let index = 0; index < options.clients; index++) {
@@ -333,7 +272,7 @@ export class ChaosWorld implements AsyncDisposable {
       ensemble,
       driver,
       standIn,
-      monitor,
+      monitors,
       slots,
       cleanup: cleanup.move(),
     });
@@ -349,11 +288,9 @@ export class ChaosWorld implements AsyncDisposable {
   }
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
+/** Waits (bounded) until the slot's process logs that it leads. */
+async function waitForLeader(slot: MonitorSlot): Promise<void> {
+  await slot.current!.program.waitForLine(/"leading, epoch/, START_TIMEOUT_MS);
 }
 
 function escapeRegExp(text: string): string {
