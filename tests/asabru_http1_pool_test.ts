@@ -4,6 +4,7 @@
  * which failures may have reached the server.
  */
 import { Http1Error, Http1Pool, parseResponseHead } from "../src/asabru/http1_pool.ts";
+import { AsabruSender } from "../src/asabru/sender.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor } from "./harness/wait.ts";
 
@@ -176,6 +177,29 @@ Deno.test("malformed answers are sent failures naming what is wrong, and close t
     assertMatch(error.reason, reason);
     assertEquals(pool.openConnections, 0);
   }
+});
+
+Deno.test("an answer ended by the connection's end, cut off by the timeout, is not the answer", async () => {
+  await using server = new ScriptedServer(async (next, conn) => {
+    await next();
+    await write(conn, 'HTTP/1.1 200 OK\r\n\r\n{"status":"ok"'); // then stalls, never closing
+    await next(); // until the client hangs up
+  });
+  using sender = new AsabruSender({
+    url: `http://127.0.0.1:${server.port}/updateService`,
+    timeoutMs: 300,
+  });
+  const outcome = await sender.send("add", {
+    endPoint: "ep",
+    service: "svc",
+    host: "127.0.0.1",
+    port: 1,
+  });
+  // Not "ok", nor a verdict on a body never seen whole: the answer did not end.
+  assertEquals(
+    outcome.kind === "uncertain" && outcome.reason,
+    "no complete answer within 300 ms",
+  );
 });
 
 Deno.test("a body over the limit is cut there and the connection is not reused", async () => {

@@ -152,6 +152,7 @@ export class Http1Pool implements Disposable {
 
   async #connect(signal: AbortSignal): Promise<Connection> {
     let conn: Deno.TcpConn | undefined;
+    let firstError: unknown;
     for (const hostname of addressesToTry(this.#hostname)) {
       try {
         conn = await abortable(
@@ -164,12 +165,12 @@ export class Http1Pool implements Disposable {
         if (signal.aborted) {
           throw new Http1Error("aborted while connecting", false, { cause: error });
         }
-        if (hostname === this.#hostname || !(error instanceof Deno.errors.ConnectionRefused)) {
-          throw new Http1Error(connectFailure(error), false, { cause: error });
-        }
+        firstError ??= error;
       }
     }
-    if (conn === undefined) throw new Http1Error("connection refused", false);
+    if (conn === undefined) {
+      throw new Http1Error(connectFailure(firstError), false, { cause: firstError });
+    }
     if (this.#closed) {
       conn.close();
       throw new Http1Error("the client is closed", false);
@@ -357,7 +358,19 @@ class Connection {
   }
 
   async #readToEnd(maxBodyBytes: number): Promise<{ body: Uint8Array; complete: boolean }> {
-    while (this.#length < maxBodyBytes && !this.#ended && !this.#closed) {
+    // Only a clean end of the stream completes such an answer: an abort, a close of ours or a
+    // broken connection leaves it cut short, which must not pass for the whole answer.
+    while (this.#length < maxBodyBytes) {
+      if (this.#closed) {
+        throw new Http1Error("connection closed while waiting for the end of the answer", true);
+      }
+      if (this.#ended) {
+        if (this.#endCause === undefined) break;
+        throw new Http1Error(
+          `the connection broke before the end of the answer: ${describe(this.#endCause)}`,
+          true,
+        );
+      }
       await this.#more("the end of the answer").catch(() => {});
     }
     return { body: this.#consume(Math.min(this.#length, maxBodyBytes)), complete: false };
@@ -470,13 +483,13 @@ export function parseResponseHead(text: string): ResponseHead | string {
 }
 
 /**
- * The addresses to try in turn. `Deno.connect` tries only the first address a name resolves to,
- * where `fetch` tries them all; for `localhost`, which resolves to `::1` first on many systems while
- * a proxy may listen on IPv4 only, both loopback addresses are tried (the name itself last, for a
- * `/etc/hosts` that maps it elsewhere).
+ * The addresses to try in turn, until one connects; the first one's failure is reported.
+ * `Deno.connect` tries only the first address a name resolves to, where `fetch` tries them all.
+ * `localhost` resolves to `::1` first on many systems while a proxy may listen on IPv4 only (or the
+ * reverse): after the name itself (which permissions may allow alone), both loopback addresses.
  */
 function addressesToTry(hostname: string): string[] {
-  return /^localhost\.?$/i.test(hostname) ? ["127.0.0.1", "::1", hostname] : [hostname];
+  return /^localhost\.?$/i.test(hostname) ? [hostname, "127.0.0.1", "::1"] : [hostname];
 }
 
 function indexOfBlankLine(bytes: Uint8Array, from: number, to: number): number {
@@ -505,6 +518,10 @@ function abortable<T>(
   signal: AbortSignal,
   discard: (late: T) => void,
 ): Promise<T> {
+  if (signal.aborted) {
+    promise.then(discard, () => {});
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
       reject(signal.reason);
