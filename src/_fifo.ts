@@ -71,7 +71,19 @@ export class FifoSet<K> {
 
   /** Removes `key` wherever it is. */
   delete(key: K): boolean {
-    return this.#turns.delete(key);
+    const deleted = this.#turns.delete(key);
+    // Keys deleted away from the front leave stale entries behind; keep them from piling up
+    // (a key deleted and added again many times while nothing is taken from the front).
+    if (deleted && this.#queue.size > 2 * this.#turns.size + 1024) this.#compact();
+    return deleted;
+  }
+
+  #compact(): void {
+    const live: { key: K; turn: number }[] = [];
+    for (let entry = this.#queue.shift(); entry !== undefined; entry = this.#queue.shift()) {
+      if (this.#turns.get(entry.key) === entry.turn) live.push(entry);
+    }
+    for (const entry of live) this.#queue.push(entry);
   }
 
   /** The first key, without removing it. */

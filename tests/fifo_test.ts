@@ -28,3 +28,20 @@ Deno.test("FifoSet: insertion order; deleted keys are skipped; a key added again
   assertEquals(order, ["a", "d", "c"]);
   assertEquals([set.size, set.has("a")], [0, false]);
 });
+
+Deno.test("FifoSet: a key deleted and added again many times keeps its turn right", () => {
+  const set = new FifoSet<string>();
+  set.add("a");
+  set.add("b");
+  for (let i = 0; i < 5000; i++) {
+    set.delete("b");
+    set.add("b");
+  }
+  set.add("c");
+  const order: string[] = [];
+  for (let key = set.first(); key !== undefined; key = set.first()) {
+    order.push(key);
+    set.delete(key);
+  }
+  assertEquals(order, ["a", "b", "c"]);
+});

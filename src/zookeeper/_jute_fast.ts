@@ -186,7 +186,8 @@ function readValue(type: FieldType, reader: Reader): unknown {
       return value;
     }
     case "long": {
-      const value = Buffer.allocUnsafe(8);
+      // A field cut short by a malformed packet stays zero-padded, as the library left it.
+      const value = reader.offset + 8 <= buffer.length ? Buffer.allocUnsafe(8) : Buffer.alloc(8);
       buffer.copy(value, 0, reader.offset, reader.offset + 8);
       reader.offset += 8;
       return value;
@@ -195,7 +196,9 @@ function readValue(type: FieldType, reader: Reader): unknown {
       const length = buffer.readInt32BE(reader.offset);
       reader.offset += 4;
       if (length === -1) return undefined;
-      const value = Buffer.allocUnsafe(length);
+      const value = reader.offset + length <= buffer.length
+        ? Buffer.allocUnsafe(length)
+        : Buffer.alloc(length);
       buffer.copy(value, 0, reader.offset, reader.offset + length);
       reader.offset += length;
       return value;
