@@ -17,10 +17,12 @@
  */
 import zookeeper from "node-zookeeper-client";
 import jute from "node-zookeeper-client/lib/jute/index.js";
+import pathModule from "node-zookeeper-client/lib/Path.js";
 import { Buffer } from "node:buffer";
 import type net from "node:net";
 import { openZkSocket, type ZkServerAddress } from "./socket.ts";
 import { type JuteClasses, speedUpJute } from "./_jute_fast.ts";
+import { type PathModule, speedUpPathValidation } from "./_path_validate.ts";
 import { ZkError, zkErrorFromCode } from "./errors.ts";
 import type { ZkAclEntry, ZkCreateMode, ZkOp, ZkStat, ZkWatcher, ZkWatchEvent } from "./types.ts";
 
@@ -120,6 +122,7 @@ interface JuteModule {
 const lib = zookeeper as unknown as LibModule;
 const juteLib = jute as unknown as JuteModule;
 speedUpJute(jute as unknown as JuteClasses);
+speedUpPathValidation(pathModule as unknown as PathModule);
 
 /** The connection manager's states, as the library numbers them. */
 const CM = {
