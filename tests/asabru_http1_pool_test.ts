@@ -136,6 +136,19 @@ Deno.test("a connection the server closes while idle is dropped, and the next re
   assertEquals(server.connections.length, 2);
 });
 
+Deno.test("a connection unused for the idle timeout is closed by the pool", async () => {
+  await using server = new ScriptedServer(async (next, conn) => {
+    await next();
+    await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    await next(); // until the client hangs up
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port, idleTimeoutMs: 100 });
+
+  assertEquals((await ask(pool)).body, "ok");
+  assertEquals(pool.openConnections, 1);
+  await waitFor(() => pool.openConnections === 0, 5000, "the idle connection closed");
+});
+
 Deno.test("failures after the request was written are sent; a refused connection is not", async () => {
   await using server = new ScriptedServer(async (next, conn) => {
     await next();

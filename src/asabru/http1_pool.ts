@@ -73,6 +73,7 @@ export class Http1Pool implements Disposable {
   readonly #idleTimeoutMs: number;
   /** Connections waiting for a request, most recently used last. */
   #idle: Connection[] = [];
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   readonly #open = new Set<Connection>();
   #closed = false;
 
@@ -128,6 +129,8 @@ export class Http1Pool implements Disposable {
   /** Closes every connection; requests in flight reject (sent), later ones reject (not sent). */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     for (const connection of this.#open) connection.close();
     this.#idle = [];
   }
@@ -147,7 +150,20 @@ export class Http1Pool implements Disposable {
 
   #release(connection: Connection): void {
     this.#idle.push(connection);
-    connection.park(this.#idleTimeoutMs); // may close it at once, which takes it off the list
+    connection.park(); // may close it at once, which takes it off the list
+    // One timer for every idle connection (not one per request): closes those unused too long.
+    if (this.#sweeper === undefined) {
+      const sweeper = setInterval(() => this.#closeUnused(), this.#idleTimeoutMs / 2);
+      Deno.unrefTimer(sweeper);
+      this.#sweeper = sweeper;
+    }
+  }
+
+  #closeUnused(): void {
+    const now = performance.now();
+    for (const connection of [...this.#idle]) {
+      if (now - connection.idleSince >= this.#idleTimeoutMs) connection.close();
+    }
   }
 
   async #connect(signal: AbortSignal): Promise<Connection> {
@@ -203,7 +219,8 @@ class Connection {
   #endCause: unknown;
   #closed = false;
   #wake: (() => void) | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `performance.now()` when it was last parked. */
+  idleSince = 0;
   #busy = true;
 
   constructor(conn: Deno.TcpConn, onClosed: () => void) {
@@ -218,19 +235,15 @@ class Connection {
       this.close();
       return false;
     }
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
     this.#busy = true;
     return true;
   }
 
-  /** Marks the connection idle; it closes itself after `idleTimeoutMs` unused. */
-  park(idleTimeoutMs: number): void {
+  /** Marks the connection idle (the pool closes it once unused for too long). */
+  park(): void {
     this.#busy = false;
     if (this.#ended || this.#length > 0) return this.close();
-    const timer = setTimeout(() => this.close(), idleTimeoutMs);
-    Deno.unrefTimer(timer);
-    this.#idleTimer = timer;
+    this.idleSince = performance.now();
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -266,8 +279,6 @@ class Connection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
     try {
       this.#conn.close();
     } catch {

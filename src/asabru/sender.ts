@@ -30,10 +30,10 @@
 import { Http1Error, Http1Pool } from "./http1_pool.ts";
 import {
   classifyResponse,
+  InvalidServiceRefError,
   type Operation,
   renderUpdate,
   type ServiceRef,
-  validateServiceRef,
 } from "./wire.ts";
 
 /**
@@ -61,6 +61,9 @@ export interface AsabruSenderOptions {
   /** How long one request may take, answer body included. Default 5000 ms. */
   timeoutMs?: number;
 }
+
+// deno-lint-ignore no-control-regex
+const ASCII = /^[\u0000-\u007f]*$/;
 
 /** Why a request's signal was aborted. */
 type Aborted = "timed out" | "closed";
@@ -154,11 +157,12 @@ export class AsabruSender implements Disposable {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
 
-    const invalid = op === "add" || op === "delete"
-      ? validateServiceRef(ref)
-      : `unknown operation ${JSON.stringify(String(op))}`;
-    if (invalid !== undefined) {
-      return { kind: "not-sent", reason: `invalid service ref: ${invalid}`, ms: elapsed() };
+    let body: string;
+    try {
+      body = renderUpdate(op, ref); // validates the ref first
+    } catch (error) {
+      if (!(error instanceof InvalidServiceRefError)) throw error;
+      return { kind: "not-sent", reason: `invalid service ref: ${error.reason}`, ms: elapsed() };
     }
     if (this.#closing.signal.aborted) {
       return { kind: "not-sent", reason: "sender closed", ms: elapsed() };
@@ -178,7 +182,6 @@ export class AsabruSender implements Disposable {
     const aborted = (): Aborted => timedOut ? "timed out" : "closed";
 
     try {
-      const body = renderUpdate(op, ref);
       const answer = this.#pool
         ? await this.#overSocket(this.#pool, body, signal, aborted)
         : await this.#overFetch(body, signal, aborted);
@@ -201,9 +204,9 @@ export class AsabruSender implements Disposable {
     signal: AbortSignal,
     aborted: () => Aborted,
   ): Promise<Answer | Failure> {
-    const request = this.#encoder.encode(
-      `${this.#requestHead}${this.#encoder.encode(body).length}\r\n\r\n${body}`,
-    );
+    // Content-Length counts UTF-8 bytes: the string's length when it is all ASCII (the usual case).
+    const length = ASCII.test(body) ? body.length : this.#encoder.encode(body).length;
+    const request = this.#encoder.encode(`${this.#requestHead}${length}\r\n\r\n${body}`);
     try {
       return await pool.request(request, signal);
     } catch (error) {
