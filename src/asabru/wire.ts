@@ -213,6 +213,8 @@ function escapeXml(text: string): string {
 function nameProblem(name: unknown): string | undefined {
   if (typeof name !== "string") return "is not a string";
   if (name === "") return "is empty";
+  // The usual name: printable ASCII, one byte per character; nothing more to check.
+  if (name.length <= MAX_NAME_BYTES && PRINTABLE_ASCII.test(name)) return undefined;
   for (const char of name) {
     const code = char.codePointAt(0)!;
     if (!isXmlChar(code)) {
@@ -225,6 +227,8 @@ function nameProblem(name: unknown): string | undefined {
   if (bytes > MAX_NAME_BYTES) return `is longer than ${MAX_NAME_BYTES} bytes (${bytes})`;
   return undefined;
 }
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** XML 1.0 `Char`; iterating a string yields lone surrogates as single code points. */
 function isXmlChar(code: number): boolean {
