@@ -209,6 +209,9 @@ export interface MonitorStatus {
   synced: boolean;
   services: number;
   pending: number;
+  /** V8's heap now (`zkcm_js_heap_bytes`): used (garbage not yet collected included), total. */
+  heapUsedBytes: number;
+  heapTotalBytes: number;
 }
 
 /** Reads the monitor's status server (`STATUS_PORT`) once. */
@@ -222,6 +225,8 @@ export async function monitorStatus(port: number): Promise<MonitorStatus> {
     synced: value(/^zkcm_mirror_synced (\S+)$/m) === 1,
     services: value(/^zkcm_mirror_services (\S+)$/m),
     pending: value(/^zkcm_delivery_pending\{[^}]*\} (\S+)$/m),
+    heapUsedBytes: value(/^zkcm_js_heap_bytes\{kind="used"\} (\S+)$/m),
+    heapTotalBytes: value(/^zkcm_js_heap_bytes\{kind="total"\} (\S+)$/m),
   };
 }
 

@@ -12,6 +12,7 @@ import { HealthChecker } from "./health_check.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { createStatusApp, serveStatus, type StatusServer } from "./status_server.ts";
 import { registerSessionMetrics } from "./session_metrics.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
 import { type ClientConfig, describeHealthGate } from "./client_config.ts";
 
 const log = getLogger(["zkcm", "client"]);
@@ -63,6 +64,7 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
 
   const metrics = new MetricsRegistry();
   registerSessionMetrics(metrics, session);
+  registerProcessMetrics(metrics);
   registerClientMetrics(
     metrics,
     registrar,

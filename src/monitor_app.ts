@@ -15,6 +15,7 @@ import type { ServiceRef } from "./asabru/wire.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { createStatusApp, serveStatus, type StatusServer } from "./status_server.ts";
 import { registerSessionMetrics } from "./session_metrics.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
 import { LeaderElection } from "./monitor/leader_election.ts";
 import { DeleteGuard } from "./monitor/delete_guard.ts";
 import { DecisionJournal } from "./monitor/journal.ts";
@@ -183,6 +184,7 @@ export async function startMonitor(
   });
   journal.epochSource = () => election.leadership.epoch;
   registerSessionMetrics(metrics, session);
+  registerProcessMetrics(metrics);
   registerMonitorMetrics(metrics, mirror, queues, () => ({ current: invalid.size, invalidSeen }));
   metrics.gauge(
     "zkcm_leader",

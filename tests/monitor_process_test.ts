@@ -70,6 +70,10 @@ Deno.test("monitor process with the client process", async (t) => {
     const metrics = await (await status("/metrics")).text();
     assertMatch(metrics, /zkcm_delivery_pending\{proxy="[^"]+"\} 0/);
     assertMatch(metrics, /zkcm_zookeeper_session_state\{state="connected"\} 1/);
+    // The process's own memory, as the monitor process itself reads it: tens of MB, not zero.
+    const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(metrics)?.[1]);
+    assert(rss > 10_000_000 && rss < 2_000_000_000, `process_resident_memory_bytes ${rss}`);
+    assertMatch(metrics, /^zkcm_js_heap_bytes\{kind="used"\} [1-9]\d*$/m);
   });
 
   await t.step("a proxy restarted empty, then SIGHUP: restored without duplicates", async () => {

@@ -42,6 +42,9 @@ export interface ColdSyncResult {
   peakRssBytes: number;
   /** Its `VmRSS` after the sync. */
   rssBytes: number;
+  /** V8's heap after the sync: used (not yet collected garbage included) and reserved. */
+  heapUsedBytes: number;
+  heapTotalBytes: number;
   /** `(peak - idle monitor RSS) / n`. */
   rssPerServiceBytes: number;
   /** `wchs` total after the sync. */
@@ -102,7 +105,7 @@ export async function coldSync(
   const firstAddMs = adds[0].at - monitor.process.startedAt;
   const allAddsMs = adds[count - 1].at - monitor.process.startedAt;
   const sent = arrivals.map(({ op, key }) => ({ op, key }));
-  await waitForStatus(
+  const status = await waitForStatus(
     monitor.process,
     monitor.statusPort,
     (status) => status.synced && status.pending === 0,
@@ -126,6 +129,8 @@ export async function coldSync(
     cpuPerServiceUs: round((monitorCpuMs * 1000) / count, 1),
     peakRssBytes: memory.peak,
     rssBytes: memory.rss,
+    heapUsedBytes: status.heapUsedBytes,
+    heapTotalBytes: status.heapTotalBytes,
     rssPerServiceBytes: Math.round((memory.peak - idleMonitorRssBytes) / count),
     watches,
     zkRequests,
