@@ -236,6 +236,7 @@ class Connection {
       return false;
     }
     this.#busy = true;
+    this.#conn.ref();
     return true;
   }
 
@@ -244,6 +245,8 @@ class Connection {
     this.#busy = false;
     if (this.#ended || this.#length > 0) return this.close();
     this.idleSince = performance.now();
+    // Its pending read (watching for the server's close) must not keep a process alive.
+    this.#conn.unref();
   }
 
   async write(bytes: Uint8Array): Promise<void> {
