@@ -23,6 +23,8 @@ import type { Wanted } from "./delivery/decide.ts";
 import type { MonitorOptions } from "./monitor_config.ts";
 
 const log = getLogger(["zkcm", "monitor"]);
+/** The longest the mirror waits for the election's first decision before it starts reading. */
+const MIRROR_START_WAIT_MS = 1000;
 
 /** The name the dry-run "proxy" goes by in logs, metrics and `/v1/services`. */
 export const DRY_RUN = "dry-run";
@@ -138,6 +140,17 @@ export async function startMonitor(
     onSynced: () => firstSyncDone = true,
   });
 
+  let mirrorStarted = false;
+  // Set once the election has started, below; `startMirror` may run before that.
+  // deno-lint-ignore prefer-const
+  let mirrorStartTimer: ReturnType<typeof setTimeout> | undefined;
+  const startMirror = () => {
+    clearTimeout(mirrorStartTimer);
+    if (mirrorStarted) return;
+    mirrorStarted = true;
+    mirror.start();
+  };
+
   let wasStandby = false;
   /** The epoch this monitor last led with. */
   let ledEpoch: number | undefined;
@@ -147,6 +160,7 @@ export async function startMonitor(
     path: options.electionPath ?? `${options.rootNode}-election`,
     id: monitorId,
     onChange: (leadership) => {
+      startMirror();
       journal.record({
         decision: leadership.leader ? "leader" : "standby",
         reason: leadership.leader
@@ -215,10 +229,11 @@ export async function startMonitor(
     zkHost: options.zkHost,
     proxies: queues.map((queue) => queue.proxy),
   });
-  // The election first: its few requests then go ahead of the mirror's first read of the whole
-  // tree in the session's queue, so a leader delivers each service as soon as it is read.
+  // The election first, and the mirror once it has decided (or after a second, whichever comes
+  // first): the election's few round trips then do not wait behind thousands of reads in the
+  // session's queue, and a leader delivers each service as soon as it is read.
   election.start();
-  mirror.start();
+  mirrorStartTimer = setTimeout(startMirror, MIRROR_START_WAIT_MS);
 
   let resyncTimer: ReturnType<typeof setInterval> | undefined;
   if (options.resyncInterval !== undefined) {
@@ -261,6 +276,8 @@ export async function startMonitor(
     shutdown() {
       stopping ??= (async () => {
         clearInterval(resyncTimer);
+        clearTimeout(mirrorStartTimer);
+        mirrorStarted = true; // a late election change must not start it now
         clearTimeout(takeoverTimer);
         guard.stop();
         await mirror.stop();
