@@ -4,6 +4,10 @@
  * request certainly never reached the proxy) and `uncertain` (it may or may not have been applied,
  * so the queue sends a delete before the next add).
  *
+ * An `http:` proxy is reached over kept-alive HTTP/1.1 connections of our own
+ * (`http1_pool.ts`): a failure is `not-sent` only when no byte was written. An `https:` proxy is
+ * reached through `fetch`, whose failures are classified from its messages.
+ *
  * How Deno 2.9 reports failures, measured: every network failure of `fetch` is a
  * `TypeError("fetch failed")` whose `cause` is an `Error` with hyper's message. A failure before
  * the connection existed reads `... client error (Connect): tcp connect error: Connection refused
@@ -83,7 +87,8 @@ type Failure = { kind: "not-sent" | "uncertain"; reason: string };
 const MAX_BODY_BYTES = 64 * 1024;
 
 /**
- * Sends updates to one proxy over keep-alive HTTP/1.1 connections of its own `Deno.HttpClient`.
+ * Sends updates to one proxy over keep-alive HTTP/1.1 connections: its own pool for `http:`, its
+ * own `Deno.HttpClient` for `https:`.
  * {@link AsabruSender.send} never throws; {@link AsabruSender.close} releases the connections and
  * ends requests in flight (their outcome is `uncertain`).
  */
