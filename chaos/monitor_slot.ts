@@ -9,6 +9,7 @@
  */
 import type { FaultProxy } from "../tests/harness/fault_proxy.ts";
 import { Program } from "../tests/harness/program.ts";
+import { type ExitStatus, stopProgram } from "./stop_program.ts";
 import type { History } from "./history.ts";
 import { type LeadershipTerm, leadershipTerms } from "./fencing.ts";
 
@@ -22,7 +23,6 @@ export interface MonitorEnv {
 }
 
 const START_TIMEOUT_MS = 30_000;
-const EXIT_TIMEOUT_MS = 10_000;
 
 /** One monitor process a slot ran. */
 export interface MonitorProcess {
@@ -122,25 +122,13 @@ export class MonitorSlot {
    */
   async stop(
     signal: "SIGTERM" | "SIGKILL",
-  ): Promise<{ code: number; signal: string | null; killed: boolean } | undefined> {
+  ): Promise<ExitStatus | undefined> {
     const process = this.current;
     if (!process) return undefined;
     const { program } = process;
     this.#stopping.add(program);
     this.current = undefined;
-    try {
-      program.kill(signal);
-    } catch {
-      // already exited
-    }
-    try {
-      const { code, signal: by } = await program.finished(EXIT_TIMEOUT_MS);
-      return { code, signal: by, killed: false };
-    } catch {
-      await program[Symbol.asyncDispose]();
-      const status = await program.status;
-      return { code: status.code, signal: status.signal, killed: true };
-    }
+    return await stopProgram(program, signal);
   }
 
   /** The member the running process's connection goes to (a fault proxy holding one). */

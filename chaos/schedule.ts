@@ -30,6 +30,7 @@ import {
 } from "./world.ts";
 import { MONITOR_FLEET_KINDS, MonitorFaults } from "./monitor_faults.ts";
 import { ZnodeWrites } from "./znode_writes.ts";
+import type { ExitStatus } from "./stop_program.ts";
 
 /**
  * What a step may do, and how often relative to the others, with one monitor. With more, the
@@ -429,7 +430,7 @@ export class Schedule {
   #checkExit(
     slot: ClientSlot,
     signal: "SIGTERM" | "SIGKILL",
-    status: { code: number; signal: string | null; killed: boolean } | undefined,
+    status: ExitStatus | undefined,
   ): void {
     if (!status) return;
     if (signal === "SIGTERM" && (status.killed || status.code !== 0)) {

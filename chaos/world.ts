@@ -12,6 +12,7 @@ import { ZkSession } from "../src/zookeeper/mod.ts";
 import { StandInAsabru } from "../tests/harness/stand_in_asabru.ts";
 import { FaultProxy } from "../tests/harness/fault_proxy.ts";
 import { Program } from "../tests/harness/program.ts";
+import { type ExitStatus, stopProgram } from "./stop_program.ts";
 import type { History } from "./history.ts";
 import { MonitorSlot } from "./monitor_slot.ts";
 
@@ -34,7 +35,6 @@ export const BLACKHOLE_MAX_MS = SESSION_TIMEOUT_MS + 3000;
 
 const START_TIMEOUT_MS = 30_000;
 const REGISTERED_TIMEOUT_MS = 15_000;
-const EXIT_TIMEOUT_MS = 10_000;
 
 /** Where a member is. At most one is down at a time, except during a short quorum loss. */
 export type MemberState = "up" | "down" | "restarting";
@@ -130,24 +130,12 @@ export class ClientSlot {
    */
   async stop(
     signal: "SIGTERM" | "SIGKILL",
-  ): Promise<{ code: number; signal: string | null; killed: boolean } | undefined> {
+  ): Promise<ExitStatus | undefined> {
     const program = this.program;
     if (!program) return undefined;
     this.#stopping.add(program);
     this.program = undefined;
-    try {
-      program.kill(signal);
-    } catch {
-      // already exited
-    }
-    try {
-      const { code, signal: by } = await program.finished(EXIT_TIMEOUT_MS);
-      return { code, signal: by, killed: false };
-    } catch {
-      await program[Symbol.asyncDispose]();
-      const status = await program.status;
-      return { code: status.code, signal: status.signal, killed: true };
-    }
+    return await stopProgram(program, signal);
   }
 
   /** The stderr lines of every process this slot ran, each process under a header line. */
