@@ -47,6 +47,19 @@ async function startReplica(name: string, zkHost: string, proxy: StandInAsabru):
   return { name, program, statusPort };
 }
 
+/** SIGTERM to every replica still running, then waits for each to be gone. */
+async function stopReplicas(replicas: readonly Replica[]): Promise<void> {
+  for (const replica of replicas) {
+    try {
+      replica.program.kill("SIGTERM");
+    } catch {
+      // exited already (killed by a step)
+    }
+    await replica.program.finished().catch(() => {});
+    await replica.program[Symbol.asyncDispose]();
+  }
+}
+
 async function isLeader(replica: Replica): Promise<boolean> {
   try {
     const metrics = await (await fetch(`http://127.0.0.1:${replica.statusPort}/metrics`)).text();
@@ -115,15 +128,7 @@ Deno.test("three monitors: one writes; the leader killed or cut off, a standby t
       await converged(proxy, writer, "after the leader was killed");
     });
   } finally {
-    for (const replica of replicas) {
-      try {
-        replica.program.kill("SIGTERM");
-      } catch {
-        // killed already (the kill -9 step)
-      }
-      await replica.program.finished().catch(() => {});
-      await replica.program[Symbol.asyncDispose]();
-    }
+    await stopReplicas(replicas);
     await Promise.all(faults.map((fault) => fault.close()));
   }
 });
@@ -184,15 +189,7 @@ Deno.test("a leader cut off until its session expired, its successor gone meanwh
     );
     assertEquals(after.map((r) => r.op), ["delete", "add"], "a1 resynced it: delete, then add");
   } finally {
-    for (const replica of replicas) {
-      try {
-        replica.program.kill("SIGTERM");
-      } catch {
-        // exited already
-      }
-      await replica.program.finished().catch(() => {});
-      await replica.program[Symbol.asyncDispose]();
-    }
+    await stopReplicas(replicas);
   }
 });
 
