@@ -99,7 +99,7 @@ export class AsabruSender implements Disposable {
   readonly timeoutMs: number;
 
   readonly #headers: Headers;
-  readonly #closing = new AbortController();
+  #closed = false;
   readonly #inFlight = new Set<InFlight>();
   #deadlineTimer: ReturnType<typeof setInterval> | undefined;
   /** `http:` proxies: our own kept-alive connections. */
@@ -178,7 +178,7 @@ export class AsabruSender implements Disposable {
       if (!(error instanceof InvalidServiceRefError)) throw error;
       return { kind: "not-sent", reason: `invalid service ref: ${error.reason}`, ms: elapsed() };
     }
-    if (this.#closing.signal.aborted) {
+    if (this.#closed) {
       return { kind: "not-sent", reason: "sender closed", ms: elapsed() };
     }
 
@@ -301,7 +301,7 @@ export class AsabruSender implements Disposable {
    * closes the HTTP client and its pooled connections. Idempotent.
    */
   close(): void {
-    this.#closing.abort();
+    this.#closed = true;
     for (const request of this.#inFlight) request.controller.abort();
     this.#pool?.close();
     this.#client?.close();
