@@ -80,6 +80,7 @@ export async function startMonitor(
         url,
         token: options.proxyToken,
         timeoutMs: options.proxyTimeout,
+        maxConnections: options.proxyConnections,
       });
       senders.push(sender);
       return new ProxyQueue({

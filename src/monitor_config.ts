@@ -97,6 +97,15 @@ export const monitorOptions = {
     default: 32,
     schema: IntegerSchema(1, 1024),
   },
+  proxyConnections: {
+    flag: "asabru-connections",
+    env: "ASABRU_CONNECTIONS",
+    placeholder: "N",
+    description:
+      "Kept-alive connections to each http: proxy at most; more requests in flight are pipelined on them (HTTP/1.1 pipelining, fewer system calls at both ends). Set it to the delivery concurrency to never pipeline.",
+    default: 4,
+    schema: IntegerSchema(1, 1024),
+  },
   retryMax: {
     flag: "retry-max",
     env: "RETRY_MAX",

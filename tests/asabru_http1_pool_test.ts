@@ -282,3 +282,179 @@ Deno.test("parseResponseHead reads the status, the framing and the reuse rule", 
   );
   assertEquals(parseResponseHead("HTTP/1.1 200 OK\r\nbad line\r\n\r\n"), 'header line "bad line"');
 });
+
+/**
+ * A server for pipelining: each connection's script reads requests one by one (their paths),
+ * however they were packed into reads, and writes answers when it likes.
+ */
+class PipelineServer implements AsyncDisposable {
+  readonly listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  /** Per connection, the paths of the requests read from it, in order. */
+  readonly seen: string[][] = [];
+  readonly #served: Promise<void>[] = [];
+  readonly #accepting: Promise<void>;
+
+  constructor(script: (connection: ScriptedConnection, index: number) => Promise<void>) {
+    this.#accepting = (async () => {
+      for await (const conn of this.listener) {
+        const seen: string[] = [];
+        this.seen.push(seen);
+        const connection = new ScriptedConnection(conn, seen);
+        this.#served.push(
+          script(connection, this.seen.length - 1).catch(() => {}).finally(() =>
+            connection.close()
+          ),
+        );
+      }
+    })();
+  }
+
+  get port(): number {
+    return this.listener.addr.port;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.listener.close();
+    await this.#accepting.catch(() => {});
+    await Promise.all(this.#served);
+  }
+}
+
+class ScriptedConnection {
+  readonly #conn: Deno.Conn;
+  readonly #seen: string[];
+  #pending = "";
+
+  constructor(conn: Deno.Conn, seen: string[]) {
+    this.#conn = conn;
+    this.#seen = seen;
+  }
+
+  /** The next request's path; null when the client hung up. */
+  async next(): Promise<string | null> {
+    const buffer = new Uint8Array(4096);
+    for (;;) {
+      const match = /^POST (\S+) HTTP\/1\.1\r\n[^]*?\r\n\r\n../.exec(this.#pending);
+      if (match) {
+        this.#pending = this.#pending.slice(match[0].length);
+        this.#seen.push(match[1]);
+        return match[1];
+      }
+      const n = await this.#conn.read(buffer).catch(() => null);
+      if (n === null) return null;
+      this.#pending += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+  }
+
+  /** Answers with `body` (the request's path, say). */
+  answer(body: string, headers = ""): Promise<number> {
+    return write(
+      this.#conn,
+      `HTTP/1.1 200 OK\r\n${headers}Content-Length: ${body.length}\r\n\r\n${body}`,
+    );
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // closed already
+    }
+  }
+}
+
+const askFor = (pool: Http1Pool, path: string, signal = AbortSignal.timeout(5000)) =>
+  pool.request(request(path), signal);
+
+Deno.test("beyond its connections the pool pipelines, and each answer goes to its own request", async () => {
+  await using server = new PipelineServer(async (connection) => {
+    const first = await connection.next();
+    await connection.answer(first!);
+    // Reads five requests before answering any: only a pipelining client gets its answers.
+    const paths = [];
+    for (let i = 0; i < 5; i++) paths.push(await connection.next());
+    for (const path of paths) await connection.answer(path!);
+    await connection.next();
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port, maxConnections: 1 });
+
+  assertEquals((await askFor(pool, "/first")).body, "/first");
+  const paths = ["/a", "/b", "/c", "/d", "/e"];
+  const answers = await Promise.all(paths.map((path) => askFor(pool, path)));
+  assertEquals(answers.map((answer) => answer.body), paths);
+  assertEquals(server.seen, [["/first", ...paths]]);
+});
+
+Deno.test("a server that closes after each answer never gets a second request on a connection", async () => {
+  await using server = new PipelineServer(async (connection) => {
+    const path = await connection.next();
+    await connection.answer(path!, "Connection: close\r\n");
+    await connection.next(); // anything more the client sent would be seen here
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port, maxConnections: 1 });
+
+  const paths = ["/a", "/b", "/c", "/d"];
+  const answers = await Promise.all(paths.map((path) => askFor(pool, path)));
+  assertEquals(answers.map((answer) => answer.body), paths);
+  assertEquals(server.seen.map((seen) => seen.length), [1, 1, 1, 1]);
+});
+
+Deno.test("a broken connection fails its written requests as sent, and moves the unwritten", async () => {
+  await using server = new PipelineServer(async (connection, index) => {
+    const path = await connection.next();
+    if (index === 0) return; // hangs up without answering
+    await connection.answer(path!);
+    for (let next = await connection.next(); next !== null; next = await connection.next()) {
+      await connection.answer(next);
+    }
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port, maxConnections: 1 });
+
+  // The new connection writes only the first until it has answered once: the others wait.
+  const first = askFor(pool, "/first");
+  const others = ["/b", "/c"].map((path) => askFor(pool, path));
+  const broken = await failure(first);
+  assertEquals(broken.sent, true);
+  assertEquals((await Promise.all(others)).map((answer) => answer.body), ["/b", "/c"]);
+  assertEquals(server.seen, [["/first"], ["/b", "/c"]]);
+});
+
+Deno.test("an abort before writing is not sent and leaves the connection; after, it closes it", async () => {
+  const release = Promise.withResolvers<void>();
+  await using server = new PipelineServer(async (connection) => {
+    const first = await connection.next();
+    await release.promise;
+    await connection.answer(first!);
+    // Answers until "/never", then only reads: the answers behind it never come.
+    let answering = true;
+    for (let next = await connection.next(); next !== null; next = await connection.next()) {
+      answering &&= next !== "/never";
+      if (answering) await connection.answer(next);
+    }
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port, maxConnections: 1 });
+
+  const first = askFor(pool, "/first");
+  const controller = new AbortController();
+  const waiting = askFor(pool, "/waiting", controller.signal);
+  controller.abort();
+  const notSent = await failure(waiting);
+  assertEquals([notSent.sent, notSent.reason], [false, "aborted before sending"]);
+  release.resolve();
+  assertEquals((await first).body, "/first");
+  assertEquals((await askFor(pool, "/second")).body, "/second");
+  assertEquals(pool.openConnections, 1);
+
+  // A written request that is never answered, with another pipelined behind it.
+  const neverController = new AbortController();
+  const never = askFor(pool, "/never", neverController.signal);
+  const behind = askFor(pool, "/behind");
+  await waitFor(() => server.seen[0].includes("/behind"), 5000, "both written");
+  neverController.abort();
+  assertEquals((await failure(never)).sent, true);
+  const closedBehind = await failure(behind);
+  assertEquals(closedBehind.sent, true);
+  assertMatch(closedBehind.reason, /a request before this one on it was aborted/);
+  assertEquals(pool.openConnections, 0);
+  assertEquals(server.seen, [["/first", "/second", "/never", "/behind"]]);
+});

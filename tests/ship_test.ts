@@ -151,3 +151,25 @@ Deno.test("systemd-analyze verify accepts both units", async () => {
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("each task allows every variable its program's options read", async () => {
+  const { clientOptions, monitorOptions } = await import("../mod.ts");
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+  const allowed = (task: string) =>
+    new Set(/--allow-env=(\S+)/.exec(config.tasks[task])?.[1].split(",") ?? []);
+  const variables = (specs: object) =>
+    Object.values(specs).flatMap((spec: { env?: string }) =>
+      spec.env === undefined ? [] : [spec.env]
+    );
+  for (
+    const [task, specs] of [
+      ["monitor", monitorOptions],
+      ["client", clientOptions],
+      ["start", monitorOptions],
+      ["start", clientOptions],
+    ] as const
+  ) {
+    const missing = variables(specs).filter((name) => !allowed(task).has(name));
+    assertEquals(missing, [], `deno task ${task} cannot read these`);
+  }
+});

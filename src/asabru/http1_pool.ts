@@ -1,24 +1,37 @@
 /**
- * A small HTTP/1.1 client for one `http:` origin: kept-alive TCP connections (`TCP_NODELAY`), one
- * request at a time on each, the request written in one piece, the answer parsed here. It exists
- * because the monitor's cost per update was mostly `fetch`'s: about 130 µs of CPU per request,
- * against about 30 µs over a plain socket (measured in `bench/`, issue 7).
+ * A small HTTP/1.1 client for one `http:` origin: a few kept-alive TCP connections (`TCP_NODELAY`),
+ * requests written whole, answers parsed here. It exists because the monitor's cost per update was
+ * mostly `fetch`'s: about 130 µs of CPU per request, against about 30 µs over a plain socket
+ * (measured in `bench/`, issue 7).
  *
- * What it tells its caller is what the delivery queue needs: whether a failed request may have
- * reached the server ({@link Http1Error.sent}). Nothing is written before the connection exists,
- * so a refused or unresolvable connection is certainly not sent; once the first byte may have
- * left, every failure is "sent".
+ * **Pipelining.** A request goes to an idle connection, or opens a new one while fewer than
+ * `maxConnections` are open; beyond that it is pipelined (RFC 9112, 9.3.2) on the least busy
+ * connection, and answers come back in order. Requests that queue on a connection while it writes
+ * go out together, in one write: at thousands of updates a second this costs the monitor (and the
+ * proxy) far fewer system calls than one connection per request in flight. A connection pipelines
+ * only after it has answered once and stayed open, so a server that closes after each answer never
+ * gets a second request on a connection. `maxConnections` at least the caller's concurrency turns
+ * pipelining off.
  *
- * Each connection keeps a read pending while it waits in the pool, so a server that closes an idle
- * connection is noticed at once and the connection is not reused; the race of a server closing at
- * the very moment a request is written remains, and comes back as a sent failure (the safe side).
+ * **What a failure tells.** The caller needs to know whether a failed request may have reached the
+ * server ({@link Http1Error.sent}). A request counts as sent from the moment its bytes are handed to
+ * the socket. When a connection fails, every request written on it and not answered fails as sent;
+ * requests still waiting to be written move to another connection (nothing of them left), or fail
+ * as not sent when no connection can be made. Aborting a written request closes its connection (the
+ * answers behind it could no longer be told apart); aborting one not yet written only takes it off
+ * the queue.
+ *
+ * Each connection keeps a read pending while idle, so a server that closes an idle connection is
+ * noticed at once; the race of a server closing at the very moment a request is written remains,
+ * and comes back as a sent failure (the safe side).
  *
  * Limits: `Deno.connect` tries only the first address a name resolves to (for `localhost` both
  * loopback addresses are tried); answers with a body over `maxBodyBytes` are cut there (the
- * connection is then closed, not drained); no pipelining, no `Expect`, no upgrades.
+ * connection is then closed, not drained); no `Expect`, no upgrades.
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 
 /** A request that failed; {@link sent} says whether any of it may have reached the server. */
 export class Http1Error extends Error {
@@ -50,14 +63,29 @@ export interface Http1PoolOptions {
   maxBodyBytes?: number;
   /** How long an unused connection stays open. Default 30 s. */
   idleTimeoutMs?: number;
+  /** Connections opened at most; requests beyond are pipelined on them. Default 4. */
+  maxConnections?: number;
+  /** How long making a connection may take before its requests fail (not sent). Default 5 s. */
+  connectTimeoutMs?: number;
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const READ_CHUNK_BYTES = 16 * 1024;
 
+/** One request on its way: its bytes, and how to settle its caller's promise. */
+interface Pending {
+  readonly bytes: Uint8Array;
+  readonly signal: AbortSignal;
+  readonly resolve: (answer: Http1Response) => void;
+  readonly reject: (error: Http1Error) => void;
+  readonly onAbort: () => void;
+  connection: Connection | undefined;
+  written: boolean;
+}
+
 /**
- * Kept-alive connections to one origin. {@link request} never leaves a connection in an unknown
- * state: it goes back to the pool only after a complete answer that allows it.
+ * Kept-alive connections to one origin. A connection is reused only after a complete answer that
+ * allows it, and only in step: bytes nobody asked for end it.
  *
  * @example
  * ```ts
@@ -71,10 +99,11 @@ export class Http1Pool implements Disposable {
   readonly #port: number;
   readonly #maxBodyBytes: number;
   readonly #idleTimeoutMs: number;
-  /** Connections waiting for a request, most recently used last. */
-  #idle: Connection[] = [];
+  readonly #maxConnections: number;
+  readonly #connectTimeoutMs: number;
+  /** Every connection not yet ended: connecting, busy or idle. */
+  readonly #connections = new Set<Connection>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
-  readonly #open = new Set<Connection>();
   #closed = false;
 
   /** Opens nothing yet: connections are made by the requests that need them. */
@@ -83,47 +112,43 @@ export class Http1Pool implements Disposable {
     this.#port = options.port;
     this.#maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.#maxConnections = Math.max(1, options.maxConnections ?? 4);
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   }
 
-  /** Connections open now, idle or busy. */
+  /** Connections open (or being opened) now, idle or busy. */
   get openConnections(): number {
-    return this.#open.size;
+    return this.#connections.size;
   }
 
   /**
-   * Writes `request` (a complete HTTP/1.1 request) on an idle connection or a new one and reads
-   * the answer. Aborting `signal` closes that connection and rejects.
+   * Writes `request` (a complete HTTP/1.1 request) on a connection of the pool and reads its
+   * answer. Aborting `signal` rejects; if the request was written, its connection is closed.
    *
    * @throws {Http1Error} on any failure, `sent: false` only when nothing was written.
    */
-  async request(request: Uint8Array, signal: AbortSignal): Promise<Http1Response> {
-    if (this.#closed) throw new Http1Error("the client is closed", false);
-    if (signal.aborted) throw new Http1Error("aborted before sending", false);
-    const connection = this.#takeIdle() ?? await this.#connect(signal);
-    const onAbort = () => connection.close();
-    signal.addEventListener("abort", onAbort);
-    try {
-      try {
-        await connection.write(request);
-      } catch (error) {
-        throw new Http1Error(`writing the request failed: ${describe(error)}`, true, {
-          cause: error,
-        });
-      }
-      const answer = await connection.readResponse(this.#maxBodyBytes);
-      if (answer.keepAlive && !this.#closed && !signal.aborted) {
-        this.#release(connection);
-      } else {
-        connection.close();
-      }
-      return { status: answer.status, body: answer.body };
-    } catch (error) {
-      connection.close();
-      if (error instanceof Http1Error) throw error;
-      throw new Http1Error(describe(error), true, { cause: error });
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
+  request(request: Uint8Array, signal: AbortSignal): Promise<Http1Response> {
+    if (this.#closed) return Promise.reject(new Http1Error("the client is closed", false));
+    if (signal.aborted) return Promise.reject(new Http1Error("aborted before sending", false));
+    const { promise, resolve, reject } = Promise.withResolvers<Http1Response>();
+    const pending: Pending = {
+      bytes: request,
+      signal,
+      resolve: (answer) => {
+        signal.removeEventListener("abort", pending.onAbort);
+        resolve(answer);
+      },
+      reject: (error) => {
+        signal.removeEventListener("abort", pending.onAbort);
+        reject(error);
+      },
+      onAbort: () => pending.connection?.abort(pending),
+      connection: undefined,
+      written: false,
+    };
+    signal.addEventListener("abort", pending.onAbort);
+    this.#place(pending);
+    return promise;
   }
 
   /** Closes every connection; requests in flight reject (sent), later ones reject (not sent). */
@@ -131,8 +156,9 @@ export class Http1Pool implements Disposable {
     this.#closed = true;
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
-    for (const connection of this.#open) connection.close();
-    this.#idle = [];
+    for (const connection of [...this.#connections]) {
+      connection.close(new Http1Error("the client is closed", true));
+    }
   }
 
   /** Same as {@link close}, for `using`. */
@@ -140,65 +166,81 @@ export class Http1Pool implements Disposable {
     this.close();
   }
 
-  #takeIdle(): Connection | undefined {
-    for (;;) {
-      const connection = this.#idle.pop();
-      if (connection === undefined) return undefined;
-      if (connection.take()) return connection;
+  /** Puts a request on the least busy connection, or on a new one while there is room. */
+  #place(pending: Pending): void {
+    if (this.#closed) return pending.reject(new Http1Error("the client is closed", false));
+    let best: Connection | undefined;
+    for (const connection of this.#connections) {
+      if (!connection.accepting) continue;
+      if (
+        best === undefined || connection.load < best.load ||
+        (connection.load === best.load && connection.idleSince > best.idleSince)
+      ) {
+        best = connection;
+      }
     }
+    if (best === undefined || (best.load > 0 && this.#connections.size < this.#maxConnections)) {
+      best = this.#open();
+    }
+    best.enqueue(pending);
   }
 
-  #release(connection: Connection): void {
-    this.#idle.push(connection);
-    connection.park(); // may close it at once, which takes it off the list
+  #open(): Connection {
+    const connection = new Connection({
+      connect: () => this.#connect(),
+      maxBodyBytes: this.#maxBodyBytes,
+      onEnded: (unwritten) => {
+        this.#connections.delete(connection);
+        if (this.#connections.size === 0) {
+          clearInterval(this.#sweeper);
+          this.#sweeper = undefined;
+        }
+        // Nothing of these reached the server: they go on another connection.
+        for (const pending of unwritten) this.#place(pending);
+      },
+    });
+    this.#connections.add(connection);
     // One timer for every idle connection (not one per request): closes those unused too long.
     if (this.#sweeper === undefined) {
       const sweeper = setInterval(() => this.#closeUnused(), this.#idleTimeoutMs / 2);
       Deno.unrefTimer(sweeper);
       this.#sweeper = sweeper;
     }
+    return connection;
   }
 
   #closeUnused(): void {
     const now = performance.now();
-    for (const connection of [...this.#idle]) {
-      if (now - connection.idleSince >= this.#idleTimeoutMs) connection.close();
+    for (const connection of [...this.#connections]) {
+      if (connection.load === 0 && now - connection.idleSince >= this.#idleTimeoutMs) {
+        connection.close(new Http1Error("closed after the idle timeout", true));
+      }
     }
   }
 
-  async #connect(signal: AbortSignal): Promise<Connection> {
-    let conn: Deno.TcpConn | undefined;
+  /** Connects to the first address that answers, within the connect timeout. */
+  async #connect(): Promise<Deno.TcpConn> {
+    const signal = AbortSignal.timeout(this.#connectTimeoutMs);
     let firstError: unknown;
     for (const hostname of addressesToTry(this.#hostname)) {
       try {
-        conn = await abortable(
+        const conn = await abortable(
           Deno.connect({ hostname, port: this.#port, transport: "tcp" }),
           signal,
           (late) => late.close(),
         );
-        break;
+        conn.setNoDelay(true);
+        return conn;
       } catch (error) {
         if (signal.aborted) {
-          throw new Http1Error("aborted while connecting", false, { cause: error });
+          throw new Http1Error(`could not connect within ${this.#connectTimeoutMs} ms`, false, {
+            cause: error,
+          });
         }
         firstError ??= error;
       }
     }
-    if (conn === undefined) {
-      throw new Http1Error(connectFailure(firstError), false, { cause: firstError });
-    }
-    if (this.#closed) {
-      conn.close();
-      throw new Http1Error("the client is closed", false);
-    }
-    conn.setNoDelay(true);
-    const connection = new Connection(conn, () => {
-      this.#open.delete(connection);
-      const index = this.#idle.indexOf(connection);
-      if (index !== -1) this.#idle.splice(index, 1);
-    });
-    this.#open.add(connection);
-    return connection;
+    throw new Http1Error(connectFailure(firstError), false, { cause: firstError });
   }
 }
 
@@ -209,52 +251,214 @@ interface ParsedAnswer {
   keepAlive: boolean;
 }
 
-/** One TCP connection and the bytes read from it but not yet consumed. */
+/** How a connection is made, and what the pool learns of it. */
+interface ConnectionHooks {
+  connect: () => Promise<Deno.TcpConn>;
+  maxBodyBytes: number;
+  /** The connection has ended; `unwritten` are its requests of which nothing was written. */
+  onEnded: (unwritten: Pending[]) => void;
+}
+
+/**
+ * One TCP connection: the requests on it (written and waiting for their answers in order, then
+ * those still to write), and the bytes read from it but not yet consumed.
+ */
 class Connection {
-  readonly #conn: Deno.TcpConn;
-  readonly #onClosed: () => void;
+  readonly #hooks: ConnectionHooks;
+  #conn: Deno.TcpConn | undefined;
+  /** Written, waiting for their answers, oldest first. */
+  readonly #written: Pending[] = [];
+  /** Not written yet, in arrival order. */
+  #unwritten: Pending[] = [];
+  #writing = false;
+  #flushScheduled = false;
+  #answering = false;
+  /** Has answered once and stayed open: may pipeline. */
+  #proven = false;
   #buffer = new Uint8Array(4096);
   #length = 0;
+  #lastHeadText = "";
+  #lastHead: ResponseHead | undefined;
   #ended = false;
   #endCause: unknown;
   #closed = false;
   #wake: (() => void) | undefined;
-  /** `performance.now()` when it was last parked. */
-  idleSince = 0;
-  #busy = true;
+  /** `performance.now()` when it last became idle. */
+  idleSince = performance.now();
 
-  constructor(conn: Deno.TcpConn, onClosed: () => void) {
-    this.#conn = conn;
-    this.#onClosed = onClosed;
-    void this.#readLoop();
+  constructor(hooks: ConnectionHooks) {
+    this.#hooks = hooks;
+    void this.#start();
   }
 
-  /** Marks an idle connection busy again; false when it has ended meanwhile. */
-  take(): boolean {
-    if (this.#closed || this.#ended || this.#length > 0) {
-      this.close();
-      return false;
+  /** Requests on it, written or not. */
+  get load(): number {
+    return this.#written.length + this.#unwritten.length;
+  }
+
+  /** Whether it takes more requests. */
+  get accepting(): boolean {
+    return !this.#closed && !this.#ended;
+  }
+
+  enqueue(pending: Pending): void {
+    pending.connection = this;
+    pending.written = false;
+    this.#unwritten.push(pending);
+    this.#pump();
+  }
+
+  /** The caller gave up on `pending`: off the queue if unwritten, else the connection closes. */
+  abort(pending: Pending): void {
+    if (pending.connection !== this) return;
+    if (!pending.written) {
+      const index = this.#unwritten.indexOf(pending);
+      if (index !== -1) this.#unwritten.splice(index, 1);
+      pending.reject(new Http1Error("aborted before sending", false));
+      this.#becameIdleMaybe();
+      return;
     }
-    this.#busy = true;
-    this.#conn.ref();
-    return true;
+    const index = this.#written.indexOf(pending);
+    if (index !== -1) this.#written.splice(index, 1);
+    pending.reject(new Http1Error("aborted", true));
+    this.close(
+      new Http1Error(
+        "the connection was closed: a request before this one on it was aborted",
+        true,
+      ),
+    );
   }
 
-  /** Marks the connection idle (the pool closes it once unused for too long). */
-  park(): void {
-    this.#busy = false;
-    if (this.#ended || this.#length > 0) return this.close();
+  /**
+   * Closes the connection: written requests fail with `cause` (sent), unwritten ones go back to
+   * the pool.
+   */
+  close(cause: Http1Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn?.close();
+    } catch {
+      // already closed by the read loop's end
+    }
+    this.#wake?.();
+    for (const pending of this.#written.splice(0)) pending.reject(cause);
+    const unwritten = this.#unwritten;
+    this.#unwritten = [];
+    for (const pending of unwritten) pending.connection = undefined;
+    this.#hooks.onEnded(unwritten);
+  }
+
+  async #start(): Promise<void> {
+    try {
+      this.#conn = await this.#hooks.connect();
+    } catch (error) {
+      this.#closed = true;
+      const failure = error instanceof Http1Error
+        ? error
+        : new Http1Error(describe(error), false, { cause: error });
+      const unwritten = this.#unwritten;
+      this.#unwritten = [];
+      this.#hooks.onEnded([]);
+      for (const pending of unwritten) pending.reject(failure);
+      return;
+    }
+    if (this.#closed) {
+      this.#conn.close();
+      return;
+    }
+    void this.#readLoop(this.#conn);
+    this.#pump();
+  }
+
+  /**
+   * Writes what waits: one request until the connection has proven it stays open, then all of
+   * them in one write. With answers still due the write waits for the end of this turn of the
+   * event loop (`setImmediate`), so the requests queued meanwhile go out together.
+   */
+  #pump(): void {
+    const conn = this.#conn;
+    if (conn === undefined || this.#writing || this.#closed || this.#ended) return;
+    if (this.#unwritten.length === 0) return;
+    if (!this.#proven && this.#written.length > 0) return;
+    if (this.#written.length > 0) {
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => {
+          this.#flushScheduled = false;
+          this.#flush(conn);
+        });
+      }
+      return;
+    }
+    this.#flush(conn);
+  }
+
+  #flush(conn: Deno.TcpConn): void {
+    if (this.#writing || this.#closed || this.#ended || this.#unwritten.length === 0) return;
+    const batch = this.#proven ? this.#unwritten.splice(0) : this.#unwritten.splice(0, 1);
+    for (const pending of batch) {
+      pending.written = true;
+      this.#written.push(pending);
+    }
+    this.#writing = true;
+    conn.ref();
+    this.#answer();
+    writeAll(conn, batch.length === 1 ? batch[0].bytes : concat(batch.map((p) => p.bytes))).then(
+      () => {
+        this.#writing = false;
+        this.#pump();
+      },
+      (error) => {
+        this.#writing = false;
+        this.close(
+          new Http1Error(`writing the request failed: ${describe(error)}`, true, { cause: error }),
+        );
+      },
+    );
+  }
+
+  /** Reads answers while requests wait for them, and hands each to the oldest. */
+  async #answer(): Promise<void> {
+    if (this.#answering) return;
+    this.#answering = true;
+    try {
+      while (this.#written.length > 0 && !this.#closed) {
+        const answer = await this.readResponse(this.#hooks.maxBodyBytes);
+        const pending = this.#written.shift();
+        if (pending === undefined) break; // closed meanwhile
+        pending.resolve({ status: answer.status, body: answer.body });
+        if (!answer.keepAlive) {
+          this.close(
+            new Http1Error("the server closed the connection after an earlier answer", true),
+          );
+          return;
+        }
+        this.#proven = true;
+        this.#pump();
+      }
+    } catch (error) {
+      this.close(
+        error instanceof Http1Error
+          ? error
+          : new Http1Error(describe(error), true, { cause: error }),
+      );
+      return;
+    } finally {
+      this.#answering = false;
+    }
+    this.#becameIdleMaybe();
+  }
+
+  #becameIdleMaybe(): void {
+    if (this.load > 0 || this.#closed) return;
+    // Bytes nobody asked for, or a server that has hung up: never reuse it.
+    if (this.#ended || this.#length > 0) {
+      return this.close(new Http1Error("the connection is out of step", true));
+    }
     this.idleSince = performance.now();
     // Its pending read (watching for the server's close) must not keep a process alive.
-    this.#conn.unref();
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) {
-      if (this.#closed) throw new Error("connection closed");
-      offset += await this.#conn.write(bytes.subarray(offset));
-    }
+    this.#conn?.unref();
   }
 
   /** Reads one complete answer, skipping interim (1xx) ones. */
@@ -272,32 +476,20 @@ class Connection {
         : await this.#readToEnd(maxBodyBytes);
       return {
         status: head.status,
-        body: new TextDecoder().decode(body),
+        body: utf8(body),
         // An answer delimited by the end of the connection is never complete (`#readToEnd`).
         keepAlive: complete && head.keepAlive,
       };
     }
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed by the read loop's end
-    }
-    this.#wake?.();
-    this.#onClosed();
-  }
-
-  async #readLoop(): Promise<void> {
+  async #readLoop(conn: Deno.TcpConn): Promise<void> {
     const chunk = new Uint8Array(READ_CHUNK_BYTES);
     try {
       for (;;) {
-        const n = await this.#conn.read(chunk);
+        const n = await conn.read(chunk);
         if (n === null) break;
-        if (!this.#busy) {
+        if (this.#written.length === 0) {
           // Bytes nobody asked for: the connection is out of step; never reuse it.
           this.#ended = true;
           break;
@@ -310,7 +502,9 @@ class Connection {
     }
     this.#ended = true;
     this.#wake?.();
-    if (!this.#busy) this.close();
+    if (this.#written.length === 0 && !this.#closed) {
+      this.close(new Http1Error("the server closed the connection", true));
+    }
   }
 
   #append(bytes: Uint8Array): void {
@@ -345,12 +539,23 @@ class Connection {
     }
   }
 
+  /** A proxy sends the same head over and over: the last one parsed is kept. */
+  #parseHead(text: string): ResponseHead | string {
+    if (text === this.#lastHeadText && this.#lastHead !== undefined) return this.#lastHead;
+    const head = parseResponseHead(text);
+    if (typeof head !== "string") {
+      this.#lastHeadText = text;
+      this.#lastHead = head;
+    }
+    return head;
+  }
+
   async #readHead(): Promise<ResponseHead> {
     let searchFrom = 0;
     for (;;) {
       const end = indexOfBlankLine(this.#buffer, searchFrom, this.#length);
       if (end !== -1) {
-        const head = parseResponseHead(new TextDecoder("latin1").decode(this.#consume(end + 4)));
+        const head = this.#parseHead(latin1(this.#consume(end + 4)));
         if (typeof head === "string") throw new Http1Error(`malformed answer: ${head}`, true);
         return head;
       }
@@ -422,7 +627,7 @@ class Connection {
     for (;;) {
       const end = this.#buffer.subarray(0, this.#length).indexOf(LF);
       if (end > 0 && this.#buffer[end - 1] === CR) {
-        return new TextDecoder("latin1").decode(this.#consume(end + 1).subarray(0, end - 1));
+        return latin1(this.#consume(end + 1).subarray(0, end - 1));
       }
       if (end !== -1) throw new Http1Error(`malformed answer: a bare LF in ${what}`, true);
       if (this.#length > MAX_HEAD_BYTES) throw new Http1Error(`malformed answer: ${what}`, true);
@@ -513,6 +718,28 @@ function indexOfBlankLine(bytes: Uint8Array, from: number, to: number): number {
     }
   }
   return -1;
+}
+
+const utf8Decoder = new TextDecoder();
+
+/** Bytes as ISO-8859-1 text (an answer's head). */
+function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return text;
+}
+
+/** An answer's body as UTF-8 text; all-ASCII bodies (the proxy's) without a decoder call. */
+function utf8(bytes: Uint8Array): string {
+  if (bytes.length > 512 || bytes.some((byte) => byte > 0x7f)) return utf8Decoder.decode(bytes);
+  return String.fromCharCode(...bytes);
+}
+
+async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -5,7 +5,8 @@
  * so the queue sends a delete before the next add).
  *
  * An `http:` proxy is reached over kept-alive HTTP/1.1 connections of our own
- * (`http1_pool.ts`): a failure is `not-sent` only when no byte was written. An `https:` proxy is
+ * (`http1_pool.ts`), a few of them, with requests beyond pipelined: a failure is `not-sent` only
+ * when no byte of the request was written. An `https:` proxy is
  * reached through `fetch`, whose failures are classified from its messages.
  *
  * How Deno 2.9 reports failures, measured: every network failure of `fetch` is a
@@ -64,6 +65,11 @@ export interface AsabruSenderOptions {
   token?: string;
   /** How long one request may take, answer body included. Default 5000 ms. */
   timeoutMs?: number;
+  /**
+   * `http:` proxies: connections kept open at most; more requests in flight are pipelined on
+   * them (HTTP/1.1, answers in order). Default 4; at least the caller's concurrency: no pipelining.
+   */
+  maxConnections?: number;
 }
 
 // deno-lint-ignore no-control-regex
@@ -152,6 +158,8 @@ export class AsabruSender implements Disposable {
         hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
         port: Number(url.port || 80),
         maxBodyBytes: MAX_BODY_BYTES,
+        maxConnections: options.maxConnections,
+        connectTimeoutMs: timeoutMs,
       })
       : undefined;
   }
