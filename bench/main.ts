@@ -7,7 +7,7 @@
  *
  * - `--quick`: a small version (under a minute); writes `bench/results/latest-quick.json`.
  * - `--profile`: every monitor runs with `--cpu-prof`; profiles land in `bench/results/profiles/`.
- * - `--only`: a subset of the scenarios (for investigating one).
+ * - `--only`: a subset of the scenarios (for investigating one); writes `bench/results/partial.json`.
  * - `--monitor-flag=F` (repeatable): an extra `deno run` flag for every monitor, e.g.
  *   `--monitor-flag=--v8-flags=--max-semi-space-size=1` to compare V8 settings.
  *
@@ -189,7 +189,12 @@ async function main(): Promise<number> {
   results.machine.loadAverageAtEnd = Deno.loadavg();
   results.targets = checkTargets(results);
   await Deno.mkdir(resultsDirectory, { recursive: true });
-  const file = new URL(settings.quick ? "latest-quick.json" : "latest.json", resultsDirectory);
+  // A subset (`--only`) must not replace the full results the README quotes.
+  const partial = settings.only.size < SCENARIOS.length;
+  const file = new URL(
+    partial ? "partial.json" : settings.quick ? "latest-quick.json" : "latest.json",
+    resultsDirectory,
+  );
   await Deno.writeTextFile(file, JSON.stringify(results, bigintSafe, 2) + "\n");
   printLines(Deno.stdout, [...renderTable(results), "", `figures written to ${file.pathname}`]);
   return exitCode;

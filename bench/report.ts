@@ -114,12 +114,14 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
         ? `${separate.toFixed(2)}×`
         : "not run (--quick)";
       // The receiver's own ceiling is what its fastest plain load reaches: raw keep-alive
-      // HTTP/1.1, which is also how the monitor talks to an http: proxy. The fetch loops are
-      // kept for reference (fetch costs far more per request than the receiver does).
-      const raw = sync.allAddsMs / ceiling.rawHttpMs;
+      // HTTP/1.1, one request per connection at a time or pipelined (as the monitor's own client
+      // does beyond its connections), whichever was faster. The fetch loops are kept for
+      // reference (fetch costs far more per request than the receiver does).
+      const best = bestRawMs(ceiling);
+      const raw = sync.allAddsMs / best;
       checks.push({
-        figure: "cold sync ÷ receiver ceiling (raw HTTP/1.1 load)",
-        measured: `${raw.toFixed(2)}× (ceiling ${ms(ceiling.rawHttpMs)} ms)`,
+        figure: "cold sync ÷ receiver ceiling (fastest raw HTTP/1.1 load)",
+        measured: `${raw.toFixed(2)}× (ceiling ${ms(best)} ms)`,
         target: "≤ 1.5×",
         met: raw <= 1.5,
         kazoo: "—",
@@ -305,7 +307,7 @@ export function renderTable(results: BenchResults): string[] {
         "RSS/svc = (peak − idle monitor) / n; " +
         "requests = adds + the deletes a starting monitor sends first; " +
         "ceiling = those same requests from a plain fetch loop, 32 at a time (raw: " +
-        "keep-alive HTTP/1.1 without fetch)",
+        "keep-alive HTTP/1.1 without fetch, 32 connections / 4 connections pipelined 8 deep)",
     );
     lines.push(
       ...table(
@@ -325,8 +327,8 @@ export function renderTable(results: BenchResults): string[] {
           "ZK requests",
           "HTTP requests",
           "HTTP conns",
-          "ceiling ms fetch: driver / process; raw",
-          "sync ÷ raw ceiling",
+          "ceiling ms fetch: driver / process; raw: 32 conns / pipelined",
+          "sync ÷ fastest raw ceiling",
         ],
         results.coldSyncs.map((s) => {
           const c = results.ceilings.find((ceiling) => ceiling.services === s.services);
@@ -346,8 +348,12 @@ export function renderTable(results: BenchResults): string[] {
             String(s.zkRequests),
             String(s.requests),
             String(s.httpConnections),
-            c ? `${ms(c.inDriverMs)} / ${ms(c.separateProcessMs)}; ${ms(c.rawHttpMs)}` : "—",
-            c ? `${(s.allAddsMs / c.rawHttpMs).toFixed(2)}×` : "—",
+            c
+              ? `${ms(c.inDriverMs)} / ${ms(c.separateProcessMs)}; ${ms(c.rawHttpMs)} / ${
+                ms(c.pipelinedHttpMs)
+              }`
+              : "—",
+            c ? `${(s.allAddsMs / bestRawMs(c)).toFixed(2)}×` : "—",
           ];
         }),
       ),
@@ -464,4 +470,9 @@ function table(header: string[], rows: string[][]): string[] {
     "|" + widths.map((width) => "-".repeat(width + 2)).join("|") + "|",
     ...rows.map(render),
   ];
+}
+
+/** The faster of the two raw loads (results written before the pipelined one existed lack it). */
+function bestRawMs(ceiling: CeilingResult): number {
+  return Math.min(ceiling.rawHttpMs, ceiling.pipelinedHttpMs ?? Infinity);
 }
