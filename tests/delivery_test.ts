@@ -7,7 +7,7 @@ import { nextOperation, type Wanted } from "../src/delivery/decide.ts";
 import { ProxyQueue } from "../src/delivery/proxy_queue.ts";
 import type { ServiceRef } from "../src/asabru/wire.ts";
 import type { DeliveryOutcome } from "../src/asabru/sender.ts";
-import { assertEquals } from "./harness/assert.ts";
+import { assert, assertEquals } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
 import { AsabruSender } from "../src/asabru/sender.ts";
@@ -197,6 +197,31 @@ Deno.test("queue: resync restores a proxy that restarted empty, one copy each", 
   await withTimeout(q.idle(), 2000, "resynced");
   assertEquals(proxy.holds().length, 50);
   assertEquals(new Set(proxy.holds()).size, 50, "no duplicates");
+  await q.stop();
+});
+
+Deno.test("queue: a service deleted before its add is back one round trip later, not after all others", async () => {
+  const proxy = new ModelProxy();
+  let fewest = Infinity;
+  const q = queue(proxy, {
+    concurrency: 4,
+    resyncPerSecond: 100_000,
+    send: async (op, r) => {
+      await Promise.resolve(); // answers come later than the request, as over a network
+      const outcome = await proxy.send(op, r);
+      fewest = Math.min(fewest, proxy.holds().length);
+      return outcome;
+    },
+  });
+  for (let i = 0; i < 200; i++) q.setWanted(`ep/s${i}`, wanted(`s${i}`));
+  await withTimeout(q.idle(), 2000, "delivered");
+  // A resync (as at a monitor's start): a delete and an add for each. While it runs, the proxy
+  // must not lose more services at once than requests are in flight.
+  fewest = Infinity;
+  q.resync();
+  await withTimeout(q.idle(), 5000, "resynced");
+  assertEquals(proxy.holds().length, 200);
+  assert(fewest >= 200 - 4, `the proxy held only ${fewest} of 200 services at one point`);
   await q.stop();
 });
 

@@ -84,6 +84,8 @@ interface Entry extends DeliveryState {
   retrying: boolean;
   /** A resync began while a request was in flight: its answer must not undo the resync. */
   resyncedInFlight: boolean;
+  /** Its last operation was acknowledged: the next one (an add after its delete) goes first. */
+  continuing?: boolean;
 }
 
 /** The delivery queue of one proxy. */
@@ -113,6 +115,12 @@ export class ProxyQueue {
   readonly #unconverged = new Set<string>();
   /** Keys to look at, in arrival order. */
   readonly #ready = new FifoSet<string>();
+  /**
+   * Keys whose last operation was just acknowledged, taken before {@link #ready}: a service
+   * deleted before its add (a start, a resync, an uncertain outcome) is back at the proxy one
+   * round trip later, not after every other service's delete.
+   */
+  readonly #continuing = new FifoSet<string>();
   readonly #inFlight = new Set<Promise<void>>();
   /** Proxy-wide failures in a row (unreachable); > 0 means probing with one request. */
   #proxyFailures = 0;
@@ -266,7 +274,11 @@ export class ProxyQueue {
   #wake(entry: Entry): void {
     if (this.#stopped) return;
     const current = this.#entries.get(entry.key) === entry;
-    if (current && !entry.inFlight && entry.retryTimer === undefined) this.#ready.add(entry.key);
+    if (current && !entry.inFlight && entry.retryTimer === undefined) {
+      if (entry.continuing) this.#continuing.add(entry.key);
+      else this.#ready.add(entry.key);
+    }
+    entry.continuing = false;
     this.#pump();
   }
 
@@ -281,16 +293,16 @@ export class ProxyQueue {
     const now = this.#now();
     if (now < this.#pausedUntil) return this.#pumpLater(this.#pausedUntil - now);
     const limit = this.#proxyFailures > 0 ? 1 : this.#concurrency;
-    for (let key = this.#ready.first(); key !== undefined; key = this.#ready.first()) {
+    for (let key = this.#nextReady(); key !== undefined; key = this.#nextReady()) {
       if (this.#inFlight.size >= limit) break;
       const entry = this.#entries.get(key);
       if (!entry) {
-        this.#ready.delete(key);
+        this.#unready(key);
         continue;
       }
       const next = nextOperation(entry);
       if (!next) {
-        this.#ready.delete(key);
+        this.#unready(key);
         this.#settleIfConverged(entry);
         continue;
       }
@@ -298,10 +310,19 @@ export class ProxyQueue {
         this.#pumpLater(1000 / this.#resyncPerSecond);
         break;
       }
-      this.#ready.delete(key);
+      this.#unready(key);
       this.#dispatch(entry, next.op, next.ref, entry.wanted);
     }
     this.#notifyIdle();
+  }
+
+  #nextReady(): string | undefined {
+    return this.#continuing.first() ?? this.#ready.first();
+  }
+
+  #unready(key: string): void {
+    this.#continuing.delete(key);
+    this.#ready.delete(key);
   }
 
   #pumpLater(ms: number): void {
@@ -389,6 +410,7 @@ export class ProxyQueue {
           return;
         }
         entry.uncertain = undefined;
+        entry.continuing = true;
         // The proxy now holds exactly what was sent: if the wanted state moved on meanwhile,
         // the next decision sees the difference.
         entry.acknowledged = op === "add" ? wantedAtSend : undefined;
@@ -484,7 +506,7 @@ export class ProxyQueue {
     entry.resyncing = false;
     if (!entry.wanted && !entry.acknowledged && entry.retryTimer === undefined) {
       this.#entries.delete(entry.key);
-      this.#ready.delete(entry.key);
+      this.#unready(entry.key);
     }
   }
 
