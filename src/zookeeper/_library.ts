@@ -20,6 +20,7 @@ import jute from "node-zookeeper-client/lib/jute/index.js";
 import pathModule from "node-zookeeper-client/lib/Path.js";
 import { Buffer } from "node:buffer";
 import type net from "node:net";
+import { batchWrites } from "./_write_batcher.ts";
 import { openZkSocket, type ZkServerAddress } from "./socket.ts";
 import { type JuteClasses, speedUpJute } from "./_jute_fast.ts";
 import { type PathModule, speedUpPathValidation } from "./_path_validate.ts";
@@ -471,6 +472,7 @@ export class LibraryClient {
   #openSocket(server: ZkServerAddress): void {
     const cm = this.#cm;
     const socket = openZkSocket({ host: server.host, port: Number(server.port) });
+    batchWrites(socket);
     this.#socket = socket;
     this.#server = server.host.includes(":")
       ? `[${server.host}]:${server.port}`
