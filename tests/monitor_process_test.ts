@@ -55,6 +55,9 @@ Deno.test("monitor process with the client process", async (t) => {
         "add ch_http_service2",
         "delete ch_http_service2",
       ]);
+      // A change is logged where it happens, one line each.
+      await program.waitForLine(/sent add ch_http_node1\/ch_http_service2 to/, 5000);
+      await program.waitForLine(/sent delete ch_http_node1\/ch_http_service2 to/, 5000);
     },
   );
 
@@ -78,9 +81,14 @@ Deno.test("monitor process with the client process", async (t) => {
 
   await t.step("a proxy restarted empty, then SIGHUP: restored without duplicates", async () => {
     proxy.restartEmpty();
+    const linesBefore = program.lines.length;
     program.kill("SIGHUP");
     await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "restored");
     assertEquals(proxy.duplicates(), []);
+    // A resync is one summary line, not a line per request (thousands, in a large cluster).
+    await program.waitForLine(/in step after the resync: 2 requests in \d+ ms/, 5000);
+    const perRequest = program.lines.slice(linesBefore).filter((line) => /"sent /.test(line));
+    assertEquals(perRequest, []);
   });
 
   await t.step("POST /v1/resync does the same", async () => {

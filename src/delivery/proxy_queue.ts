@@ -86,6 +86,15 @@ interface Entry extends DeliveryState {
   resyncedInFlight: boolean;
   /** Its last operation was acknowledged: the next one (an add after its delete) goes first. */
   continuing?: boolean;
+  /** Part of a start-up or a resync: its requests are logged in the summary, not one by one. */
+  bulk?: boolean;
+}
+
+/** A start-up or resync in progress: what its summary line will say. */
+interface BulkWork {
+  reason: "start-up" | "resync";
+  since: number;
+  requests: number;
 }
 
 /** The delivery queue of one proxy. */
@@ -126,6 +135,7 @@ export class ProxyQueue {
   #proxyFailures = 0;
   #pausedUntil = 0;
   #pumpTimer?: ReturnType<typeof setTimeout>;
+  #bulk?: BulkWork;
   #tokens = 0;
   #tokensAt = 0;
   #stopped = false;
@@ -158,7 +168,11 @@ export class ProxyQueue {
   ): void {
     const known = this.#entries.has(key);
     const entry = this.#entry(key);
-    if (options.proxyMayHold && !known && wanted) entry.uncertain = wanted.ref;
+    if (options.proxyMayHold && !known && wanted) {
+      entry.uncertain = wanted.ref;
+      entry.bulk = true;
+      this.#bulk ??= { reason: "start-up", since: this.#now(), requests: 0 };
+    }
     if (!wanted && entry.wanted && !this.#mayDeliver()) {
       // A standby: the leader may have added this service, so whoever takes over must delete it.
       entry.uncertain ??= entry.wanted.ref;
@@ -184,11 +198,13 @@ export class ProxyQueue {
       entry.uncertain ??= ref;
       entry.acknowledged = undefined;
       entry.resyncing = true;
+      entry.bulk = true;
       if (entry.inFlight) entry.resyncedInFlight = true;
       entry.changedAt ??= this.#now();
       count++;
       this.#track(entry);
     }
+    this.#bulk = { reason: "resync", since: this.#now(), requests: 0 };
     // Only now, with every entry marked: a pump in the middle would send a plain add for an
     // entry not marked yet.
     this.kick();
@@ -414,7 +430,13 @@ export class ProxyQueue {
         // The proxy now holds exactly what was sent: if the wanted state moved on meanwhile,
         // the next decision sees the difference.
         entry.acknowledged = op === "add" ? wantedAtSend : undefined;
-        log.info(`sent ${op} {key} to {proxy}`, properties);
+        // One line per change; a start-up or a resync (thousands of requests) gets one summary.
+        if (entry.bulk && this.#bulk) {
+          this.#bulk.requests++;
+          log.debug(`sent ${op} {key} to {proxy}`, properties);
+        } else {
+          log.info(`sent ${op} {key} to {proxy}`, properties);
+        }
         this.#onDecision?.({ decision: "sent", key: entry.key, op });
         return;
       case "rejected": {
@@ -504,6 +526,7 @@ export class ProxyQueue {
       entry.changedAt = undefined;
     }
     entry.resyncing = false;
+    entry.bulk = false;
     if (!entry.wanted && !entry.acknowledged && entry.retryTimer === undefined) {
       this.#entries.delete(entry.key);
       this.#unready(entry.key);
@@ -515,6 +538,16 @@ export class ProxyQueue {
   }
 
   #notifyIdle(): void {
+    if (this.#bulk && this.#isIdle()) {
+      const { reason, since, requests } = this.#bulk;
+      this.#bulk = undefined;
+      log.info("{proxy} in step after the {reason}: {requests} requests in {ms} ms", {
+        proxy: this.proxy,
+        reason,
+        requests,
+        ms: Math.round(this.#now() - since),
+      });
+    }
     if (this.#idle.size === 0 || !this.#isIdle()) return;
     for (const resolve of this.#idle) resolve();
     this.#idle.clear();
