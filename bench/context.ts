@@ -76,7 +76,7 @@ export interface RunningMonitor {
 
 /**
  * Starts `monitor.ts` as `deno task monitor` would (its permissions), watching `root` and
- * delivering to the receiver, with warnings-only logs and a status server on a free loopback port.
+ * delivering to the receiver, with the default (info) logs and a status server on a free loopback port.
  * Its session timeout is as long as the driver's, so both survive a ZooKeeper restart.
  */
 export async function startMonitorProcess(
@@ -103,7 +103,8 @@ export async function startMonitorProcess(
       ZK_HOST: context.zk.connectionString,
       ZK_ROOT_NODE: root,
       ASABRU_API_URL: context.receiver.url,
-      LOG_LEVEL: "warning",
+      // The default level, as users run it: a line per change, a summary per start-up or resync.
+      LOG_LEVEL: "info",
       ZK_SESSION_TIMEOUT: `${DRIVER_SESSION_TIMEOUT_MS}ms`,
       STATUS_PORT: String(statusPort),
       STATUS_HOST: "127.0.0.1",
