@@ -12,6 +12,7 @@ import {
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
+import { setImmediate } from "node:timers";
 
 /** The levels `LOG_LEVEL` accepts. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
@@ -23,8 +24,11 @@ export type LogFormat = "auto" | "json" | "text";
 export interface LoggingOptions {
   level?: LogLevel;
   format?: LogFormat;
-  /** Where lines go; default stderr. */
-  write?: (line: string) => void;
+  /**
+   * Where lines go; default stderr, where lines of one turn of the event loop are written together
+   * (a burst of changes is a line each), warnings and worse at once with whatever waited.
+   */
+  write?: (line: string, urgent: boolean) => void;
 }
 
 /** Routes every `["zkcm", ...]` logger to stderr. Call once at program start. */
@@ -36,7 +40,8 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
     ? getJsonLinesFormatter({ properties: "flatten" })
     : getTextFormatter({ timestamp: "date-time-timezone", value: (v) => Deno.inspect(v) });
   const write = options.write ?? writeToStderr;
-  const sink: Sink = (record: LogRecord) => write(formatter(withPlainStrings(record)));
+  const sink: Sink = (record: LogRecord) =>
+    write(formatter(withPlainStrings(record)), URGENT.has(record.level));
   await configure({
     reset: true,
     sinks: { main: sink },
@@ -64,11 +69,31 @@ function withPlainStrings(record: LogRecord): LogRecord {
   return { ...record, message: parts };
 }
 
+const URGENT = new Set<LogLevel>(["warning", "error", "fatal"]);
 const encoder = new TextEncoder();
+let waiting: string[] = [];
 
-function writeToStderr(line: string): void {
-  // Synchronous, so the last lines before an exit are not lost.
-  const bytes = encoder.encode(line);
+function writeToStderr(line: string, urgent: boolean): void {
+  if (waiting.push(line) === 1 && !urgent) {
+    setImmediate(flushLogs);
+    if (!exitHooked) {
+      exitHooked = true;
+      // The last lines before an exit (Deno.exit, the end of the program, an uncaught error).
+      globalThis.addEventListener("unload", flushLogs);
+      globalThis.addEventListener("error", flushLogs);
+      globalThis.addEventListener("unhandledrejection", flushLogs);
+    }
+  }
+  if (urgent) flushLogs();
+}
+let exitHooked = false;
+
+/** Writes the log lines still waiting for the end of this turn of the event loop, now. */
+function flushLogs(): void {
+  if (waiting.length === 0) return;
+  // Synchronous, so nothing is lost when the process ends right after.
+  const bytes = encoder.encode(waiting.length === 1 ? waiting[0] : waiting.join(""));
+  waiting = [];
   let written = 0;
   while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
 }

@@ -100,9 +100,11 @@ Deno.test("monitor process with the client process", async (t) => {
     assertEquals(proxy.duplicates(), []);
   });
 
-  await t.step("SIGTERM: exits 0", async () => {
+  await t.step("SIGTERM: exits 0, its last log line written", async () => {
     program.kill("SIGTERM");
-    assertEquals((await program.finished()).code, 0);
+    const { code, lines } = await program.finished();
+    assertEquals(code, 0);
+    assertMatch(lines.at(-1) ?? "", /"message":"stopped"/);
   });
 });
 
