@@ -114,7 +114,14 @@ function parsePort(text: string): number | string {
   return port;
 }
 
+/** A valid hostname, checked in one pass (the checks below say what is wrong with the others). */
+const HOSTNAME =
+  /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+/** A last label that is all digits (or a dotted IPv4 address): not settled by {@link HOSTNAME}. */
+const DIGITS_LAST = /(?:^|\.)[0-9]+$/;
+
 function validateHost(host: string): string | undefined {
+  if (host.length <= 253 && HOSTNAME.test(host) && !DIGITS_LAST.test(host)) return undefined;
   if (host === "") return "missing host";
   if (/^[0-9.]+$/.test(host)) {
     return isIPv4(host) ? undefined : "invalid IPv4 address (four numbers 0-255, no leading zeros)";

@@ -277,7 +277,7 @@ class Connection {
   #proven = false;
   #buffer = new Uint8Array(4096);
   #length = 0;
-  #lastHeadText = "";
+  #lastHeadBytes: Uint8Array = new Uint8Array(0);
   #lastHead: ResponseHead | undefined;
   #ended = false;
   #endCause: unknown;
@@ -520,9 +520,14 @@ class Connection {
   /** Removes and returns the first `n` buffered bytes. */
   #consume(n: number): Uint8Array {
     const taken = this.#buffer.slice(0, n);
+    this.#drop(n);
+    return taken;
+  }
+
+  /** Removes the first `n` buffered bytes. */
+  #drop(n: number): void {
     this.#buffer.copyWithin(0, n, this.#length);
     this.#length -= n;
-    return taken;
   }
 
   /** Waits until more bytes arrive; throws when the connection ends first. */
@@ -539,12 +544,21 @@ class Connection {
     }
   }
 
-  /** A proxy sends the same head over and over: the last one parsed is kept. */
-  #parseHead(text: string): ResponseHead | string {
-    if (text === this.#lastHeadText && this.#lastHead !== undefined) return this.#lastHead;
-    const head = parseResponseHead(text);
+  /**
+   * Parses the head in the first `length` buffered bytes and consumes them. A proxy sends the
+   * same head over and over: the bytes of the last one parsed are kept, and a head equal to them
+   * is not decoded and parsed again.
+   */
+  #takeHead(length: number): ResponseHead | string {
+    const last = this.#lastHeadBytes;
+    if (this.#lastHead !== undefined && last.length === length && startsWith(this.#buffer, last)) {
+      this.#drop(length);
+      return this.#lastHead;
+    }
+    const bytes = this.#consume(length);
+    const head = parseResponseHead(latin1(bytes));
     if (typeof head !== "string") {
-      this.#lastHeadText = text;
+      this.#lastHeadBytes = bytes;
       this.#lastHead = head;
     }
     return head;
@@ -555,7 +569,7 @@ class Connection {
     for (;;) {
       const end = indexOfBlankLine(this.#buffer, searchFrom, this.#length);
       if (end !== -1) {
-        const head = this.#parseHead(latin1(this.#consume(end + 4)));
+        const head = this.#takeHead(end + 4);
         if (typeof head === "string") throw new Http1Error(`malformed answer: ${head}`, true);
         return head;
       }
@@ -722,12 +736,15 @@ function indexOfBlankLine(bytes: Uint8Array, from: number, to: number): number {
 
 const utf8Decoder = new TextDecoder();
 
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}
+
 /** Bytes as ISO-8859-1 text (an answer's head). */
 function latin1(bytes: Uint8Array): string {
   let text = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  }
+  for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
   return text;
 }
 

@@ -33,9 +33,12 @@ export interface Decision {
   epoch?: number;
 }
 
+/** A decision as kept: its time as a number (formatted only when someone reads it). */
+type Kept = Omit<Decision, "at"> & { atMs: number };
+
 /** A ring buffer of the last `capacity` decisions. */
 export class DecisionJournal {
-  readonly #entries: Decision[] = [];
+  readonly #entries: Kept[] = [];
   readonly #capacity: number;
   #next = 0;
   #epoch: () => number | undefined;
@@ -52,14 +55,15 @@ export class DecisionJournal {
 
   /** Records a decision and logs it. */
   record(decision: Omit<Decision, "at" | "epoch">): void {
-    const entry: Decision = { at: new Date().toISOString(), epoch: this.#epoch(), ...decision };
+    const entry: Kept = { atMs: Date.now(), epoch: this.#epoch(), ...decision };
     if (this.#entries.length < this.#capacity) this.#entries.push(entry);
     else this.#entries[this.#next] = entry;
     this.#next = (this.#next + 1) % this.#capacity;
-    log.debug(`${entry.decision}{detail}`, {
-      ...entry,
+    // Built only when debug lines are wanted: thousands of decisions a second at start-up.
+    log.debug(`${entry.decision}{detail}`, () => ({
+      ...toDecision(entry),
       detail: entry.key ? ` ${entry.op ?? ""} ${entry.key}`.replace("  ", " ") : "",
-    });
+    }));
   }
 
   /** The most recent decisions, oldest first. */
@@ -67,6 +71,10 @@ export class DecisionJournal {
     const ordered = this.#entries.length < this.#capacity
       ? [...this.#entries]
       : [...this.#entries.slice(this.#next), ...this.#entries.slice(0, this.#next)];
-    return ordered.slice(-limit);
+    return ordered.slice(-limit).map(toDecision);
   }
+}
+
+function toDecision({ atMs, ...rest }: Kept): Decision {
+  return { at: new Date(atMs).toISOString(), ...rest };
 }
