@@ -295,6 +295,9 @@ export function renderTable(results: BenchResults): string[] {
           ["delete → delete at receiver", ...summaryCells(l.delete)],
           ["(of which: ZooKeeper's create answer)", ...summaryCells(l.zkCreateAck)],
           ["(of which: create answered → add)", ...summaryCells(l.addAfterAck)],
+          ...(l.zkReadRoundTrip
+            ? [["(reference: one ZooKeeper read, round trip)", ...summaryCells(l.zkReadRoundTrip)]]
+            : []),
         ],
       ),
     );

@@ -26,6 +26,12 @@ export interface LatencyResult {
   zkCreateAck: Summary;
   /** ZooKeeper's answer to the create → add at the receiver: the monitor's part of `add`. */
   addAfterAck: Summary;
+  /**
+   * One plain read's round trip from the driver (`getData`, no watch), for reference: after the
+   * event, an add costs the monitor two such round trips (list the end point, read the new
+   * service) and one HTTP request.
+   */
+  zkReadRoundTrip: Summary;
   /** Services in the tree besides the one that comes and goes. */
   backgroundServices: number;
   monitorRssBytes: number;
@@ -76,6 +82,7 @@ export async function changeLatency(
   const deletes: number[] = [];
   const acks: number[] = [];
   const afterAcks: number[] = [];
+  const reads: number[] = [];
   const deadline = performance.now() + budgetMs;
   let stoppedEarly: string | undefined;
   for (let round = 0; round < warmupRounds + rounds; round++) {
@@ -94,6 +101,9 @@ export async function changeLatency(
     });
     const ackAt = performance.now();
     const addArrival = await monitor.process.guard(added);
+    const readAt = performance.now();
+    await driver.getData(path);
+    const readRoundTrip = performance.now() - readAt;
 
     const deleted = receiver.next("delete", key, 5000);
     const deletedAt = performance.now();
@@ -104,6 +114,7 @@ export async function changeLatency(
     adds.push(addArrival.at - createdAt);
     acks.push(ackAt - createdAt);
     afterAcks.push(addArrival.at - ackAt);
+    reads.push(readRoundTrip);
     deletes.push(deleteArrival.at - deletedAt);
   }
   if (stoppedEarly) progress(`latency: ${stoppedEarly}`);
@@ -117,6 +128,7 @@ export async function changeLatency(
     all: roundSummary(summarize([...adds, ...deletes])),
     zkCreateAck: roundSummary(summarize(acks)),
     addAfterAck: roundSummary(summarize(afterAcks)),
+    zkReadRoundTrip: roundSummary(summarize(reads)),
     backgroundServices: BACKGROUND,
     monitorRssBytes: memory.rss,
     duplicateAdds: receiver.duplicateAdds,
