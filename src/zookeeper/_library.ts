@@ -80,6 +80,8 @@ interface LibConnectionManager {
   };
   setState(state: number): void;
   queue(request: unknown, callback?: Callback<unknown>): void;
+  registerDataWatcher(path: string, watcher: LibWatcher): void;
+  registerChildWatcher(path: string, watcher: LibWatcher): void;
   connect(): void;
   close(): void;
   onSocketData(chunk: Buffer): void;
@@ -303,11 +305,20 @@ export class LibraryClient {
     return this.#call(
       path,
       (cb: Callback<{ data: Uint8Array; stat: ZkStat }>) =>
-        this.#client.getData(path, this.#wrapWatcher(watcher), (error, data, stat) =>
-          cb(
-            error,
-            error ? undefined! : { data: fromBuffer(data), stat: toStat(stat as LibStat) },
-          )),
+        this.#read(
+          "GET_DATA",
+          "GetDataRequest",
+          path,
+          this.#wrapWatcher(watcher),
+          (error, payload) =>
+            cb(
+              error,
+              error ? undefined! : {
+                data: fromBuffer(payload.data as Buffer | null),
+                stat: toStat(payload.stat as LibStat),
+              },
+            ),
+        ),
     );
   }
 
@@ -343,13 +354,51 @@ export class LibraryClient {
     return this.#call(
       path,
       (cb: Callback<{ children: string[]; stat: ZkStat }>) =>
-        this.#client.getChildren(
+        this.#read(
+          "GET_CHILDREN2",
+          "GetChildren2Request",
           path,
           this.#wrapWatcher(watcher),
-          (error, children, stat) =>
-            cb(error, error ? undefined! : { children, stat: toStat(stat as LibStat) }),
+          (error, payload) =>
+            cb(
+              error,
+              error ? undefined! : {
+                children: payload.children as string[],
+                stat: toStat(payload.stat as LibStat),
+              },
+            ),
         ),
     );
+  }
+
+  /**
+   * The library's `getData` and `getChildren` (a session's hot reads) without its retry wrapper
+   * and argument asserts, which cost more than the request itself at thousands a second: the
+   * same request queued the same way, the watcher registered on success as the library does.
+   * With `retries: 0` the wrapper only ever made one attempt.
+   */
+  #read(
+    op: "GET_DATA" | "GET_CHILDREN2",
+    record: "GetDataRequest" | "GetChildren2Request",
+    path: string,
+    watcher: LibWatcher | undefined,
+    cb: (error: LibError | null, payload: JuteRecord) => void,
+  ): void {
+    const { protocol, Request, OP_CODES } = juteLib;
+    pathModule.validate(path);
+    const header = new protocol.RequestHeader();
+    header.type = OP_CODES[op];
+    const payload = new protocol[record]();
+    payload.path = path;
+    payload.watch = watcher !== undefined;
+    this.#cm.queue(new Request(header, payload), (error, response) => {
+      if (error) return cb(error as LibError, undefined!);
+      if (watcher) {
+        if (op === "GET_DATA") this.#cm.registerDataWatcher(path, watcher);
+        else this.#cm.registerChildWatcher(path, watcher);
+      }
+      cb(null, (response as { payload: JuteRecord }).payload);
+    });
   }
 
   getAcl(path: string): Promise<ZkAclEntry[]> {
