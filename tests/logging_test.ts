@@ -1,0 +1,53 @@
+/**
+ * The JSON lines the programs write: the fast path writes exactly what LogTape's own formatter
+ * writes for the same record (after `withPlainStrings`, as the sink does), and leaves every other
+ * record to it.
+ */
+import { getJsonLinesFormatter, type LogRecord } from "@logtape/logtape";
+import { jsonLine, withPlainStrings } from "../src/logging.ts";
+import { assertEquals } from "./harness/assert.ts";
+
+const logtape = getJsonLinesFormatter({ properties: "flatten" });
+
+function record(
+  message: unknown[],
+  properties: Record<string, unknown>,
+  level = "info",
+): LogRecord {
+  return {
+    category: ["zkcm", "delivery"],
+    level: level as LogRecord["level"],
+    message,
+    rawMessage: "template",
+    timestamp: 1_764_000_000_123,
+    properties,
+  };
+}
+
+Deno.test("plain records come out as LogTape writes them", () => {
+  const records = [
+    record(["sent add ep/svc to http://proxy/updateService"], {
+      proxy: "http://proxy/updateService",
+      key: "ep/svc",
+      op: "add",
+      port: 8123,
+      ms: 0,
+      flag: true,
+      none: null,
+      missing: undefined,
+    }),
+    record(['a C1 control \u0085, a quote ", a newline \n, U+2028 \u2028, é'], {
+      text: "\u009f\t",
+    }),
+    record(["warned"], {}, "warning"),
+    record(["huge ", 1e21, " and odd ", NaN, ""], { n: -0, inf: Infinity }),
+  ];
+  for (const r of records) assertEquals(jsonLine(r), logtape(withPlainStrings(r)));
+});
+
+Deno.test("records with other values are left to LogTape", () => {
+  assertEquals(jsonLine(record(["x"], { id: 10n })), undefined);
+  assertEquals(jsonLine(record(["x"], { error: new Error("e") })), undefined);
+  assertEquals(jsonLine(record(["x"], { list: ["a"] })), undefined);
+  assertEquals(jsonLine(record(["value ", { a: 1 }, ""], {})), undefined);
+});
