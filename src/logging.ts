@@ -154,5 +154,9 @@ function flushLogs(): void {
   const bytes = encoder.encode(waiting.length === 1 ? waiting[0] : waiting.join(""));
   waiting = [];
   let written = 0;
-  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+  try {
+    while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+  } catch {
+    // stderr is gone (its reader died) or refuses: the lines are lost, the program goes on.
+  }
 }

@@ -458,3 +458,57 @@ Deno.test("an abort before writing is not sent and leaves the connection; after,
   assertEquals(pool.openConnections, 0);
   assertEquals(server.seen, [["/first", "/second", "/never", "/behind"]]);
 });
+
+Deno.test("a server that hangs up right after a keep-alive answer: the waiting requests move on", async () => {
+  await using server = new PipelineServer(async (connection) => {
+    const path = await connection.next();
+    await connection.answer(path!); // keep-alive by the headers, then the connection is closed
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port, maxConnections: 1 });
+
+  const paths = ["/a", "/b", "/c"];
+  const answers = await Promise.all(paths.map((path) => askFor(pool, path)));
+  assertEquals(answers.map((answer) => answer.body), paths);
+  assertEquals(server.seen, [["/a"], ["/b"], ["/c"]]);
+});
+
+Deno.test("a connection whose requests were all aborted while it connected does not hold the process", async () => {
+  await using server = new PipelineServer(async (connection) => {
+    await connection.next(); // holds the connection open until the client hangs up
+  });
+  // A process that aborts its only request while the connection is being made, and never closes
+  // the pool: it must still end by itself.
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      script,
+      `import { Http1Pool } from ${
+        JSON.stringify(new URL("../src/asabru/http1_pool.ts", import.meta.url).href)
+      };
+const pool = new Http1Pool({ hostname: "127.0.0.1", port: ${server.port} });
+const controller = new AbortController();
+const request = pool.request(new TextEncoder().encode("x"), controller.signal);
+controller.abort();
+await request.catch(() => {});
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--allow-net=127.0.0.1", script],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const ended = await Promise.race([
+      child.status.then(() => true),
+      new Promise<false>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 5000);
+        child.status.finally(() => clearTimeout(timer));
+      }),
+    ]);
+    if (!ended) child.kill();
+    await child.status;
+    assert(ended, "the process was still running 5 s later");
+    assertEquals(server.seen.length, 1, "it had connected");
+  } finally {
+    await Deno.remove(script);
+  }
+});

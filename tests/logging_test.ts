@@ -51,3 +51,43 @@ Deno.test("records with other values are left to LogTape", () => {
   assertEquals(jsonLine(record(["x"], { list: ["a"] })), undefined);
   assertEquals(jsonLine(record(["value ", { a: 1 }, ""], {})), undefined);
 });
+
+Deno.test("a log reader that went away loses the lines, not the program", async () => {
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    const logging = new URL("../src/logging.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { getLogger } from "@logtape/logtape";
+import { configureLogging } from ${JSON.stringify(logging)};
+await configureLogging({ level: "info", format: "json" });
+const log = getLogger(["zkcm", "test"]);
+// Wait until the reader of stderr has gone, then log through a few turns of the event loop.
+await Deno.stdin.readable.pipeTo(new WritableStream());
+for (let i = 0; i < 3; i++) {
+  log.info("line {i}", { i });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}
+console.log("alive");
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--config",
+        new URL("../deno.json", import.meta.url).pathname,
+        script,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await child.stderr.cancel(); // the log reader dies
+    await child.stdin.close(); // then the program logs
+    const { code, stdout } = await child.output();
+    assertEquals([code, new TextDecoder().decode(stdout)], [0, "alive\n"]);
+  } finally {
+    await Deno.remove(script);
+  }
+});

@@ -369,6 +369,7 @@ class Connection {
     }
     void this.#readLoop(this.#conn);
     this.#pump();
+    this.#becameIdleMaybe(); // its requests may all have been aborted while it connected
   }
 
   /**
@@ -450,12 +451,16 @@ class Connection {
     this.#becameIdleMaybe();
   }
 
+  /** After an answer or an abort: ends a connection the server has hung up, or parks it idle. */
   #becameIdleMaybe(): void {
-    if (this.load > 0 || this.#closed) return;
-    // Bytes nobody asked for, or a server that has hung up: never reuse it.
-    if (this.#ended || this.#length > 0) {
-      return this.close(new Http1Error("the connection is out of step", true));
+    if (this.#closed) return;
+    // A server that hung up right after its last answer: what waits to be written moves on.
+    if (this.#ended && this.#written.length === 0) {
+      return this.close(new Http1Error("the server closed the connection", true));
     }
+    if (this.load > 0) return;
+    // Bytes nobody asked for: never reuse it.
+    if (this.#length > 0) return this.close(new Http1Error("the connection is out of step", true));
     this.idleSince = performance.now();
     // Its pending read (watching for the server's close) must not keep a process alive.
     this.#conn?.unref();

@@ -264,7 +264,7 @@ export class AsabruSender implements Disposable {
       if (failure.sent) return { kind: "uncertain", reason: this.#abortReason(aborted()) };
       const reason = aborted() === "closed"
         ? "sender closed"
-        : `could not connect within ${this.timeoutMs} ms`;
+        : `not sent within ${this.timeoutMs} ms (no connection to the proxy, or every one busy)`;
       return { kind: "not-sent", reason };
     }
   }
