@@ -138,7 +138,10 @@ export async function startMonitor(
     session,
     root: options.rootNode,
     onChange,
-    onSynced: () => firstSyncDone = true,
+    onSynced: () => {
+      firstSyncDone = true;
+      for (const queue of queues) queue.startupListed();
+    },
   });
 
   let mirrorStarted = false;

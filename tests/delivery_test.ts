@@ -7,7 +7,9 @@ import { nextOperation, type Wanted } from "../src/delivery/decide.ts";
 import { ProxyQueue } from "../src/delivery/proxy_queue.ts";
 import type { ServiceRef } from "../src/asabru/wire.ts";
 import type { DeliveryOutcome } from "../src/asabru/sender.ts";
-import { assert, assertEquals } from "./harness/assert.ts";
+import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
+import { reset as resetLogging } from "@logtape/logtape";
+import { configureLogging } from "../src/logging.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
 import { AsabruSender } from "../src/asabru/sender.ts";
@@ -240,4 +242,73 @@ Deno.test("queue: a resync while an add's answer is on its way: the proxy ends u
   await withTimeout(q.idle(), 5000, "resynced");
   assertEquals(proxy.list("ep"), [{ service: "s", host: "h", port: 1 }]);
   await q.stop();
+});
+
+/** Captures the info lines of the delivery logger while `body` runs. */
+async function infoLines(body: (lines: string[]) => Promise<void>): Promise<void> {
+  const lines: string[] = [];
+  await configureLogging({ level: "info", format: "json", write: (line) => lines.push(line) });
+  try {
+    await body(lines);
+  } finally {
+    await resetLogging();
+  }
+}
+
+const summaries = (lines: string[]) =>
+  lines.filter((line) => line.includes("in step after")).map((line) =>
+    JSON.parse(line).message.replace(/ in \d+ ms$/, "")
+  );
+
+Deno.test("queue: a start-up is one summary line, once every service listed at start is delivered", async () => {
+  await infoLines(async (lines) => {
+    const proxy = new ModelProxy();
+    const q = queue(proxy);
+    // Listed one at a time, as the mirror reads them: the queue drains in between.
+    for (const service of ["a", "b", "c"]) {
+      q.setWanted(`ep/${service}`, wanted(service), { proxyMayHold: true });
+      await withTimeout(q.idle(), 2000, `${service} delivered`);
+    }
+    assertEquals(summaries(lines), [], "not before the listing is over");
+    q.startupListed();
+    assertEquals(summaries(lines), ["model in step after the start-up: 6 requests"]);
+    assertEquals(lines.filter((line) => line.includes('"sent ')), [], "no line per request");
+    // A change afterwards is a line of its own.
+    q.setWanted("ep/d", wanted("d"));
+    await withTimeout(q.idle(), 2000, "d delivered");
+    assertEquals(lines.filter((line) => line.includes('"sent add ep/d to model"')).length, 1);
+    await q.stop();
+  });
+});
+
+Deno.test("queue: a refused service does not hold back the summary of the others", async () => {
+  await infoLines(async (lines) => {
+    const proxy = new ModelProxy();
+    proxy.script = (_op, r) => r.service === "unknown-ep" ? "reject" : "ok";
+    const q = queue(proxy, { retryMaxMs: 60_000 });
+    for (const service of ["a", "b", "unknown-ep"]) {
+      q.setWanted(`ep/${service}`, wanted(service), { proxyMayHold: true });
+    }
+    q.startupListed();
+    await waitFor(() => summaries(lines).length === 1, 2000, "the summary");
+    assertEquals(summaries(lines), ["model in step after the start-up: 4 requests"]);
+    assert(lines.some((line) => line.includes("refused")), "the refusal is a warning of its own");
+    await q.stop();
+  });
+});
+
+Deno.test("queue: a resync during the start-up ends in one summary, the resync's", async () => {
+  await infoLines(async (lines) => {
+    const proxy = new ModelProxy();
+    const q = queue(proxy, { resyncPerSecond: 100_000 });
+    q.setWanted("ep/a", wanted("a"), { proxyMayHold: true });
+    q.resync();
+    q.setWanted("ep/b", wanted("b"), { proxyMayHold: true });
+    q.startupListed();
+    await withTimeout(q.idle(), 2000, "delivered");
+    assertEquals(summaries(lines).length, 1);
+    assertMatch(summaries(lines)[0], /^model in step after the resync: \d+ requests$/);
+    assertEquals(proxy.holds(), ["a:9000", "b:9000"]);
+    await q.stop();
+  });
 });

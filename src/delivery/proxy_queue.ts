@@ -90,11 +90,15 @@ interface Entry extends DeliveryState {
   bulk?: boolean;
 }
 
-/** A start-up or resync in progress: what its summary line will say. */
+/** A start-up or resync in progress: what its summary line will say, and when. */
 interface BulkWork {
   reason: "start-up" | "resync";
   since: number;
   requests: number;
+  /** Its services not settled yet (a refused one leaves: its refusals are logged as warnings). */
+  outstanding: number;
+  /** A start-up's services are still being listed ({@link ProxyQueue.startupListed} ends it). */
+  listing: boolean;
 }
 
 /** The delivery queue of one proxy. */
@@ -170,8 +174,14 @@ export class ProxyQueue {
     const entry = this.#entry(key);
     if (options.proxyMayHold && !known && wanted) {
       entry.uncertain = wanted.ref;
-      entry.bulk = true;
-      this.#bulk ??= { reason: "start-up", since: this.#now(), requests: 0 };
+      this.#bulk ??= {
+        reason: "start-up",
+        since: this.#now(),
+        requests: 0,
+        outstanding: 0,
+        listing: true,
+      };
+      this.#joinBulk(entry);
     }
     if (!wanted && entry.wanted && !this.#mayDeliver()) {
       // A standby: the leader may have added this service, so whoever takes over must delete it.
@@ -191,6 +201,15 @@ export class ProxyQueue {
    */
   resync(): void {
     this.counters.resyncs++;
+    // A start-up still in progress carries on inside the resync (one summary for both).
+    const open = this.#bulk;
+    this.#bulk = {
+      reason: "resync",
+      since: this.#now(),
+      requests: open?.requests ?? 0,
+      outstanding: open?.outstanding ?? 0,
+      listing: open?.listing ?? false,
+    };
     let count = 0;
     for (const entry of this.#entries.values()) {
       const ref = entry.acknowledged?.ref ?? entry.wanted?.ref;
@@ -198,21 +217,31 @@ export class ProxyQueue {
       entry.uncertain ??= ref;
       entry.acknowledged = undefined;
       entry.resyncing = true;
-      entry.bulk = true;
       if (entry.inFlight) entry.resyncedInFlight = true;
       entry.changedAt ??= this.#now();
       count++;
+      this.#joinBulk(entry);
       this.#track(entry);
     }
-    this.#bulk = { reason: "resync", since: this.#now(), requests: 0 };
-    // Only now, with every entry marked: a pump in the middle would send a plain add for an
-    // entry not marked yet.
-    this.kick();
     log.info("full resync of {proxy}: {count} services, {rate} operations/s", {
       proxy: this.proxy,
       count,
       rate: this.#resyncPerSecond,
     });
+    // Only now, with every entry marked: a pump in the middle would send a plain add for an
+    // entry not marked yet.
+    this.kick();
+    this.#summarizeIfDone();
+  }
+
+  /**
+   * The services present at start-up have all been handed over (the mirror's first full read is
+   * done): once they are delivered, the start-up's summary line is logged.
+   */
+  startupListed(): void {
+    if (!this.#bulk?.listing) return;
+    this.#bulk.listing = false;
+    this.#summarizeIfDone();
   }
 
   /** Services whose proxy state differs from the wanted one. */
@@ -450,6 +479,7 @@ export class ProxyQueue {
           return;
         }
         const reason = outcome.message;
+        this.#leaveBulk(entry); // its refusals are warnings of their own
         this.#onDecision?.({ decision: "rejected", key: entry.key, op, reason });
         if (entry.loggedRefusal !== reason) {
           entry.loggedRefusal = reason;
@@ -526,7 +556,7 @@ export class ProxyQueue {
       entry.changedAt = undefined;
     }
     entry.resyncing = false;
-    entry.bulk = false;
+    this.#leaveBulk(entry);
     if (!entry.wanted && !entry.acknowledged && entry.retryTimer === undefined) {
       this.#entries.delete(entry.key);
       this.#unready(entry.key);
@@ -537,17 +567,33 @@ export class ProxyQueue {
     return this.#inFlight.size === 0 && this.#unconverged.size === 0;
   }
 
+  #joinBulk(entry: Entry): void {
+    if (entry.bulk || !this.#bulk) return;
+    entry.bulk = true;
+    this.#bulk.outstanding++;
+  }
+
+  #leaveBulk(entry: Entry): void {
+    if (!entry.bulk) return;
+    entry.bulk = false;
+    if (this.#bulk) this.#bulk.outstanding--;
+    this.#summarizeIfDone();
+  }
+
+  /** Logs the summary of a start-up or resync whose services are all settled. */
+  #summarizeIfDone(): void {
+    const bulk = this.#bulk;
+    if (!bulk || bulk.listing || bulk.outstanding > 0) return;
+    this.#bulk = undefined;
+    log.info("{proxy} in step after the {reason}: {requests} requests in {ms} ms", {
+      proxy: this.proxy,
+      reason: bulk.reason,
+      requests: bulk.requests,
+      ms: Math.round(this.#now() - bulk.since),
+    });
+  }
+
   #notifyIdle(): void {
-    if (this.#bulk && this.#isIdle()) {
-      const { reason, since, requests } = this.#bulk;
-      this.#bulk = undefined;
-      log.info("{proxy} in step after the {reason}: {requests} requests in {ms} ms", {
-        proxy: this.proxy,
-        reason,
-        requests,
-        ms: Math.round(this.#now() - since),
-      });
-    }
     if (this.#idle.size === 0 || !this.#isIdle()) return;
     for (const resolve of this.#idle) resolve();
     this.#idle.clear();
