@@ -102,7 +102,7 @@ export const monitorOptions = {
     env: "ASABRU_CONNECTIONS",
     placeholder: "N",
     description:
-      "Kept-alive connections to each http: proxy at most; more requests in flight are pipelined on them (HTTP/1.1 pipelining, fewer system calls at both ends). Set it to the delivery concurrency to never pipeline.",
+      "Kept-alive connections to each http: proxy at most; more requests in flight are pipelined on them (HTTP/1.1 pipelining: fewer system calls at both ends, but a request that times out closes its connection, and those behind it are sent again as delete + add). Set it to the delivery concurrency to never pipeline.",
     default: 4,
     schema: IntegerSchema(1, 1024),
   },
