@@ -319,7 +319,8 @@ export function renderTable(results: BenchResults): string[] {
   if (results.coldSyncs.length > 0) {
     lines.push("");
     lines.push(
-      "2./5. Cold sync: spawn → every add at the receiver; CPU = the monitor's, spawn → synced; " +
+      "2./5. Cold sync: spawn → every add at the receiver; CPU, spawn → synced: the monitor's, " +
+        "ZooKeeper's JVM's and the driver's (the receiver's; 2 cores are shared by all three); " +
         "RSS/svc = (peak − idle monitor) / n; " +
         "requests = adds + the deletes a starting monitor sends first; " +
         "ceiling = those same requests from a plain fetch loop, 32 at a time (raw: " +
@@ -335,7 +336,7 @@ export function renderTable(results: BenchResults): string[] {
           "all adds ms",
           "µs/svc",
           "marginal µs/svc",
-          "CPU ms",
+          "CPU ms: monitor / ZooKeeper / receiver",
           "peak RSS MB",
           "heap MB used / total",
           "B/svc",
@@ -356,7 +357,9 @@ export function renderTable(results: BenchResults): string[] {
             ms(s.allAddsMs),
             ms(s.perServiceUs),
             ms(s.marginalPerServiceUs),
-            String(Math.round(s.monitorCpuMs)),
+            [s.monitorCpuMs, s.zooKeeperCpuMs, s.receiverCpuMs]
+              .map((cpu) => cpu === undefined || Number.isNaN(cpu) ? "—" : String(Math.round(cpu)))
+              .join(" / "),
             mb(s.peakRssBytes),
             `${mb(s.heapUsedBytes)} / ${mb(s.heapTotalBytes)}`,
             String(s.rssPerServiceBytes),

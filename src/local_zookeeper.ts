@@ -249,6 +249,11 @@ export class LocalZooKeeper {
     }
   }
 
+  /** The server's (the JVM's) process id while it runs: for measurements of its own CPU. */
+  get pid(): number | undefined {
+    return this.running ? this.#jvm?.child.pid : undefined;
+  }
+
   /** Whether the server process is alive (it may still be electing or starting up). */
   get running(): boolean {
     return this.#jvm !== undefined && this.#jvm.status === undefined;

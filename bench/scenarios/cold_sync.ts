@@ -8,7 +8,7 @@
  * @module
  */
 import { type BenchContext, progress, startMonitorProcess } from "../context.ts";
-import { waitForStatus } from "../processes.ts";
+import { readCpuMs, waitForStatus } from "../processes.ts";
 import { round } from "../stats.ts";
 import { endPointCount, type SentUpdate, treeServices } from "../tree_layout.ts";
 import {
@@ -36,6 +36,12 @@ export interface ColdSyncResult {
   marginalPerServiceUs: number;
   /** CPU time the monitor used from spawn to synced (start-up included). */
   monitorCpuMs: number;
+  /**
+   * CPU time ZooKeeper's JVM and the driver's process (the receiver) used over the same span: on
+   * a 2-core machine the three share the cores, so the sync cannot be shorter than their sum / 2.
+   */
+  zooKeeperCpuMs: number;
+  receiverCpuMs: number;
   /** `monitorCpuMs / n`, in microseconds. */
   cpuPerServiceUs: number;
   /** The monitor's `VmHWM` after the sync. */
@@ -94,6 +100,9 @@ export async function coldSync(
   const fillMs = await createServices(loader, services);
 
   receiver.reset();
+  const zkPid = zk.pid;
+  const zooKeeperCpuBefore = zkPid === undefined ? NaN : readCpuMs(zkPid);
+  const receiverCpuBefore = readCpuMs(Deno.pid);
   const monitor = await startMonitorProcess(context, root, `cold-${count}`);
   await using _monitor = cleanup.add(`cold-sync ${count} monitor`, () => monitor.process.stop());
   const timeoutMs = 30_000 + count * 4;
@@ -115,6 +124,8 @@ export async function coldSync(
   );
   const memory = monitor.process.memory();
   const monitorCpuMs = monitor.process.cpuMs();
+  const zooKeeperCpuMs = zkPid === undefined ? NaN : readCpuMs(zkPid) - zooKeeperCpuBefore;
+  const receiverCpuMs = readCpuMs(Deno.pid) - receiverCpuBefore;
   const watches = await watchCount(zk);
   const zkRequests = await requestsFromOthers(zk, [driver, loader]);
   const result: ColdSyncResult = {
@@ -126,6 +137,8 @@ export async function coldSync(
     perServiceUs: round((allAddsMs * 1000) / count, 1),
     marginalPerServiceUs: round(((allAddsMs - firstAddMs) * 1000) / count, 1),
     monitorCpuMs,
+    zooKeeperCpuMs,
+    receiverCpuMs,
     cpuPerServiceUs: round((monitorCpuMs * 1000) / count, 1),
     peakRssBytes: memory.peak,
     rssBytes: memory.rss,
