@@ -357,9 +357,7 @@ export function renderTable(results: BenchResults): string[] {
             ms(s.allAddsMs),
             ms(s.perServiceUs),
             ms(s.marginalPerServiceUs),
-            [s.monitorCpuMs, s.zooKeeperCpuMs, s.receiverCpuMs]
-              .map((cpu) => cpu === undefined || Number.isNaN(cpu) ? "—" : String(Math.round(cpu)))
-              .join(" / "),
+            cpuFigures(s.monitorCpuMs, s.zooKeeperCpuMs, s.receiverCpuMs),
             mb(s.peakRssBytes),
             `${mb(s.heapUsedBytes)} / ${mb(s.heapTotalBytes)}`,
             String(s.rssPerServiceBytes),
@@ -408,7 +406,8 @@ export function renderTable(results: BenchResults): string[] {
           "all removals ms",
           "µs/svc add",
           "µs/svc removal",
-          "CPU ms adds / removals",
+          "monitor CPU ms adds / removals",
+          "adds: ZooKeeper / driver CPU ms",
           "RSS idle → loaded MB",
           "B/svc",
           "watches",
@@ -423,6 +422,7 @@ export function renderTable(results: BenchResults): string[] {
           ms(b.perServiceAddUs),
           ms(b.perServiceDeleteUs),
           `${Math.round(b.monitorCpuAddsMs)} / ${Math.round(b.monitorCpuDeletesMs)}`,
+          cpuFigures(b.zooKeeperCpuAddsMs, b.driverCpuAddsMs),
           `${mb(b.idleRssBytes)} → ${mb(b.rssBytes)}`,
           String(b.rssPerServiceBytes),
           String(b.watches),
@@ -489,6 +489,13 @@ function table(header: string[], rows: string[][]): string[] {
     "|" + widths.map((width) => "-".repeat(width + 2)).join("|") + "|",
     ...rows.map(render),
   ];
+}
+
+/** CPU times as "a / b / c" ms; "—" for one not measured (results written before it existed). */
+function cpuFigures(...values: (number | undefined)[]): string {
+  return values
+    .map((cpu) => cpu === undefined || Number.isNaN(cpu) ? "—" : String(Math.round(cpu)))
+    .join(" / ");
 }
 
 /** The faster of the two raw loads (results written before the pipelined one existed lack it). */

@@ -8,7 +8,7 @@
  * @module
  */
 import { type BenchContext, progress, startMonitorProcess } from "../context.ts";
-import { waitForStatus } from "../processes.ts";
+import { readCpuMs, waitForStatus } from "../processes.ts";
 import { round } from "../stats.ts";
 import { endPointCount, treeServices } from "../tree_layout.ts";
 import {
@@ -36,6 +36,9 @@ export interface BurstResult {
   monitorCpuAddsMs: number;
   /** CPU time the monitor used from the close to the last delete. */
   monitorCpuDeletesMs: number;
+  /** CPU time ZooKeeper's JVM and the driver's process (registering, receiving) used for the adds. */
+  zooKeeperCpuAddsMs: number;
+  driverCpuAddsMs: number;
   /** The monitor synced on the empty end points. */
   idleRssBytes: number;
   /** With the `n` services mirrored. */
@@ -81,6 +84,9 @@ export async function burst(context: BenchContext, count: number): Promise<Burst
 
   receiver.reset();
   const cpuBefore = monitor.process.cpuMs();
+  const zkPid = zk.pid;
+  const zooKeeperCpuBefore = zkPid === undefined ? NaN : readCpuMs(zkPid);
+  const driverCpuBefore = readCpuMs(Deno.pid);
   const startedAt = performance.now();
   const zkCreatesMs = await createServices(registrar, services);
   await monitor.process.guard(
@@ -88,6 +94,8 @@ export async function burst(context: BenchContext, count: number): Promise<Burst
   );
   const allAddsMs = receiver.arrivals[receiver.arrivals.length - 1].at - startedAt;
   const cpuAfterAdds = monitor.process.cpuMs();
+  const zooKeeperCpuAddsMs = zkPid === undefined ? NaN : readCpuMs(zkPid) - zooKeeperCpuBefore;
+  const driverCpuAddsMs = readCpuMs(Deno.pid) - driverCpuBefore;
   const zkRequests = (await requestsFromOthers(zk, [driver, registrar])) - requestsBefore;
   const httpConnections = receiver.connections;
   const duplicateAdds = receiver.duplicateAdds;
@@ -116,6 +124,8 @@ export async function burst(context: BenchContext, count: number): Promise<Burst
     perServiceDeleteUs: round((allDeletesMs * 1000) / count, 1),
     monitorCpuAddsMs: cpuAfterAdds - cpuBefore,
     monitorCpuDeletesMs: cpuAfterDeletes - cpuAfterAdds,
+    zooKeeperCpuAddsMs,
+    driverCpuAddsMs,
     idleRssBytes: idle.rss,
     rssBytes: loaded.rss,
     rssPerServiceBytes: Math.round((loaded.rss - idle.rss) / count),
