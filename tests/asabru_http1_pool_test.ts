@@ -512,3 +512,20 @@ await request.catch(() => {});
     await Deno.remove(script);
   }
 });
+
+Deno.test("an answer's body is read as UTF-8, ASCII or not", async () => {
+  const bodies = [
+    '{"status":"ok"}',
+    '{"status":"error","message":"Endpoint \'ch_é_1\' not found."}',
+  ];
+  await using server = new ScriptedServer(async (next, conn) => {
+    for (const body of bodies) {
+      await next();
+      const bytes = encoder.encode(body);
+      await write(conn, `HTTP/1.1 200 OK\r\nContent-Length: ${bytes.length}\r\n\r\n${body}`);
+    }
+    await next();
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: server.port });
+  for (const body of bodies) assertEquals((await ask(pool)).body, body);
+});

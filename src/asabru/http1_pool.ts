@@ -753,10 +753,15 @@ function latin1(bytes: Uint8Array): string {
   return text;
 }
 
-/** An answer's body as UTF-8 text; all-ASCII bodies (the proxy's) without a decoder call. */
+/** An answer's body as UTF-8 text; short all-ASCII bodies (the proxy's) without a decoder call. */
 function utf8(bytes: Uint8Array): string {
-  if (bytes.length > 512 || bytes.some((byte) => byte > 0x7f)) return utf8Decoder.decode(bytes);
-  return String.fromCharCode(...bytes);
+  if (bytes.length > 512) return utf8Decoder.decode(bytes);
+  let text = "";
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] > 0x7f) return utf8Decoder.decode(bytes);
+    text += String.fromCharCode(bytes[i]);
+  }
+  return text;
 }
 
 async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
