@@ -25,6 +25,11 @@ import type { MonitorOptions } from "./monitor_config.ts";
 const log = getLogger(["zkcm", "monitor"]);
 /** The longest the mirror waits for the election's first decision before it starts reading. */
 const MIRROR_START_WAIT_MS = 1000;
+/**
+ * How long the start-up may take before its bulk logging ends anyway: a read that keeps failing
+ * (a znode the monitor may not read) would otherwise keep every later change at debug level.
+ */
+const STARTUP_LOG_GRACE_MS = 60_000;
 
 /** The name the dry-run "proxy" goes by in logs, metrics and `/v1/services`. */
 export const DRY_RUN = "dry-run";
@@ -140,6 +145,7 @@ export async function startMonitor(
     onChange,
     onSynced: () => {
       firstSyncDone = true;
+      clearTimeout(startupGraceTimer);
       for (const queue of queues) queue.startupListed();
     },
   });
@@ -148,11 +154,21 @@ export async function startMonitor(
   // Set once the election has started, below; `startMirror` may run before that.
   // deno-lint-ignore prefer-const
   let mirrorStartTimer: ReturnType<typeof setTimeout> | undefined;
+  let startupGraceTimer: ReturnType<typeof setTimeout> | undefined;
   const startMirror = () => {
     clearTimeout(mirrorStartTimer);
     if (mirrorStarted) return;
     mirrorStarted = true;
     mirror.start();
+    startupGraceTimer = setTimeout(() => {
+      if (firstSyncDone) return;
+      log.warn(
+        "the first full read of {root} is not complete after {seconds} s (a read keeps failing): " +
+          "changes are logged one by one from now on",
+        { root: options.rootNode, seconds: STARTUP_LOG_GRACE_MS / 1000 },
+      );
+      for (const queue of queues) queue.startupListed();
+    }, STARTUP_LOG_GRACE_MS);
   };
 
   let wasStandby = false;
@@ -281,6 +297,7 @@ export async function startMonitor(
       stopping ??= (async () => {
         clearInterval(resyncTimer);
         clearTimeout(mirrorStartTimer);
+        clearTimeout(startupGraceTimer);
         mirrorStarted = true; // a late election change must not start it now
         clearTimeout(takeoverTimer);
         guard.stop();

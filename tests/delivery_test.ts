@@ -312,3 +312,27 @@ Deno.test("queue: a resync during the start-up ends in one summary, the resync's
     await q.stop();
   });
 });
+
+Deno.test("queue: once the start-up is declared over, a service still unknown is a change of its own", async () => {
+  await infoLines(async (lines) => {
+    const proxy = new ModelProxy();
+    const q = queue(proxy);
+    q.setWanted("ep/a", wanted("a"), { proxyMayHold: true });
+    // The monitor ends the start-up after a grace time even when a read keeps failing.
+    q.startupListed();
+    await withTimeout(q.idle(), 2000, "a delivered");
+    q.setWanted("ep/late", wanted("late"), { proxyMayHold: true });
+    await withTimeout(q.idle(), 2000, "late delivered");
+    assertEquals(summaries(lines), ["model in step after the start-up: 2 requests"]);
+    assertEquals(
+      proxy.log.filter((line) => line.includes("late")),
+      ["delete late:9000 ok", "add late:9000 ok"],
+      "still deleted before it is added",
+    );
+    assertEquals(
+      lines.filter((line) => /"sent (add|delete) ep\/late to model"/.test(line)).length,
+      2,
+    );
+    await q.stop();
+  });
+});

@@ -4,7 +4,7 @@
  * down; after an expiry it reports only the difference.
  */
 import { type MirrorChange, TreeMirror } from "../src/monitor/tree_mirror.ts";
-import { ZkSession, type ZkWatcher } from "../src/zookeeper/mod.ts";
+import { ZkPerm, ZkSession, type ZkWatcher } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { expireSession } from "./harness/expire_session.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
@@ -203,6 +203,44 @@ Deno.test("tree mirror: a service deleted and re-created while it is being read 
     assertEquals(mirrored, [`ep/svc ${stat?.czxid}`]);
   } finally {
     release.resolve();
+    await mirror.stop();
+  }
+});
+
+Deno.test("tree mirror: a first read with a failed read is synced once its retry succeeds", async () => {
+  // A service the mirror may not read (NOAUTH: only its creator may): the first full read fails
+  // there, and the read is retried on a timer. Once the node can be read, the retry succeeds and
+  // the pass must end as synced (the monitor ends its start-up then), not wait for a reconnection.
+  await using zk = await LocalZooKeeper.start();
+  await using writer = await connect(zk.connectionString);
+  await using owner = ZkSession.open({ connectionString: zk.connectionString, digestAuth: "o:pw" });
+  await owner.waitUntilConnected({ timeoutMs: 10_000 });
+  await using session = await connect(zk.connectionString);
+  await writer.ensurePath("/cluster1/ep");
+  await writer.create("/cluster1/ep/open", text.encode("h:1"));
+  await owner.create("/cluster1/ep/closed", text.encode("h:2"), {
+    acl: [{ perms: ZkPerm.ALL, scheme: "auth", id: "" }],
+  });
+  let syncs = 0;
+  const changes: MirrorChange[] = [];
+  const mirror = new TreeMirror({
+    session,
+    root: "/cluster1",
+    onChange: (change) => changes.push(change),
+    onSynced: () => syncs++,
+  });
+  try {
+    mirror.start();
+    await waitFor(() => changes.some((c) => c.key === "ep/open"), 5000, "the readable service");
+    await mirror.settled();
+    assertEquals([mirror.synced, syncs], [false, 0], "not synced while a read fails");
+    // Readable again (deleted by anyone: the end point is open; re-created open).
+    await writer.delete("/cluster1/ep/closed");
+    await writer.create("/cluster1/ep/closed", text.encode("h:2"));
+    await waitFor(() => mirror.synced, 10_000, "synced after the retry");
+    assertEquals(syncs, 1);
+    assertEquals(mirror.services().map((s) => s.service).sort(), ["closed", "open"]);
+  } finally {
     await mirror.stop();
   }
 });

@@ -140,6 +140,7 @@ export class ProxyQueue {
   #pausedUntil = 0;
   #pumpTimer?: ReturnType<typeof setTimeout>;
   #bulk?: BulkWork;
+  #startupOver = false;
   #tokens = 0;
   #tokensAt = 0;
   #stopped = false;
@@ -174,14 +175,16 @@ export class ProxyQueue {
     const entry = this.#entry(key);
     if (options.proxyMayHold && !known && wanted) {
       entry.uncertain = wanted.ref;
-      this.#bulk ??= {
-        reason: "start-up",
-        since: this.#now(),
-        requests: 0,
-        outstanding: 0,
-        listing: true,
-      };
-      this.#joinBulk(entry);
+      if (!this.#startupOver) {
+        this.#bulk ??= {
+          reason: "start-up",
+          since: this.#now(),
+          requests: 0,
+          outstanding: 0,
+          listing: true,
+        };
+        this.#joinBulk(entry);
+      }
     }
     if (!wanted && entry.wanted && !this.#mayDeliver()) {
       // A standby: the leader may have added this service, so whoever takes over must delete it.
@@ -239,6 +242,7 @@ export class ProxyQueue {
    * done): once they are delivered, the start-up's summary line is logged.
    */
   startupListed(): void {
+    this.#startupOver = true; // later services are changes: a line each
     if (!this.#bulk?.listing) return;
     this.#bulk.listing = false;
     this.#summarizeIfDone();

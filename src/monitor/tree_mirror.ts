@@ -84,8 +84,10 @@ export class TreeMirror {
   #stopped = false;
   /** Keys whose next read must also re-read everything below. */
   readonly #deep = new Set<string>();
-  /** Reads that failed (not for a missing node) since the last full resync began. */
-  #failedReads = 0;
+  /** Reads of the current pass that failed and have not been read again successfully yet. */
+  #unretried = 0;
+  /** The current full read: done once every read of it (retries included) has succeeded. */
+  #pass?: ReadPass;
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   #unsubscribe?: () => void;
 
@@ -131,24 +133,34 @@ export class TreeMirror {
   /** Re-reads the whole tree and reports the differences. */
   resync(): void {
     if (this.#stopped) return;
-    const started = performance.now();
-    const sessionId = this.#session.sessionId;
-    this.#failedReads = 0;
+    const pass = { started: performance.now(), sessionId: this.#session.sessionId, done: false };
+    this.#pass = pass;
+    this.#unretried = 0;
     this.#deep.add("root");
     this.#schedule("root", () => this.#refreshRoot());
+    this.#completeWhenSettled(pass);
+  }
+
+  /**
+   * Declares the pass synced once nothing is left to read and no failed read awaits its retry
+   * (a read that failed is retried on a timer: the pass is complete when that retry succeeds).
+   */
+  #completeWhenSettled(pass: ReadPass): void {
     void this.#serial.settled().then(() => {
-      if (this.#stopped || this.#session.sessionId !== sessionId) return;
-      if (this.#session.state !== "connected" || this.#failedReads > 0) return;
+      if (this.#stopped || pass !== this.#pass || pass.done) return;
+      if (this.#session.sessionId !== pass.sessionId) return;
+      if (this.#session.state !== "connected" || this.#unretried > 0) return;
+      pass.done = true;
       this.#synced = true;
-      const ms = performance.now() - started;
+      const ms = performance.now() - pass.started;
       log.info("mirror of {root} synced: {services} services in {endPoints} end points ({ms} ms)", {
         root: this.#root,
         services: this.size,
         endPoints: this.#tree.size,
         ms: Math.round(ms),
-        sessionId: formatSessionId(sessionId),
+        sessionId: formatSessionId(pass.sessionId),
       });
-      this.#onSynced?.({ services: this.size, ms, sessionId });
+      this.#onSynced?.({ services: this.size, ms, sessionId: pass.sessionId });
     });
   }
 
@@ -293,18 +305,24 @@ export class TreeMirror {
   }
 
   /** Runs `read` for `key` now, or once more after the current run; failures are retried. */
-  #schedule(key: string, read: () => Promise<void>): void {
+  #schedule(key: string, read: () => Promise<void>, retry = false): void {
     if (this.#stopped) return;
-    this.#serial.run(key, read).catch((error) => {
+    const pass = this.#pass;
+    this.#serial.run(key, read).then(() => {
+      if (!retry || pass !== this.#pass) return;
+      // The failed read of this pass is read now: the pass may be complete.
+      this.#unretried--;
+      if (this.#unretried === 0 && pass && !pass.done) this.#completeWhenSettled(pass);
+    }, (error) => {
       if (this.#stopped) return;
-      this.#failedReads++;
+      if (!retry && pass === this.#pass) this.#unretried++;
       if (this.#session.state !== "connected") return; // the reconnection's resync covers it
       log.warn("reading {key} failed, retrying: {error}", { key, error: String(error) });
       const timer = setTimeout(() => {
         this.#retryTimers.delete(timer);
         // A level that failed is re-read in full, so nothing below it is missed.
         if (key === "root" || key.startsWith("ep:")) this.#deep.add(key);
-        this.#schedule(key, read);
+        this.#schedule(key, read, true);
       }, RETRY_DELAY_MS);
       this.#retryTimers.add(timer);
     });
@@ -367,3 +385,10 @@ export class TreeMirror {
 }
 
 const RETRY_DELAY_MS = 1000;
+
+/** One full read of the tree, in one session. */
+interface ReadPass {
+  started: number;
+  sessionId: bigint;
+  done: boolean;
+}
