@@ -76,22 +76,12 @@ export async function loadRequestsRaw(
   const started = performance.now();
   const deadline = started + budgetMs;
   try {
-    for (let i = 0; i < Math.min(concurrency, count); i++) {
-      const connection = await Deno.connect({
-        hostname: target.hostname,
-        port: Number(target.port),
-      });
-      connection.setNoDelay(true);
-      connections.push(connection);
-    }
+    await openConnections(target, Math.min(concurrency, count), connections);
     await Promise.all(connections.map(async (connection) => {
       const reader = new AnswerReader(connection);
       while (next < count && performance.now() < deadline) {
         const request = requests[next++];
-        let written = 0;
-        while (written < request.length) {
-          written += await connection.write(request.subarray(written));
-        }
+        await writeAll(connection, request);
         const answer = await reader.next();
         if (answer.status !== 200 || !answer.body.includes('"ok"')) failed++;
       }
@@ -124,14 +114,7 @@ export async function loadRequestsPipelined(
   const started = performance.now();
   const deadline = started + budgetMs;
   try {
-    for (let i = 0; i < Math.min(connectionCount, count); i++) {
-      const connection = await Deno.connect({
-        hostname: target.hostname,
-        port: Number(target.port),
-      });
-      connection.setNoDelay(true);
-      connections.push(connection);
-    }
+    await openConnections(target, Math.min(connectionCount, count), connections);
     await Promise.all(connections.map(async (connection) => {
       const reader = new AnswerReader(connection);
       let outstanding = 0;
@@ -147,8 +130,7 @@ export async function loadRequestsPipelined(
             bytes.set(request, offset);
             offset += request.length;
           }
-          let written = 0;
-          while (written < bytes.length) written += await connection.write(bytes.subarray(written));
+          await writeAll(connection, bytes);
           outstanding += batch.length;
         }
         if (outstanding === 0) break;
@@ -163,6 +145,20 @@ export async function loadRequestsPipelined(
     for (const connection of connections) connection.close();
   }
   return { elapsedMs: performance.now() - started, failed, skipped: count - next };
+}
+
+/** Opens `n` keep-alive connections (Nagle off) to `target` into `into` (closed by the caller). */
+async function openConnections(target: URL, n: number, into: Deno.TcpConn[]): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const connection = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
+    connection.setNoDelay(true);
+    into.push(connection);
+  }
+}
+
+async function writeAll(connection: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await connection.write(bytes.subarray(written));
 }
 
 function encodeRequests(target: URL, updates: readonly SentUpdate[]): Uint8Array[] {

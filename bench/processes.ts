@@ -46,6 +46,16 @@ export function readCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * Starts counting the CPU time of process `pid` (our own: `Deno.pid`): the returned function
+ * gives the milliseconds used since; NaN when there is no such process to read.
+ */
+export function cpuSince(pid: number | undefined): () => number {
+  if (pid === undefined) return () => NaN;
+  const before = readCpuMs(pid);
+  return () => readCpuMs(pid) - before;
+}
+
 /** Options of {@link BenchProcess.start}. */
 export interface StartOptions {
   /** The script, relative to the repository: `monitor.ts`, `client.ts`, `bench/_idle.ts`. */

@@ -8,7 +8,7 @@
  * @module
  */
 import { type BenchContext, progress, startMonitorProcess } from "../context.ts";
-import { readCpuMs, waitForStatus } from "../processes.ts";
+import { cpuSince, waitForStatus } from "../processes.ts";
 import { round } from "../stats.ts";
 import { endPointCount, treeServices } from "../tree_layout.ts";
 import {
@@ -84,9 +84,8 @@ export async function burst(context: BenchContext, count: number): Promise<Burst
 
   receiver.reset();
   const cpuBefore = monitor.process.cpuMs();
-  const zkPid = zk.pid;
-  const zooKeeperCpuBefore = zkPid === undefined ? NaN : readCpuMs(zkPid);
-  const driverCpuBefore = readCpuMs(Deno.pid);
+  const zooKeeperCpu = cpuSince(zk.pid);
+  const driverCpu = cpuSince(Deno.pid);
   const startedAt = performance.now();
   const zkCreatesMs = await createServices(registrar, services);
   await monitor.process.guard(
@@ -94,8 +93,8 @@ export async function burst(context: BenchContext, count: number): Promise<Burst
   );
   const allAddsMs = receiver.arrivals[receiver.arrivals.length - 1].at - startedAt;
   const cpuAfterAdds = monitor.process.cpuMs();
-  const zooKeeperCpuAddsMs = zkPid === undefined ? NaN : readCpuMs(zkPid) - zooKeeperCpuBefore;
-  const driverCpuAddsMs = readCpuMs(Deno.pid) - driverCpuBefore;
+  const zooKeeperCpuAddsMs = zooKeeperCpu();
+  const driverCpuAddsMs = driverCpu();
   const zkRequests = (await requestsFromOthers(zk, [driver, registrar])) - requestsBefore;
   const httpConnections = receiver.connections;
   const duplicateAdds = receiver.duplicateAdds;

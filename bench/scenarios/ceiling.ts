@@ -9,7 +9,12 @@
  */
 import { type BenchContext, withTimeout } from "../context.ts";
 import { BenchProcess } from "../processes.ts";
-import { loadRequests, loadRequestsPipelined, loadRequestsRaw } from "../load_requests.ts";
+import {
+  loadRequests,
+  loadRequestsPipelined,
+  loadRequestsRaw,
+  type LoadResult,
+} from "../load_requests.ts";
 import { round } from "../stats.ts";
 import type { SentUpdate } from "../tree_layout.ts";
 
@@ -58,34 +63,28 @@ export async function receiverCeiling(
   await loadRequestsRaw(receiver.url, warmUp, concurrency, 10_000);
   await loadRequestsPipelined(receiver.url, warmUp, 4, concurrency / 4, 10_000);
 
-  receiver.reset();
-  const inDriver = await loadRequests(receiver.url, updates, concurrency, budgetMs);
-  await receiver.until(
-    () => receiver.adds + receiver.deletes >= count - inDriver.failed - inDriver.skipped,
-    10_000,
+  // One load at a time, each counted once every request it sent has reached the receiver.
+  const measure = async (what: string, load: () => Promise<LoadResult>) => {
+    receiver.reset();
+    const result = await load();
+    await receiver.until(
+      () => receiver.adds + receiver.deletes >= count - result.failed - result.skipped,
+      10_000,
+      what,
+    );
+    return result;
+  };
+  const inDriver = await measure(
     "in-driver load",
+    () => loadRequests(receiver.url, updates, concurrency, budgetMs),
   );
-
-  receiver.reset();
-  const raw = await loadRequestsRaw(receiver.url, updates, concurrency, budgetMs);
-  await receiver.until(
-    () => receiver.adds + receiver.deletes >= count - raw.failed - raw.skipped,
-    10_000,
+  const raw = await measure(
     "raw HTTP load",
+    () => loadRequestsRaw(receiver.url, updates, concurrency, budgetMs),
   );
-
-  receiver.reset();
-  const pipelined = await loadRequestsPipelined(
-    receiver.url,
-    updates,
-    4,
-    concurrency / 4,
-    budgetMs,
-  );
-  await receiver.until(
-    () => receiver.adds + receiver.deletes >= count - pipelined.failed - pipelined.skipped,
-    10_000,
+  const pipelined = await measure(
     "pipelined HTTP load",
+    () => loadRequestsPipelined(receiver.url, updates, 4, concurrency / 4, budgetMs),
   );
 
   receiver.reset();

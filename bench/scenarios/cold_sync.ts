@@ -8,7 +8,7 @@
  * @module
  */
 import { type BenchContext, progress, startMonitorProcess } from "../context.ts";
-import { readCpuMs, waitForStatus } from "../processes.ts";
+import { cpuSince, waitForStatus } from "../processes.ts";
 import { round } from "../stats.ts";
 import { endPointCount, type SentUpdate, treeServices } from "../tree_layout.ts";
 import {
@@ -100,9 +100,8 @@ export async function coldSync(
   const fillMs = await createServices(loader, services);
 
   receiver.reset();
-  const zkPid = zk.pid;
-  const zooKeeperCpuBefore = zkPid === undefined ? NaN : readCpuMs(zkPid);
-  const receiverCpuBefore = readCpuMs(Deno.pid);
+  const zooKeeperCpu = cpuSince(zk.pid);
+  const receiverCpu = cpuSince(Deno.pid);
   const monitor = await startMonitorProcess(context, root, `cold-${count}`);
   await using _monitor = cleanup.add(`cold-sync ${count} monitor`, () => monitor.process.stop());
   const timeoutMs = 30_000 + count * 4;
@@ -124,8 +123,8 @@ export async function coldSync(
   );
   const memory = monitor.process.memory();
   const monitorCpuMs = monitor.process.cpuMs();
-  const zooKeeperCpuMs = zkPid === undefined ? NaN : readCpuMs(zkPid) - zooKeeperCpuBefore;
-  const receiverCpuMs = readCpuMs(Deno.pid) - receiverCpuBefore;
+  const zooKeeperCpuMs = zooKeeperCpu();
+  const receiverCpuMs = receiverCpu();
   const watches = await watchCount(zk);
   const zkRequests = await requestsFromOthers(zk, [driver, loader]);
   const result: ColdSyncResult = {
