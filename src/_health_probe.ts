@@ -66,33 +66,64 @@ function probe(target: HealthTarget, signal: AbortSignal): Promise<HealthCheckRe
   }
 }
 
+/**
+ * How every HTTP check asks: on a connection of its own, closed after the answer. A server that is
+ * stopping refuses new connections but may go on answering one that is kept alive: ClickHouse 18.16
+ * answers `/ping` with `Ok.` on a busy kept-alive connection for as long as it stays busy after
+ * SIGTERM (over 15 s measured), while the proxy's new connections are refused.
+ */
+const FRESH_CONNECTION: RequestInit = { redirect: "manual", headers: { connection: "close" } };
+
 /** Healthy when the answer is 2xx. A redirect is not followed: it is not healthy. */
 async function probeHttp(url: string, signal: AbortSignal): Promise<HealthCheckResult> {
-  const response = await fetch(url, { signal, redirect: "manual" });
+  const response = await fetch(url, { ...FRESH_CONNECTION, signal });
   await response.body?.cancel();
   if (response.status >= 200 && response.status < 300) return OK;
   return { healthy: false, detail: `HTTP ${response.status} from ${new URL(url).pathname}` };
 }
 
 /**
- * Healthy when `GET /ping` answers 200 `Ok.` and `GET /replicas_status` answers 200. ClickHouse
- * answers 503 on the latter while a replicated table's delay is above
- * `max_replica_delay_for_distributed_queries`, and names the lagging tables in the body.
+ * Healthy when `GET /ping` answers 200 `Ok.` and `GET /replicas_status` answers 200 `Ok.`.
+ *
+ * While a replicated table's delay is at or above the server's `min_absolute_delay_to_close` or
+ * `min_relative_delay_to_close` (MergeTree settings, off by default), `/replicas_status` answers
+ * with one line per replicated table and its delays instead of `Ok.`: with status 200 in versions
+ * before 2020 (Debian's 18.16 included), with 503 since (ClickHouse issue 5104, pull request
+ * 9126). A replicated table that lost ZooKeeper makes it answer 500 (`Table is in readonly mode`).
  */
 async function probeClickHouse(baseUrl: string, signal: AbortSignal): Promise<HealthCheckResult> {
-  const ping = await fetch(`${baseUrl}/ping`, { signal, redirect: "manual" });
+  const ping = await fetch(`${baseUrl}/ping`, { ...FRESH_CONNECTION, signal });
   const pingBody = await readStart(ping, 64);
   if (ping.status !== 200) return unhealthy(`HTTP ${ping.status} from /ping`);
   if (pingBody.trim() !== "Ok.") {
     return unhealthy(`unexpected answer from /ping: ${JSON.stringify(pingBody)}`);
   }
-  const replicas = await fetch(`${baseUrl}/replicas_status`, { signal, redirect: "manual" });
-  const replicasBody = await readStart(replicas, 512);
+  const replicas = await fetch(`${baseUrl}/replicas_status`, { ...FRESH_CONNECTION, signal });
+  const replicasBody = await readStart(replicas, REPLICAS_STATUS_LIMIT);
   if (replicas.status !== 200) {
-    const why = oneLine(replicasBody);
+    const why = oneLine(lagging(replicasBody));
     return unhealthy(`HTTP ${replicas.status} from /replicas_status${why ? `: ${why}` : ""}`);
   }
+  if (replicasBody.trim() !== "Ok.") {
+    return unhealthy(`replicas lag, says /replicas_status: ${lagging(replicasBody)}`);
+  }
   return OK;
+}
+
+/**
+ * Enough of `/replicas_status` to reach a lagging table behind a few dozen that are in time: it
+ * lists every replicated table.
+ */
+const REPLICAS_STATUS_LIMIT = 4096;
+
+/**
+ * The lines of a `/replicas_status` answer that name a delay, for the detail: tables that are in
+ * time (`Absolute delay: 0. Relative delay: 0.`) are left out. The whole text when no line is left.
+ */
+function lagging(body: string): string {
+  const delayed = body.split("\n")
+    .filter((line) => line.trim() !== "" && !/Absolute delay: 0\. Relative delay: 0\./.test(line));
+  return delayed.length > 0 ? delayed.join("\n") : body;
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
- * A stand-in for ClickHouse's HTTP interface, for health-check tests: `GET /ping` and
- * `GET /replicas_status`, each switchable between a healthy and an unhealthy answer, on 127.0.0.1.
+ * A stand-in for ClickHouse's HTTP interface, for the health-check cases a real server cannot give
+ * cheaply: a `/ping` that errors or hangs, the 503 of newer versions. It answers as Debian's
+ * ClickHouse 18.16 does (bodies, status codes, `Connection` headers, no `Content-Type` on `/ping`
+ * and `/replicas_status`), on 127.0.0.1. `local_clickhouse.ts` starts the real one.
  *
  * @example
  * ```ts
  * await using clickhouse = await StandInClickHouse.start();
  * const target = { kind: "clickhouse", baseUrl: clickhouse.url } as const;
- * clickhouse.setReplicas("lagging"); // /replicas_status answers 503, as a lagging replica does
+ * clickhouse.setReplicas("lagging"); // /replicas_status lists the delays, as a lagging replica does
  * clickhouse.setPing("hang"); // /ping does not answer: the client has to give up
  * ```
  *
@@ -14,16 +16,22 @@
  */
 
 /**
- * `GET /ping`: `ok` answers 200 `Ok.\n` (as ClickHouse does); `error` answers 500; `hang` does not
- * answer until the stand-in is closed (the client gives up on its own).
+ * `GET /ping`: `ok` answers 200 `Ok.\n` (as ClickHouse does); `error` answers 500 (ClickHouse's
+ * own `/ping` never does; a proxy in front of it might); `hang` does not answer until the stand-in
+ * is closed (the client gives up on its own).
  */
 export type PingMode = "ok" | "error" | "hang";
 
 /**
- * `GET /replicas_status`: `ok` answers 200 `Ok.\n`; `lagging` answers 503 with the lagging table
- * and its delays, as ClickHouse does while a replica's delay is above its limit.
+ * `GET /replicas_status`:
+ * - `ok`: 200 `Ok.\n`;
+ * - `lagging`: 200 with one line per replicated table and its delays in place of `Ok.`, as
+ *   ClickHouse 18.16 answers while a delay is at or above `min_absolute_delay_to_close`;
+ * - `lagging-503`: the same lines with 503, as ClickHouse answers since 2020 (pull request 9126);
+ * - `readonly`: 500 `Table is in readonly mode`, as ClickHouse 18.16 answers while a replicated
+ *   table has lost its ZooKeeper session.
  */
-export type ReplicasMode = "ok" | "lagging";
+export type ReplicasMode = "ok" | "lagging" | "lagging-503" | "readonly";
 
 /** Requests received so far, by path (counted when received, before the answer is chosen). */
 export interface StandInRequestCounts {
@@ -114,23 +122,37 @@ export class StandInClickHouse implements AsyncDisposable {
   #answer(request: Request): Response | Promise<Response> {
     const path = new URL(request.url).pathname;
     for (const waiter of [...this.#requestWaiters]) waiter(path);
+    if (request.method === "POST") {
+      // ClickHouse takes a POST to any path as a query; the stand-in runs none.
+      this.#counts.other++;
+      return answer(400, EMPTY_QUERY, { "content-type": "text/plain; charset=UTF-8" });
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       this.#counts.other++;
-      return text(405, "Method not allowed\n");
+      return answer(501, "", CLOSE);
     }
     switch (path) {
       case "/ping":
         this.#counts.ping++;
-        if (this.#ping === "ok") return text(200, "Ok.\n");
-        if (this.#ping === "error") return text(500, "Internal error\n");
+        if (this.#ping === "ok") return answer(200, "Ok.\n", {});
+        if (this.#ping === "error") return answer(500, "Internal error\n", CLOSE);
         return this.#hang();
       case "/replicas_status":
         this.#counts.replicasStatus++;
-        if (this.#replicas === "ok") return text(200, "Ok.\n");
-        return text(503, "default.events:\tAbsolute delay: 420. Relative delay: 420.\n");
+        switch (this.#replicas) {
+          case "ok":
+            return answer(200, "Ok.\n", {});
+          case "lagging":
+            return answer(200, DELAYS, CLOSE);
+          case "lagging-503":
+            return answer(503, DELAYS, CLOSE);
+          case "readonly":
+            return answer(500, READONLY, CLOSE);
+        }
+        break;
       default:
         this.#counts.other++;
-        return text(404, "There is no handle " + path + "\n");
+        return answer(404, noHandle(path), CLOSE);
     }
   }
 
@@ -142,10 +164,36 @@ export class StandInClickHouse implements AsyncDisposable {
    */
   async #hang(): Promise<Response> {
     await this.#closing.promise;
-    return text(503, "Closing\n");
+    return answer(503, "Closing\n", CLOSE);
   }
 }
 
-function text(status: number, body: string): Response {
-  return new Response(body, { status, headers: { "content-type": "text/plain; charset=UTF-8" } });
+/** What ClickHouse 18.16 lists while `default.events` lags 420 s behind `default.hits`. */
+const DELAYS = "default.events:\tAbsolute delay: 420. Relative delay: 420.\n" +
+  "default.hits:\tAbsolute delay: 0. Relative delay: 0.\n";
+const READONLY = "Code: 242, e.displayText() = DB::Exception: Table is in readonly mode, " +
+  "e.what() = DB::Exception\n";
+const EMPTY_QUERY = "Code: 62, e.displayText() = DB::Exception: Empty query, " +
+  "e.what() = DB::Exception\n";
+/** ClickHouse closes the connection after every answer other than `Ok.` (and query results). */
+const CLOSE = { connection: "close" };
+
+function noHandle(path: string): string {
+  return `There is no handle ${path}\n\n` +
+    "Use / or /ping for health checks.\n" +
+    "Or /replicas_status for more sophisticated health checks.\n\n" +
+    "Send queries from your program with POST method or GET /?query=...\n\n" +
+    "Use clickhouse-client:\n\n" +
+    "For interactive data analysis:\n    clickhouse-client\n\n" +
+    "For batch query processing:\n" +
+    "    clickhouse-client --query='SELECT 1' > result\n" +
+    "    clickhouse-client < query > result\n";
+}
+
+/**
+ * An answer with exactly these headers: the body goes in as bytes, so that no `Content-Type` is
+ * added where ClickHouse sends none.
+ */
+function answer(status: number, body: string, headers: Record<string, string>): Response {
+  return new Response(new TextEncoder().encode(body), { status, headers });
 }
