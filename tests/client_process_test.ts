@@ -6,7 +6,8 @@ import { ZkNoAuthError, ZkSession } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { FaultProxy } from "./harness/fault_proxy.ts";
 import { Program } from "./harness/program.ts";
-import { StandInClickHouse } from "./harness/stand_in_clickhouse.ts";
+import { LocalClickHouse } from "./harness/local_clickhouse.ts";
+import { ReplicaPair } from "./harness/replica_lag.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./harness/assert.ts";
 import { deferred, waitFor, withTimeout } from "./harness/wait.ts";
 
@@ -153,28 +154,55 @@ Deno.test("client process", async (t) => {
       assert(!program.lines.some((line) => line.includes('"stopped"')), "no orderly stop");
     });
 
-    await t.step("health gating: removed after `fall` failures, back after `rise`", async () => {
+    await t.step("health gating on a real ClickHouse: stopped, lagging, back", async () => {
       await observer.deleteRecursive("/cluster1");
-      await using clickhouse = await StandInClickHouse.start();
+      await using clickhouse = await LocalClickHouse.start({
+        zookeeper: zk.connectionString,
+        mergeTree: { min_absolute_delay_to_close: 1 },
+      });
+      const replicas = await ReplicaPair.create(clickhouse);
       await using program = await client({
         ...base,
         HEALTH_CHECK: `clickhouse://${clickhouse.hostPort}`,
         HEALTH_INTERVAL: "50ms",
         HEALTH_FALL: "2",
-        HEALTH_RISE: "2",
+        HEALTH_RISE: "3",
       });
       await registeredBy(program);
-      const gone = deferred();
-      await observer.exists(SERVICE, (event) => event.type === "deleted" && gone.resolve());
-      clickhouse.setReplicas("lagging");
-      await withTimeout(gone.promise, 5000, "deregistered while the replica lags");
-      await program.waitForLine(/is unhealthy/, 1000);
-      const back = deferred();
-      await observer.exists(SERVICE, (event) => event.type === "created" && back.resolve());
-      clickhouse.setReplicas("ok");
-      await withTimeout(back.promise, 5000, "registered again once healthy");
-    });
+      // The checker's flips, with how many checks in a row made each one.
+      const flips = () =>
+        program.lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line))
+          .filter((record) => record.logger === "zkcm.health" && "inARow" in record)
+          .map(({ healthy, inARow, detail }) => ({ healthy, inARow, detail }));
+      const leafChange = async (type: "deleted" | "created", what: string) => {
+        const changed = deferred();
+        await observer.exists(SERVICE, (event) => event.type === type && changed.resolve());
+        return () => withTimeout(changed.promise, 10_000, what);
+      };
 
+      let changed = await leafChange("deleted", "deregistered once ClickHouse stopped");
+      await clickhouse.stop();
+      await changed();
+      changed = await leafChange("created", "registered again once ClickHouse runs");
+      await clickhouse.restart();
+      await changed();
+      changed = await leafChange("deleted", "deregistered while a replica lags");
+      await replicas.fallBehind();
+      await changed();
+      changed = await leafChange("created", "registered again once the replica caught up");
+      await replicas.catchUp();
+      await changed();
+
+      const lag = flips()[3];
+      assertMatch(lag.detail, /^replicas lag, says \/replicas_status: default\.events_behind: /);
+      assertEquals(flips(), [
+        { healthy: true, inARow: 1, detail: "ok" },
+        { healthy: false, inARow: 2, detail: "connection refused" },
+        { healthy: true, inARow: 3, detail: "ok" },
+        { healthy: false, inARow: 2, detail: lag.detail },
+        { healthy: true, inARow: 3, detail: "ok" },
+      ]);
+    });
     await t.step("with ZK_AUTH another identity cannot delete or overwrite the leaf", async () => {
       await observer.deleteRecursive("/cluster1");
       await using program = await client({ ...base, ZK_AUTH: "tenant-a:secret" });
