@@ -5,6 +5,10 @@
  * how to install it.
  */
 import { findZooKeeperInstall, ZooKeeperNotInstalledError } from "../src/local_zookeeper.ts";
+import {
+  ClickHouseNotInstalledError,
+  findClickHouseServer,
+} from "../tests/harness/local_clickhouse.ts";
 
 const encoder = new TextEncoder();
 const say = (line: string) => Deno.stderr.writeSync(encoder.encode(`provision: ${line}\n`));
@@ -16,6 +20,16 @@ function zookeeperProblem(): string | undefined {
     return undefined;
   } catch (error) {
     if (error instanceof ZooKeeperNotInstalledError) return error.message;
+    throw error;
+  }
+}
+
+function clickHouseMissing(): boolean {
+  try {
+    findClickHouseServer();
+    return false;
+  } catch (error) {
+    if (error instanceof ClickHouseNotInstalledError) return true;
     throw error;
   }
 }
@@ -51,6 +65,8 @@ if (zookeeper && zookeeperHomeChosen) {
 }
 if (zookeeper) missing.push("zookeeper");
 if (!onPath("systemd-analyze")) missing.push("systemd");
+// The health-check tests start a real ClickHouse (tests/harness/local_clickhouse.ts).
+if (clickHouseMissing()) missing.push("clickhouse-server");
 
 if (missing.length > 0) {
   const isRoot = Deno.uid() === 0;
