@@ -70,7 +70,7 @@ export const clientOptions = {
     env: "HEALTH_CHECK",
     placeholder: "[PATH=]TARGET",
     description:
-      "Register only while healthy: http(s)://host:port/path (2xx), tcp://host:port, or clickhouse://host:port (/ping answers Ok. and /replicas_status 200). Without PATH= it gates every service.",
+      "Register only while healthy: http(s)://host:port/path (2xx), tcp://host:port, or clickhouse://host:port (/ping and /replicas_status answer Ok.). Without PATH= it gates every service.",
     schema: NonEmptyStringSchema,
     repeatable: true,
   },
