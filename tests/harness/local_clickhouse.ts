@@ -15,6 +15,12 @@
  */
 
 import { pause, reserveFreePorts } from "../../src/_loopback.ts";
+import {
+  readLogTail,
+  type ServerProcess,
+  spawnServerProcess,
+  stopServerProcess,
+} from "../../src/_server_process.ts";
 import { renderConfigXml, renderUsersXml } from "./_clickhouse_config.ts";
 
 /** Thrown when the `clickhouse-server` executable cannot be found. */
@@ -115,8 +121,7 @@ export class LocalClickHouse implements AsyncDisposable {
   readonly directory: string;
 
   readonly #executable: string;
-  #process?: { child: Deno.ChildProcess; exited: Promise<Deno.CommandStatus> };
-  #status?: Deno.CommandStatus;
+  #process?: ServerProcess;
   #closing?: Promise<void>;
 
   private constructor(executable: string, directory: string, port: number) {
@@ -171,7 +176,7 @@ export class LocalClickHouse implements AsyncDisposable {
 
   /** Whether the server process is alive (it may still be starting). */
   get running(): boolean {
-    return this.#process !== undefined && this.#status === undefined;
+    return this.#process !== undefined && this.#process.status === undefined;
   }
 
   /**
@@ -239,39 +244,27 @@ export class LocalClickHouse implements AsyncDisposable {
   }
 
   async #launch(): Promise<void> {
-    const child = new Deno.Command("/bin/sh", {
-      // `exec` replaces the shell, so signals reach the server. What it prints before its logger
-      // is set up (a config it cannot read, say) goes to a file nobody has to drain.
-      args: [
-        "-c",
-        'log="$1"; shift; exec "$@" >>"$log" 2>&1',
-        "sh",
-        `${this.directory}/stderr.log`,
-        this.#executable,
-        `--config-file=${this.directory}/config.xml`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    this.#status = undefined;
-    const exited = child.status.then((status) => this.#status = status);
-    this.#process = { child, exited };
+    // What it prints before its logger is set up (a config it cannot read, say) goes to this file.
+    this.#process = spawnServerProcess(
+      this.#executable,
+      [`--config-file=${this.directory}/config.xml`],
+      `${this.directory}/stderr.log`,
+    );
     try {
-      await this.#waitUntilReady();
+      await this.#waitUntilReady(this.#process);
     } catch (error) {
       await this.kill();
       throw error;
     }
   }
 
-  async #waitUntilReady(): Promise<void> {
+  async #waitUntilReady(server: ServerProcess): Promise<void> {
     const deadline = Date.now() + READY_DEADLINE_MS;
     for (;;) {
       if (await this.#pings()) return;
-      if (this.#status !== undefined) {
+      if (server.status !== undefined) {
         throw new Error(
-          `ClickHouse ${this.hostPort} exited with code ${this.#status.code} before answering ` +
+          `ClickHouse ${this.hostPort} exited with code ${server.status.code} before answering ` +
             `/ping; last lines of its logs:\n${await this.#logTail()}`,
         );
       }
@@ -303,51 +296,18 @@ export class LocalClickHouse implements AsyncDisposable {
   }
 
   async #terminate(signal: "SIGTERM" | "SIGKILL"): Promise<"stopped" | "killed"> {
-    const process = this.#process;
-    if (process === undefined || this.#status !== undefined) {
-      await process?.exited;
-      return "stopped";
-    }
-    signalQuietly(process.child, signal);
-    let outcome: "stopped" | "killed" = signal === "SIGKILL" ? "killed" : "stopped";
-    if (signal === "SIGTERM") {
-      let graceTimer: ReturnType<typeof setTimeout> | undefined;
-      const graceOver = new Promise<"grace over">((resolve) => {
-        graceTimer = setTimeout(() => resolve("grace over"), STOP_GRACE_MS);
-      });
-      if (await Promise.race([process.exited, graceOver]) === "grace over") {
-        signalQuietly(process.child, "SIGKILL");
-        outcome = "killed";
-      }
-      clearTimeout(graceTimer);
-    }
-    await process.exited;
-    return outcome;
+    if (this.#process === undefined) return "stopped";
+    return await stopServerProcess(this.#process, signal, STOP_GRACE_MS);
   }
 
   /** The ends of the error log and of what was printed before logging began; never throws. */
   async #logTail(): Promise<string> {
     const tails = await Promise.all(
-      ["stderr.log", "server.err.log"].map(async (name) => {
-        try {
-          const lines = (await Deno.readTextFile(`${this.directory}/${name}`)).trimEnd().split(
-            "\n",
-          );
-          return `${name}:\n${lines.slice(-LOG_TAIL_LINES).join("\n")}`;
-        } catch {
-          return `${name}: (none)`;
-        }
-      }),
+      ["stderr.log", "server.err.log"].map(async (name) =>
+        `${name}:\n${await readLogTail(`${this.directory}/${name}`, LOG_TAIL_LINES)}`
+      ),
     );
     return tails.join("\n");
-  }
-}
-
-function signalQuietly(child: Deno.ChildProcess, signal: Deno.Signal): void {
-  try {
-    child.kill(signal);
-  } catch {
-    // Deno throws when the process has already exited: what the caller wanted anyway.
   }
 }
 
