@@ -11,8 +11,9 @@ import { formatHostPort, parseHostPort } from "./host_port.ts";
  * - `http`: `GET url`; healthy when the answer is 2xx (redirects are not followed).
  * - `tcp`: healthy when a TCP connection to `host:port` can be made (it is closed at once).
  * - `clickhouse`: ClickHouse's HTTP interface at `baseUrl` (`http://host:port`); healthy when
- *   `GET /ping` answers 200 `Ok.` and `GET /replicas_status` answers 200. ClickHouse answers 503
- *   there while a replica lags behind by more than its limit, so a catching-up replica stays out.
+ *   `GET /ping` and `GET /replicas_status` answer 200 `Ok.`. ClickHouse lists the delays there
+ *   instead while a replica lags by `min_absolute_delay_to_close` or more (a MergeTree setting, off
+ *   by default), so a catching-up replica stays out.
  */
 export type HealthTarget =
   | { kind: "http"; url: string }
