@@ -12,6 +12,7 @@ import { HealthChecker } from "./health_check.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { createStatusApp, serveStatus, type StatusServer } from "./status_server.ts";
 import { registerSessionMetrics } from "./session_metrics.ts";
+import { withZooKeeperReason, ZooKeeperReachability } from "./zookeeper_reachability.ts";
 import { registerProcessMetrics } from "./process_metrics.ts";
 import { type ClientConfig, describeHealthGate } from "./client_config.ts";
 
@@ -37,6 +38,7 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
     sessionTimeoutMs: options.sessionTimeoutMs,
     digestAuth: options.zkAuth,
   });
+  const reachability = new ZooKeeperReachability(session);
   const acl = (options.acl ?? (options.zkAuth ? "creator" : "open")) === "creator"
     ? CREATOR_ALL_WORLD_READ_ACL
     : OPEN_ACL;
@@ -85,7 +87,10 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
   let status: StatusServer | undefined;
   if (options.statusPort !== undefined) {
     status = await serveStatus(
-      createStatusApp({ ready: () => registrar.ready(), metrics }),
+      createStatusApp({
+        ready: () => withZooKeeperReason(reachability, registrar.ready()),
+        metrics,
+      }),
       { port: options.statusPort, hostname: options.statusHost },
     );
   }
@@ -101,6 +106,7 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
         await Promise.all(checkers.map((checker) => checker.stop()));
         await registrar.stop();
         await session.close();
+        reachability.stop();
         await status?.shutdown();
       })();
       return stopping;

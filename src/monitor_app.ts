@@ -15,6 +15,7 @@ import type { ServiceRef } from "./asabru/wire.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { createStatusApp, serveStatus, type StatusServer } from "./status_server.ts";
 import { registerSessionMetrics } from "./session_metrics.ts";
+import { withZooKeeperReason, ZooKeeperReachability } from "./zookeeper_reachability.ts";
 import { registerProcessMetrics } from "./process_metrics.ts";
 import { LeaderElection } from "./monitor/leader_election.ts";
 import { DeleteGuard } from "./monitor/delete_guard.ts";
@@ -61,6 +62,7 @@ export async function startMonitor(
     sessionTimeoutMs: options.sessionTimeoutMs,
     digestAuth: options.zkAuth,
   });
+  const reachability = new ZooKeeperReachability(session);
   const metrics = new MetricsRegistry();
   const latency = metrics.histogram(
     "zkcm_delivery_latency_seconds",
@@ -264,7 +266,11 @@ export async function startMonitor(
   if (options.statusPort !== undefined) {
     const app = createStatusApp({
       // A standby delivers nothing by design: it is ready when its mirror is warm.
-      ready: () => readiness(mirror, election.leader ? queues : [], options.readyMaxPending),
+      ready: () =>
+        withZooKeeperReason(
+          reachability,
+          readiness(mirror, election.leader ? queues : [], options.readyMaxPending),
+        ),
       metrics,
     });
     app.get("/v1/services", (c) =>
@@ -306,6 +312,7 @@ export async function startMonitor(
         await Promise.all(queues.map((queue) => queue.stop(options.proxyTimeout)));
         for (const sender of senders) sender.close();
         await session.close();
+        reachability.stop();
         await status?.shutdown();
       })();
       return stopping;

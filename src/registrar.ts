@@ -179,12 +179,12 @@ export class Registrar {
     }));
   }
 
-  /** Every wanted leaf is registered, and the session is connected. */
+  /**
+   * Every wanted leaf is registered. Whether the session is live is the caller's to add, with
+   * the reason (`withZooKeeperReason` in `zookeeper_reachability.ts`).
+   */
   ready(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
-    if (this.#session.state !== "connected") {
-      reasons.push(`ZooKeeper session ${this.#session.state}`);
-    }
     for (const leaf of this.#leaves.values()) {
       if (leaf.wanted && leaf.status !== "registered") {
         reasons.push(`${leaf.path} ${leaf.status}${leaf.reason ? ` (${leaf.reason})` : ""}`);

@@ -11,7 +11,9 @@
  *   socket callback and would kill the process: we catch it and reconnect;
  * - it opens sockets itself and retries on timers nobody can cancel: we replace its `connect` so
  *   sockets come from {@link openZkSocket} and every timer is ours to clear;
- * - it has no notion of a silent server: we record when bytes last arrived, for the watchdog.
+ * - it has no notion of a silent server: we record when bytes last arrived, for the watchdog;
+ * - it swallows why a connection failed (refused, name not resolved, closed by the server): we
+ *   report every failed attempt with the system's reason.
  *
  * @module
  */
@@ -21,7 +23,9 @@ import pathModule from "node-zookeeper-client/lib/Path.js";
 import { Buffer } from "node:buffer";
 import type net from "node:net";
 import { batchWrites } from "./_write_batcher.ts";
-import { openZkSocket, type ZkServerAddress } from "./socket.ts";
+import { describeSocketError, openZkSocket, type ZkServerAddress } from "./socket.ts";
+import type { ZkConnectionFailure } from "./session.ts";
+import { formatSessionId } from "./types.ts";
 import { type JuteClasses, speedUpJute } from "./_jute_fast.ts";
 import { type PathModule, speedUpPathValidation } from "./_path_validate.ts";
 import { ZkError, zkErrorFromCode } from "./errors.ts";
@@ -139,6 +143,9 @@ const CM = {
   AUTHENTICATION_FAILED: -4,
 } as const;
 
+/** A failure before the adapter knows which server it is about. */
+type Failure = Pick<ZkConnectionFailure, "kind" | "reason">;
+
 /** What the adapter reports to its owner. */
 export type LibraryEvent =
   | "connected"
@@ -176,6 +183,8 @@ export interface LibraryClientOptions {
   onInternalError: (error: unknown) => void;
   /** Receives errors thrown by a caller's watcher. */
   onWatcherError: (error: unknown, event: ZkWatchEvent) => void;
+  /** Told of every failed attempt to connect or to keep a session, before the state change. */
+  onConnectionFailure: (failure: ZkConnectionFailure) => void;
   now: () => number;
 }
 
@@ -193,6 +202,8 @@ export class LibraryClient {
   #reconnectTimer?: ReturnType<typeof setTimeout>;
   #disposed = false;
   #socketClosed?: Promise<void>;
+  /** Why we are ending the current socket ourselves, reported when it has closed. */
+  #endingBecause?: Failure;
 
   constructor(options: LibraryClientOptions) {
     this.#options = options;
@@ -248,9 +259,14 @@ export class LibraryClient {
     return this.#lastReceivedAt;
   }
 
-  /** Drops the current socket: the library then reconnects to the next server, same session. */
-  dropConnection(): void {
-    this.#socket?.destroy();
+  /**
+   * Drops the current socket, reporting `because` as the attempt's failure: the library then
+   * reconnects to the next server, same session.
+   */
+  dropConnection(because: Failure): void {
+    if (!this.#socket) return;
+    this.#endingBecause ??= because;
+    this.#socket.destroy();
   }
 
   /**
@@ -486,9 +502,19 @@ export class LibraryClient {
         this.#options.onEvent("disconnected");
         break;
       case CM.SESSION_EXPIRED:
+        this.#reportFailure({
+          kind: "expired",
+          reason: `the server no longer knows session ${formatSessionId(this.sessionId)}`,
+        });
         this.#options.onEvent("expired");
         break;
       case CM.AUTHENTICATION_FAILED:
+        this.#reportFailure({
+          kind: "auth",
+          reason: `the server answered AUTH_FAILED to the digest credentials of user "${
+            (this.#options.digestAuth ?? "").split(":")[0]
+          }"`,
+        });
         this.#options.onEvent("authFailed");
         break;
       case CM.CLOSED:
@@ -528,12 +554,22 @@ export class LibraryClient {
       : `${server.host}:${server.port}`;
     cm.socket = socket;
     this.#lastReceivedAt = this.#options.now();
-    const connectTimer = setTimeout(() => socket.destroy(), cm.connectTimeout);
+    this.#endingBecause = undefined;
+    /** What the system said went wrong on this socket, if anything. */
+    let error: Failure | undefined;
+    const connectTimer = setTimeout(() => {
+      this.dropConnection({
+        kind: "timeout",
+        reason: `no TCP connection within ${cm.connectTimeout} ms`,
+      });
+    }, cm.connectTimeout);
     this.#socketClosed = new Promise<void>((resolve) => {
       socket.on("close", () => {
         clearTimeout(connectTimer);
-        if (this.#socket === socket) this.#socket = undefined;
+        const current = this.#socket === socket;
+        if (current) this.#socket = undefined;
         resolve();
+        if (current) this.#reportClosed(this.#endingBecause ?? error);
         if (cm.socket === socket) cm.onSocketClosed();
       });
     });
@@ -552,15 +588,37 @@ export class LibraryClient {
       } catch (error) {
         // An answer the library cannot parse: start over on a fresh connection.
         this.#options.onInternalError(error);
-        socket.destroy();
+        this.dropConnection({ kind: "other", reason: `unexpected answer: ${errorText(error)}` });
       }
     });
     socket.on("drain", () => {
       if (cm.socket === socket) cm.onSocketDrain();
     });
-    socket.on("error", () => {
-      // 'close' follows and drives the reconnection; the state change is what callers see.
+    socket.on("error", (cause) => {
+      // 'close' follows, reports it and drives the reconnection.
+      error ??= describeSocketError(cause);
     });
+  }
+
+  /** Reports why a socket closed, unless we are closing, disposed, or the session is over. */
+  #reportClosed(because: Failure | undefined): void {
+    const state = this.#cm.state;
+    if (this.#disposed || state === CM.CLOSING || state === CM.CLOSED) return;
+    if (state === CM.SESSION_EXPIRED || state === CM.AUTHENTICATION_FAILED) return;
+    const established = state === CM.CONNECTED || state === CM.CONNECTED_READ_ONLY;
+    this.#reportFailure(
+      because ?? {
+        kind: "reset",
+        reason: established
+          ? "connection closed by the server"
+          : "connection closed by the server before a session was established",
+      },
+    );
+  }
+
+  #reportFailure(failure: Failure): void {
+    if (this.#disposed) return;
+    this.#options.onConnectionFailure({ server: this.#server ?? "", ...failure });
   }
 
   /** The library's `onSocketConnected`, with the watches re-sent in bounded chunks. */

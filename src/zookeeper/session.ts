@@ -51,6 +51,16 @@ export interface SessionStateChange {
   reason?: string;
 }
 
+/** One failed attempt to reach a ZooKeeper server or to establish a session on it. */
+export interface ZkConnectionFailure {
+  /** `host:port` of the server tried. */
+  server: string;
+  /** A small fixed set, for metrics labels. */
+  kind: "refused" | "timeout" | "unresolved" | "tls" | "auth" | "expired" | "reset" | "other";
+  /** The reason as the system gave it, e.g. "Connection refused (os error 111)". */
+  reason: string;
+}
+
 /** Options of {@link ZkSession.open}. */
 export interface ZkSessionOptions {
   /** `host:port[,host:port...][/chroot]` */
@@ -100,6 +110,7 @@ interface PendingRequest {
 export class ZkSession implements AsyncDisposable {
   readonly #options: Required<Omit<ZkSessionOptions, "digestAuth">> & { digestAuth?: string };
   readonly #listeners = new Set<(change: SessionStateChange) => void>();
+  readonly #failureListeners = new Set<(failure: ZkConnectionFailure) => void>();
   readonly #pending = new Set<PendingRequest>();
   #client: LibraryClient;
   #state: SessionState = "connecting";
@@ -167,6 +178,12 @@ export class ZkSession implements AsyncDisposable {
   onStateChange(listener: (change: SessionStateChange) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Calls `listener` on every failed connection attempt; returns the function that stops it. */
+  onConnectionFailure(listener: (failure: ZkConnectionFailure) => void): () => void {
+    this.#failureListeners.add(listener);
+    return () => this.#failureListeners.delete(listener);
   }
 
   /**
@@ -327,6 +344,7 @@ export class ZkSession implements AsyncDisposable {
     this.#pending.clear();
     await this.#client.close(Math.min(1000, this.#client.sessionTimeoutMs / 2));
     this.#listeners.clear();
+    this.#failureListeners.clear();
   }
 
   #request<T>(path: string | undefined, run: (client: LibraryClient) => Promise<T>): Promise<T> {
@@ -360,6 +378,9 @@ export class ZkSession implements AsyncDisposable {
       now: this.#options.now,
       onEvent: (event) => {
         if (client === this.#client) this.#onLibraryEvent(event);
+      },
+      onConnectionFailure: (failure) => {
+        if (client === this.#client && this.#state !== "closed") this.#reportFailure(failure);
       },
       onInternalError: (error) =>
         log.warn("unexpected answer from ZooKeeper, reconnecting: {error}", {
@@ -426,12 +447,18 @@ export class ZkSession implements AsyncDisposable {
       const silentForMs = this.#options.now() - client.lastReceivedAt;
       const limitMs = (client.sessionTimeoutMs * 2) / 3;
       if (silentForMs > limitMs) {
-        log.warn("ZooKeeper server {server} silent for {silentForMs} ms, trying another", {
+        // Reported as the attempt's failure (a warning, rate-limited by whoever listens).
+        log.debug("ZooKeeper server {server} silent for {silentForMs} ms, trying another", {
           server: client.server,
           silentForMs: Math.round(silentForMs),
           sessionId: formatSessionId(this.#sessionId),
         });
-        client.dropConnection();
+        client.dropConnection({
+          kind: "timeout",
+          reason: this.#state === "connected"
+            ? `no answer for ${Math.round(silentForMs)} ms (limit ${Math.round(limitMs)} ms)`
+            : `no answer to the session request within ${Math.round(silentForMs)} ms`,
+        });
       }
     }, checkEveryMs);
   }
@@ -448,6 +475,17 @@ export class ZkSession implements AsyncDisposable {
           pending.path,
         ),
       );
+    }
+  }
+
+  #reportFailure(failure: ZkConnectionFailure): void {
+    log.debug("ZooKeeper connection failure ({kind}) at {server}: {reason}", { ...failure });
+    for (const listener of [...this.#failureListeners]) {
+      try {
+        listener(failure);
+      } catch (error) {
+        log.error("a connection failure listener failed: {error}", { error: String(error) });
+      }
     }
   }
 
@@ -488,7 +526,8 @@ function logStateChange(change: SessionStateChange): void {
     reason: change.reason,
   };
   if (change.state === "connected") {
-    log.info(
+    // Debug: the programs' info line (with how long it took) comes from their reachability report.
+    log.debug(
       change.newSession
         ? "ZooKeeper session {sessionId} established with {server}"
         : "ZooKeeper session {sessionId} reconnected to {server} after {suspendedForMs} ms",
