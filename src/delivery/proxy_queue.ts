@@ -16,6 +16,7 @@
  * @module
  */
 import { FifoSet } from "../_fifo.ts";
+import { OutageReport } from "../outage_report.ts";
 import { getLogger } from "@logtape/logtape";
 import type { ServiceRef } from "../asabru/wire.ts";
 import type { DeliveryOutcome } from "../asabru/sender.ts";
@@ -137,6 +138,8 @@ export class ProxyQueue {
   readonly #inFlight = new Set<Promise<void>>();
   /** Proxy-wide failures in a row (unreachable); > 0 means probing with one request. */
   #proxyFailures = 0;
+  /** What is said about the proxy being down: the first failure, then a reminder per 30 s. */
+  readonly #outage: OutageReport<string>;
   #pausedUntil = 0;
   #pumpTimer?: ReturnType<typeof setTimeout>;
   #bulk?: BulkWork;
@@ -158,6 +161,7 @@ export class ProxyQueue {
     this.#onDecision = options.onDecision;
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? (() => performance.now());
+    this.#outage = new OutageReport({ now: this.#now });
   }
 
   /**
@@ -500,19 +504,22 @@ export class ProxyQueue {
         this.#proxyUnreachable(outcome.reason);
         entry.retrying = true;
         return;
-      case "uncertain":
+      case "uncertain": {
         this.counters.uncertain++;
         this.#onDecision?.({ decision: "uncertain", key: entry.key, op, reason: outcome.reason });
         // Applied or not, we cannot know: the proxy may now hold an extra copy.
         entry.uncertain = ref;
         entry.acknowledged = undefined;
         entry.retrying = true;
-        log.warn(`outcome of ${op} {key} at {proxy} unknown ({reason}): deleting before adding`, {
-          ...properties,
-          reason: outcome.reason,
-        });
+        // Once the proxy is known to be down, each probe's unknown outcome is not news: the
+        // outage's own lines (first, then a reminder per 30 s) say it.
+        const message =
+          `outcome of ${op} {key} at {proxy} unknown ({reason}): deleting before adding`;
+        if (this.#proxyFailures === 0) log.warn(message, { ...properties, reason: outcome.reason });
+        else log.debug(message, { ...properties, reason: outcome.reason });
         this.#proxyUnreachable(outcome.reason);
         return;
+      }
     }
   }
 
@@ -532,15 +539,27 @@ export class ProxyQueue {
     const delay = this.#backoff(this.#proxyFailures);
     this.#pausedUntil = this.#now() + delay;
     const properties = { proxy: this.proxy, reason, retryInMs: Math.round(delay) };
-    if (this.#proxyFailures === 1) log.warn("{proxy} unreachable ({reason}); pausing", properties);
-    else log.debug("{proxy} still unreachable ({reason})", properties);
+    const notice = this.#outage.failed(reason);
+    if (notice?.first) log.warn("{proxy} unreachable ({reason}); pausing", properties);
+    else if (notice) {
+      log.warn(
+        "{proxy} still unreachable after {seconds} s and {failures} failures; the last: {reason}",
+        {
+          ...properties,
+          seconds: Math.round(notice.downForMs / 1000),
+          failures: notice.attempts,
+        },
+      );
+    } else log.debug("{proxy} still unreachable ({reason})", properties);
   }
 
   #proxyReachable(): void {
     if (this.#proxyFailures === 0) return;
-    log.info("{proxy} reachable again after {failures} failures", {
+    const ended = this.#outage.recovered();
+    log.info("{proxy} reachable again after {seconds} s and {failures} failures", {
       proxy: this.proxy,
       failures: this.#proxyFailures,
+      seconds: Math.round((ended?.downForMs ?? 0) / 1000),
     });
     this.#proxyFailures = 0;
     this.#pausedUntil = 0;
