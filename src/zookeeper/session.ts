@@ -380,7 +380,7 @@ export class ZkSession implements AsyncDisposable {
         if (client === this.#client) this.#onLibraryEvent(event);
       },
       onConnectionFailure: (failure) => {
-        if (client === this.#client && this.#state !== "closed") this.#reportFailure(failure);
+        if (client === this.#client) this.#reportFailure(failure);
       },
       onInternalError: (error) =>
         log.warn("unexpected answer from ZooKeeper, reconnecting: {error}", {
