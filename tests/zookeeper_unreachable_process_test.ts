@@ -93,51 +93,65 @@ async function stop(running: Running): Promise<void> {
   assertEquals(code, 0, `${running.name} stops cleanly`);
 }
 
-Deno.test("ZooKeeper unreachable: both programs say so", async (t) => {
-  await using zk = await LocalZooKeeper.start();
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
 
-  await t.step("a port that refuses, then the server comes up there", async () => {
-    await zk.stop();
-    const server = zk.connectionString;
-    const programs = await Promise.all([start("client", server), start("monitor", server)]);
-    try {
-      await Promise.all(programs.map(async (running) => {
-        const warning = await waitForReachabilityLine(
-          running,
-          (line) => line.level === "WARN",
-          "a warning",
-        );
-        assertEquals(
-          warning.message,
-          `ZooKeeper server ${server} refused the connection: connect ECONNREFUSED ${server}`,
-        );
-        assertEquals(
-          [warning.server, warning.kind, warning.attempts],
-          [server, "refused", 1],
-          "said at the first failed attempt",
-        );
-        // Attempts go on (several a second), lines do not: the next is a reminder after 30 s.
-        await waitFor(
-          async () => await failuresCounted(running, "refused") >= 5,
-          20_000,
-          `${running.name}: five refused attempts counted`,
-        );
-        assertEquals(
-          reachabilityLines(running.program).filter((line) => line.level === "WARN").length,
-          1,
-          `${running.name}: one warning for many attempts`,
-        );
-        await assertNotReadyBecause(
-          running,
-          new RegExp(
-            `^ZooKeeper session connecting for \\d+ s, \\d+ failed attempts; the last at ` +
-              `${server}: connect ECONNREFUSED ${server} \\(refused\\)$`,
-          ),
-        );
-      }));
+/** One way of not reaching ZooKeeper, and what both programs must say about it. */
+interface Outage {
+  zkHost: string;
+  kind: string;
+  /** The first warning's message. */
+  warning: RegExp;
+  /** The system's reason, as it appears in `/readyz`. */
+  reason: RegExp;
+  /** Failed attempts to wait for: they keep coming, the warning stays one. */
+  attempts: number;
+  /** Ends the outage; both programs must then say after how long and become ready. */
+  repair?: () => Promise<void>;
+}
 
-      await zk.restart();
-      await Promise.all(programs.map(async (running) => {
+async function bothPrograms(outage: Outage): Promise<void> {
+  const programs = await Promise.all([
+    start("client", outage.zkHost),
+    start("monitor", outage.zkHost),
+  ]);
+  const eachProgram = (body: (running: Running) => Promise<void>) =>
+    Promise.all(programs.map(body));
+  try {
+    await eachProgram(async (running) => {
+      const warning = await waitForReachabilityLine(
+        running,
+        (line) => line.level === "WARN",
+        "a warning",
+      );
+      assertMatch(warning.message, outage.warning);
+      assertEquals(
+        [warning.server, warning.kind, warning.attempts],
+        [outage.zkHost, outage.kind, 1],
+        "said at the first failed attempt, naming the server",
+      );
+      await waitFor(
+        async () => await failuresCounted(running, outage.kind) >= outage.attempts,
+        20_000,
+        `${running.name}: ${outage.attempts} failed attempts counted as ${outage.kind}`,
+      );
+      assertEquals(
+        reachabilityLines(running.program).filter((line) => line.level === "WARN").length,
+        1,
+        `${running.name}: one warning for many attempts (the next is a reminder after 30 s)`,
+      );
+      await assertNotReadyBecause(
+        running,
+        new RegExp(
+          `^ZooKeeper session connecting for \\d+ s, \\d+ failed attempts; the last at ` +
+            `${escapeRegExp(outage.zkHost)}: ${outage.reason.source} \\(${outage.kind}\\)$`,
+        ),
+      );
+    });
+    if (outage.repair) {
+      await outage.repair();
+      await eachProgram(async (running) => {
         const established = await waitForReachabilityLine(
           running,
           (line) => line.level === "INFO",
@@ -146,97 +160,67 @@ Deno.test("ZooKeeper unreachable: both programs say so", async (t) => {
         assertMatch(
           established.message,
           new RegExp(
-            `^ZooKeeper session 0x[0-9a-f]+ established with ${server} after \\d+ ms and ` +
-              `\\d+ failed attempts$`,
+            `^ZooKeeper session 0x[0-9a-f]+ established with ${
+              escapeRegExp(outage.zkHost)
+            } after \\d+ ms and \\d+ failed attempts$`,
           ),
         );
-        assert((established.attempts as number) >= 5, "the attempts of the outage");
+        assert((established.attempts as number) >= outage.attempts, "the outage's attempts");
         await waitFor(
           async () => (await readiness(running)).status === 200,
           20_000,
           `${running.name}: ready`,
         );
-        await stop(running);
-      }));
-    } finally {
-      await Promise.all(programs.map((running) => running.program[Symbol.asyncDispose]()));
+      });
     }
+    await eachProgram(stop);
+  } finally {
+    await eachProgram((running) => running.program[Symbol.asyncDispose]());
+  }
+}
+
+Deno.test("ZooKeeper unreachable: both programs say so", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+
+  await t.step("a port that refuses, then the server comes up there", async () => {
+    await zk.stop();
+    const server = escapeRegExp(zk.connectionString);
+    await bothPrograms({
+      zkHost: zk.connectionString,
+      kind: "refused",
+      warning: new RegExp(
+        `^ZooKeeper server ${server} refused the connection: connect ECONNREFUSED ${server}$`,
+      ),
+      reason: new RegExp(`connect ECONNREFUSED ${server}`),
+      attempts: 5,
+      repair: () => zk.restart(),
+    });
   });
 
   await t.step("a blackholed server: a timeout, then a session when traffic flows", async () => {
     await using proxy = await FaultProxy.start({ hostname: "127.0.0.1", port: zk.port });
     proxy.setMode("blackhole");
-    const server = proxy.address;
-    const programs = await Promise.all([start("client", server), start("monitor", server)]);
-    try {
-      await Promise.all(programs.map(async (running) => {
-        const warning = await waitForReachabilityLine(
-          running,
-          (line) => line.level === "WARN",
-          "a warning",
-        );
-        assertMatch(
-          warning.message,
-          new RegExp(
-            `^ZooKeeper server ${server} does not answer: ` +
-              `no answer to the session request within \\d+ ms$`,
-          ),
-        );
-        assertEquals([warning.kind, warning.attempts], ["timeout", 1]);
-        await assertNotReadyBecause(
-          running,
-          new RegExp(
-            `^ZooKeeper session connecting for \\d+ s, \\d+ failed attempts; ` +
-              `the last at ${server}: no answer to the session request within \\d+ ms \\(timeout\\)$`,
-          ),
-        );
-        assert(await failuresCounted(running, "timeout") >= 1, "counted as a timeout");
-      }));
-
-      proxy.setMode("pass");
-      await Promise.all(programs.map(async (running) => {
-        await waitForReachabilityLine(
-          running,
-          (line) => line.level === "INFO" && /established with/.test(line.message),
-          "the session established",
-        );
-        await waitFor(
-          async () => (await readiness(running)).status === 200,
-          20_000,
-          `${running.name}: ready`,
-        );
-        await stop(running);
-      }));
-    } finally {
-      await Promise.all(programs.map((running) => running.program[Symbol.asyncDispose]()));
-    }
+    await bothPrograms({
+      zkHost: proxy.address,
+      kind: "timeout",
+      warning: new RegExp(
+        `^ZooKeeper server ${escapeRegExp(proxy.address)} does not answer: ` +
+          `no answer to the session request within \\d+ ms$`,
+      ),
+      reason: /no answer to the session request within \d+ ms/,
+      attempts: 2,
+      repair: () => Promise.resolve(proxy.setMode("pass")),
+    });
   });
 
   await t.step("a name that does not resolve", async () => {
-    const server = "zk.example.invalid:2181";
-    const programs = await Promise.all([start("client", server), start("monitor", server)]);
-    try {
-      await Promise.all(programs.map(async (running) => {
-        const warning = await waitForReachabilityLine(
-          running,
-          (line) => line.level === "WARN",
-          "a warning",
-        );
-        assertEquals(
-          warning.message,
-          `ZooKeeper server name ${server} does not resolve: ` +
-            "getaddrinfo ENOTFOUND zk.example.invalid",
-        );
-        assertEquals([warning.server, warning.kind], [server, "unresolved"]);
-        await assertNotReadyBecause(
-          running,
-          /^ZooKeeper session connecting for \d+ s, \d+ failed attempts; the last at zk\.example\.invalid:2181: getaddrinfo ENOTFOUND zk\.example\.invalid \(unresolved\)$/,
-        );
-        assert(await failuresCounted(running, "unresolved") >= 1, "counted as unresolved");
-        await stop(running);
-      }));
-    } finally {
-      await Promise.all(programs.map((running) => running.program[Symbol.asyncDispose]()));
-    }
+    await bothPrograms({
+      zkHost: "zk.example.invalid:2181",
+      kind: "unresolved",
+      warning:
+        /^ZooKeeper server name zk\.example\.invalid:2181 does not resolve: getaddrinfo ENOTFOUND zk\.example\.invalid$/,
+      reason: /getaddrinfo ENOTFOUND zk\.example\.invalid/,
+      attempts: 3,
+    });
   });
 });
