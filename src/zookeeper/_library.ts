@@ -204,6 +204,8 @@ export class LibraryClient {
   #socketClosed?: Promise<void>;
   /** Why we are ending the current socket ourselves, reported when it has closed. */
   #endingBecause?: Failure;
+  /** Whether the current socket's TCP connection is made (node's `connecting` is unreliable). */
+  #tcpConnected = false;
 
   constructor(options: LibraryClientOptions) {
     this.#options = options;
@@ -265,7 +267,11 @@ export class LibraryClient {
    */
   dropConnection(because: Failure): void {
     if (!this.#socket) return;
-    this.#endingBecause ??= because;
+    // A socket whose TCP connection never completed did not reach the server: say that.
+    const silentForMs = Math.round(this.#options.now() - this.#lastReceivedAt);
+    this.#endingBecause ??= this.#tcpConnected
+      ? because
+      : { kind: "timeout", reason: `no TCP connection within ${silentForMs} ms` };
     this.#socket.destroy();
   }
 
@@ -555,14 +561,13 @@ export class LibraryClient {
     cm.socket = socket;
     this.#lastReceivedAt = this.#options.now();
     this.#endingBecause = undefined;
+    this.#tcpConnected = false;
     /** What the system said went wrong on this socket, if anything. */
     let error: Failure | undefined;
-    const connectTimer = setTimeout(() => {
-      this.dropConnection({
-        kind: "timeout",
-        reason: `no TCP connection within ${cm.connectTimeout} ms`,
-      });
-    }, cm.connectTimeout);
+    const connectTimer = setTimeout(
+      () => this.dropConnection({ kind: "timeout", reason: "no TCP connection" }),
+      cm.connectTimeout,
+    );
     this.#socketClosed = new Promise<void>((resolve) => {
       socket.on("close", () => {
         clearTimeout(connectTimer);
@@ -575,6 +580,7 @@ export class LibraryClient {
     });
     socket.on("connect", () => {
       clearTimeout(connectTimer);
+      this.#tcpConnected = true;
       this.#sendConnectRequest(socket);
     });
     const frames = new PacketFramer();
