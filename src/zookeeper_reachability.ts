@@ -132,7 +132,11 @@ export class ZooKeeperReachability {
     const what = change.newSession
       ? "ZooKeeper session {sessionId} established with {server} after {ms} ms"
       : "ZooKeeper session {sessionId} reconnected to {server} after {ms} ms";
-    log.info(properties.attempts > 0 ? `${what} and {attempts} failed attempts` : what, properties);
+    // The last reason too: after a drop it may be what the operator must know (an expiry).
+    log.info(
+      properties.attempts > 0 ? `${what} and {attempts} failed attempts; the last: {reason}` : what,
+      properties,
+    );
   }
 }
 

@@ -162,7 +162,7 @@ async function bothPrograms(outage: Outage): Promise<void> {
           new RegExp(
             `^ZooKeeper session 0x[0-9a-f]+ established with ${
               escapeRegExp(outage.zkHost)
-            } after \\d+ ms and \\d+ failed attempts$`,
+            } after \\d+ ms and \\d+ failed attempts; the last: .+$`,
           ),
         );
         assert((established.attempts as number) >= outage.attempts, "the outage's attempts");
