@@ -118,6 +118,8 @@ export class ZooKeeperReachability {
 
   #onStateChange(change: SessionStateChange): void {
     if (change.state !== "connected") {
+      // Today the failure comes first and starts the outage; the contract does not order the two
+      // hooks, so a state change starts it as well.
       if (change.state !== "closed") this.#outage.lost();
       return;
     }
