@@ -3,6 +3,7 @@
  * server tried, the kind and the reason as the system gave it; closing the session reports none.
  */
 import { type ZkConnectionFailure, ZkSession } from "../src/zookeeper/mod.ts";
+import { describeSocketError } from "../src/zookeeper/socket.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { FaultProxy } from "./harness/fault_proxy.ts";
 import { expireSession } from "./harness/expire_session.ts";
@@ -115,4 +116,24 @@ Deno.test("connection failures are reported with the server and the system's rea
     assertEquals(failures, []);
     assert(session.state === "closed");
   });
+});
+
+Deno.test("socket errors are sorted by their code; the reason is the runtime's message", () => {
+  const failing = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const cases: [string, string, string][] = [
+    ["ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:1", "refused"],
+    ["ENOTFOUND", "getaddrinfo ENOTFOUND zk.invalid", "unresolved"],
+    ["EAI_AGAIN", "getaddrinfo EAI_AGAIN zk.example", "unresolved"],
+    ["ETIMEDOUT", "connect ETIMEDOUT 10.0.0.1:2181", "timeout"],
+    ["ECONNRESET", "read ECONNRESET", "reset"],
+    ["EPIPE", "write EPIPE", "reset"],
+    ["ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames", "tls"],
+    ["CERT_HAS_EXPIRED", "certificate has expired", "tls"],
+    ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify the first certificate", "tls"],
+    ["EHOSTUNREACH", "connect EHOSTUNREACH 10.0.0.1:2181", "other"],
+  ];
+  for (const [code, message, kind] of cases) {
+    assertEquals(describeSocketError(failing(code, message)), { kind, reason: message }, code);
+  }
+  assertEquals(describeSocketError("odd"), { kind: "other", reason: "odd" });
 });

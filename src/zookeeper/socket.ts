@@ -24,6 +24,8 @@ export function openZkSocket(server: ZkServerAddress): net.Socket {
 const UNRESOLVED = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "EAI_NODATA"]);
 const RESET = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 const TIMEOUT = new Set(["ETIMEDOUT"]);
+/** Node's TLS and OpenSSL verification codes (`ERR_TLS_CERT_ALTNAME_INVALID`, `CERT_HAS_EXPIRED`). */
+const TLS = /^ERR_(TLS|SSL)_|CERT|^UNABLE_TO_VERIFY/;
 
 /**
  * Sorts a socket's `error` event into the small set of {@link ZkConnectionFailure} kinds; the
@@ -41,8 +43,6 @@ export function describeSocketError(
   if (UNRESOLVED.has(code)) return { kind: "unresolved", reason };
   if (TIMEOUT.has(code)) return { kind: "timeout", reason };
   if (RESET.has(code)) return { kind: "reset", reason };
-  if (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || /certificate/i.test(code)) {
-    return { kind: "tls", reason };
-  }
+  if (TLS.test(code)) return { kind: "tls", reason };
   return { kind: "other", reason };
 }
