@@ -30,7 +30,7 @@ const log = getLogger(["zkcm", "zookeeper"]);
 /** What happened, by kind, in words an operator reads before the system's own reason. */
 const WHAT_HAPPENED: Record<ZkConnectionFailure["kind"], string> = {
   refused: "ZooKeeper server {server} refused the connection",
-  unresolved: "ZooKeeper server name {server} does not resolve",
+  unresolved: "the name of ZooKeeper server {server} does not resolve",
   timeout: "ZooKeeper server {server} does not answer",
   tls: "TLS handshake with ZooKeeper server {server} failed",
   auth: "ZooKeeper server {server} refused our credentials",

@@ -113,7 +113,7 @@ Deno.test("the lines: the server and the system's reason; a reminder with count 
   assertEquals(
     noticeMessage(reminder),
     "still no ZooKeeper session after {seconds} s and {attempts} failed attempts; the last: " +
-      "ZooKeeper server name {server} does not resolve: {reason}",
+      "the name of ZooKeeper server {server} does not resolve: {reason}",
   );
   assertEquals(noticeProperties(reminder), {
     server: "zk.invalid:2181",

@@ -218,7 +218,7 @@ Deno.test("ZooKeeper unreachable: both programs say so", async (t) => {
       zkHost: "zk.example.invalid:2181",
       kind: "unresolved",
       warning:
-        /^ZooKeeper server name zk\.example\.invalid:2181 does not resolve: getaddrinfo ENOTFOUND zk\.example\.invalid$/,
+        /^the name of ZooKeeper server zk\.example\.invalid:2181 does not resolve: getaddrinfo ENOTFOUND zk\.example\.invalid$/,
       reason: /getaddrinfo ENOTFOUND zk\.example\.invalid/,
       attempts: 3,
     });
