@@ -5,15 +5,28 @@
 import { ZkSession } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
-import { Program } from "./harness/program.ts";
+import { type Launcher, Program } from "./harness/program.ts";
+import {
+  deliver,
+  launcherName,
+  LAUNCHERS,
+  personPressesAgain,
+  SIGNAL_NUMBER,
+  STOP_SIGNALS,
+  TARGETS,
+} from "./harness/signals.ts";
 import { freePort } from "./harness/convergence.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
 
 const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
 
-function monitor(env: Record<string, string>, args: string[] = []): Promise<Program> {
-  return Program.start("monitor.ts", { task: "monitor", env, args });
+function monitor(
+  env: Record<string, string>,
+  args: string[] = [],
+  launcher: Launcher = "run",
+): Promise<Program> {
+  return Program.start("monitor.ts", { task: "monitor", env, args, launcher });
 }
 
 Deno.test("monitor process with the client process", async (t) => {
@@ -106,6 +119,101 @@ Deno.test("monitor process with the client process", async (t) => {
     assertEquals(code, 0);
     assertMatch(lines.at(-1) ?? "", /"message":"stopped"/);
   });
+});
+
+Deno.test("monitor process: one stop request, however delivered, settles and exits 0", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+  await using proxy = await StandInAsabru.start();
+  await using writer = ZkSession.open({ connectionString: zk.connectionString });
+  await writer.waitUntilConnected({ timeoutMs: 10_000 });
+  let roots = 0;
+
+  /**
+   * A monitor of a fresh root, synced, with an add in flight at the proxy, which answers it only
+   * after `answerAfterMs`: until then the monitor's shutdown has a request to settle.
+   */
+  async function monitorWithAddInFlight(launcher: Launcher, answerAfterMs: number) {
+    const root = `/stop${++roots}`;
+    const program = await monitor(
+      {
+        ZK_HOST: zk.connectionString,
+        ZK_ROOT_NODE: root,
+        ASABRU_API_URL: proxy.url,
+        ZK_SESSION_TIMEOUT: "2s",
+        LOG_LEVEL: "debug",
+      },
+      [],
+      launcher,
+    );
+    await program.waitForLine(/synced/, 15_000);
+    await proxy.setMode("slow", { slowMs: answerAfterMs });
+    const service = `svc${roots}`;
+    const arrived = proxy.nextRequest((request) => request.service === service);
+    await writer.ensurePath(`${root}/ch_http_node1`);
+    await writer.create(`${root}/ch_http_node1/${service}`, new TextEncoder().encode("h:1"));
+    await withTimeout(arrived, 10_000, "the add reaches the proxy");
+    return { program, sent: new RegExp(`sent add ch_http_node1/${service} to`) };
+  }
+
+  try {
+    for (const launcher of LAUNCHERS) {
+      for (const signal of STOP_SIGNALS) {
+        for (const target of TARGETS) {
+          await t.step(
+            `${launcherName(launcher, "monitor")}: ${signal} to the ${target}`,
+            async () => {
+              const { program, sent } = await monitorWithAddInFlight(launcher, 500);
+              await using _ = program;
+              deliver(program, target, signal);
+              const { code, lines } = await program.finished();
+              assertEquals(code, 0, lines.join("\n"));
+              const settled = lines.findIndex((line) => sent.test(line));
+              assert(settled >= 0, "the add in flight was settled");
+              assertMatch(lines.at(-1) ?? "", /"message":"stopped"/);
+            },
+          );
+        }
+      }
+    }
+
+    // The duplicate for sure: a moment after the first was handled, while the add is in flight.
+    for (const signal of STOP_SIGNALS) {
+      await t.step(`${signal} delivered twice at once is one request: exit 0`, async () => {
+        const { program, sent } = await monitorWithAddInFlight("run", 1000);
+        await using _ = program;
+        program.kill(signal);
+        await program.waitForLine(/stopping/, 5000);
+        program.kill(signal);
+        const { code, lines } = await program.finished();
+        assertEquals(code, 0, lines.join("\n"));
+        assert(lines.some((line) => line.includes("the same request")), "the duplicate was seen");
+        assert(lines.some((line) => sent.test(line)), "the add in flight was settled");
+      });
+    }
+
+    for (const launcher of LAUNCHERS) {
+      for (const signal of STOP_SIGNALS) {
+        await t.step(
+          `${launcherName(launcher, "monitor")}: a second ${signal} later exits at once`,
+          async () => {
+            const { program } = await monitorWithAddInFlight(launcher, 10_000);
+            await using _ = program;
+            program.killGroup(signal);
+            await program.waitForLine(/stopping/, 5000);
+            await personPressesAgain();
+            const started = performance.now();
+            program.killGroup(signal);
+            const { code, lines } = await program.finished(5000);
+            assertEquals(code, 128 + SIGNAL_NUMBER[signal], lines.join("\n"));
+            assert(performance.now() - started < 2000, "at once");
+            assert(!lines.some((line) => line.includes('"stopped"')), "no orderly stop");
+          },
+        );
+      }
+    }
+  } finally {
+    await proxy.setMode("ok");
+  }
 });
 
 Deno.test("monitor process: bad configuration is one line and exit 2; --help", async () => {

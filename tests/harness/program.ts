@@ -1,7 +1,12 @@
 /**
  * Runs one of the entry scripts (`client.ts`, `monitor.ts`) as a real child process, with exactly
  * the permissions its `deno task` uses (read from deno.json, so tests and users cannot drift
- * apart), collecting its stderr lines as they come.
+ * apart), collecting its stderr lines as they come. It runs either as `deno run` with those
+ * permissions (what `deno compile` builds into the executables, see scripts/compile.ts) or as
+ * users start it, through `deno task` (one more process, which forwards signals).
+ *
+ * Every program is the leader of its own process group, so a test can signal the whole group as
+ * a terminal's Ctrl-C, `timeout` or systemd's `KillMode=control-group` do.
  */
 import { withTimeout } from "./wait.ts";
 
@@ -14,6 +19,9 @@ export async function taskPermissions(task: string): Promise<string[]> {
   if (!command) throw new Error(`deno.json has no task ${task}`);
   return command.split(/\s+/).filter((word) => /^--(allow|deny)-/.test(word));
 }
+
+/** How a program is started: `deno run` with its task's permissions, or `deno task`. */
+export type Launcher = "run" | "task";
 
 /** A running entry script. */
 export class Program implements AsyncDisposable {
@@ -35,22 +43,31 @@ export class Program implements AsyncDisposable {
 
   /**
    * Starts `script` (relative to the repository) with the permissions of `task`, the given
-   * environment only (plus PATH/HOME), and `args`.
+   * environment only (plus PATH/HOME), and `args`; with `launcher: "task"`, as `deno task <task>`
+   * (then `script` and `extraFlags` are the task's own).
    */
   static async start(
     script: string,
-    options: { task: string; env?: Record<string, string>; args?: string[]; extraFlags?: string[] },
+    options: {
+      task: string;
+      env?: Record<string, string>;
+      args?: string[];
+      extraFlags?: string[];
+      launcher?: Launcher;
+    },
   ): Promise<Program> {
-    const permissions = await taskPermissions(options.task);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
+    const args = options.launcher === "task"
+      ? ["task", "--quiet", options.task, ...(options.args ?? [])]
+      : [
         "run",
         "--quiet",
-        ...permissions,
+        ...await taskPermissions(options.task),
         ...(options.extraFlags ?? []),
         new URL(script, root).pathname,
         ...(options.args ?? []),
-      ],
+      ];
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
       cwd: root.pathname,
       clearEnv: true,
       env: {
@@ -63,6 +80,8 @@ export class Program implements AsyncDisposable {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      // Its own session and process group (setsid), so that `killGroup` reaches it and only it.
+      detached: true,
     }).spawn();
     return new Program(child);
   }
@@ -77,9 +96,14 @@ export class Program implements AsyncDisposable {
     return this.#lines;
   }
 
-  /** Sends a signal. */
+  /** Sends a signal to the process (under `deno task`: to `deno task`, which forwards it). */
   kill(signal: Deno.Signal): void {
     this.#child.kill(signal);
+  }
+
+  /** Sends a signal to the program's whole process group, as a terminal's Ctrl-C does. */
+  killGroup(signal: Deno.Signal): void {
+    Deno.kill(-this.#child.pid, signal);
   }
 
   /** Resolves with the first stderr line matching `pattern` (also one already seen). */
@@ -118,7 +142,8 @@ export class Program implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     try {
-      this.#child.kill("SIGKILL");
+      // The group: under `deno task` the program itself is a grandchild.
+      this.killGroup("SIGKILL");
     } catch {
       // already exited
     }
