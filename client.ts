@@ -8,6 +8,7 @@ import {
   ClientExit,
   configureLogging,
   exitOnSecondSignal,
+  ignoreDebugSignal,
   loadClientConfig,
   printLines,
   startClient,
@@ -27,6 +28,7 @@ if (loaded.kind === "invalid") {
 const { options } = loaded.config;
 await configureLogging({ level: options.logLevel, format: options.logFormat });
 const log = getLogger(["zkcm", "client"]);
+ignoreDebugSignal();
 
 const app = await startClient(loaded.config);
 
@@ -38,6 +40,11 @@ const shutdown = exitOnSecondSignal(async (signal) => {
 });
 Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+// Their default action would kill the client and leave its registrations to the session timeout.
+Deno.addSignalListener("SIGHUP", () => {
+  log.info("SIGHUP ignored: nodes.json is read at start; restart the client to apply a change");
+});
+Deno.addSignalListener("SIGUSR2", () => log.info("SIGUSR2 ignored"));
 
 await app.sessionClosed;
 if (!app.registrar.stopped) {

@@ -15,6 +15,7 @@ export {
   ZooKeeperNotInstalledError,
 } from "./src/local_zookeeper.ts";
 export * from "./src/process.ts";
+export * from "./src/debug_signal.ts";
 export * from "./src/options.ts";
 export * from "./src/metrics.ts";
 export * from "./src/status_server.ts";

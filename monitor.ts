@@ -7,6 +7,7 @@
 import {
   configureLogging,
   exitOnSecondSignal,
+  ignoreDebugSignal,
   loadMonitorConfig,
   LocalZooKeeper,
   MonitorExit,
@@ -29,6 +30,7 @@ if (loaded.kind === "invalid") {
 const { options } = loaded;
 await configureLogging({ level: options.logLevel, format: options.logFormat });
 const log = getLogger(["zkcm", "monitor"]);
+ignoreDebugSignal();
 
 let localZooKeeper: LocalZooKeeper | undefined;
 if (options.localZookeeper) {
@@ -62,6 +64,8 @@ const shutdown = exitOnSecondSignal(async (signal) => {
 Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
 Deno.addSignalListener("SIGHUP", () => app.resync("SIGHUP"));
+// Its default action would kill the monitor in the middle of its deliveries.
+Deno.addSignalListener("SIGUSR2", () => log.info("SIGUSR2 ignored"));
 
 await app.sessionClosed;
 if (!stopRequested) {

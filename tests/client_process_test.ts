@@ -19,6 +19,7 @@ import { LocalClickHouse } from "./harness/local_clickhouse.ts";
 import { ReplicaPair } from "./harness/replica_lag.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./harness/assert.ts";
 import { deferred, waitFor, withTimeout } from "./harness/wait.ts";
+import { childPids, listeningPorts } from "./harness/process_info.ts";
 
 const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
 const SAMPLE = {
@@ -438,6 +439,39 @@ Deno.test("client process: one stop request, however delivered, deregisters and 
           },
         );
       }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("client process: SIGHUP, SIGUSR1 and SIGUSR2 neither stop it nor open a port", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+  await using observer = ZkSession.open({ connectionString: zk.connectionString });
+  await observer.waitUntilConnected({ timeoutMs: 10_000 });
+  const dir = await Deno.makeTempDir({ prefix: "zkcm-client-test-" });
+  const base = { ZK_HOST: zk.connectionString, NODES_FILE: await writeNodes(dir, SAMPLE) };
+  try {
+    for (const launcher of LAUNCHERS) {
+      await t.step(launcherName(launcher, "client"), async () => {
+        await observer.deleteRecursive("/cluster1");
+        await using program = await client(base, [], launcher);
+        await registeredBy(program);
+        // Only once the runtime has installed its own SIGUSR1 handler can it open an inspector.
+        await program.waitForLine(/runtime's inspector handler replaced/, 15_000);
+        const pid = launcher === "task" ? (await childPids(program.pid))[0] : program.pid;
+        const portsBefore = await listeningPorts(pid);
+        for (const signal of ["SIGUSR1", "SIGUSR2", "SIGHUP"] as const) Deno.kill(pid, signal);
+        await program.waitForLine(/SIGUSR2 ignored/, 5000);
+        await program.waitForLine(/SIGHUP ignored/, 5000);
+        // Still working: a registration deleted behind its back is made again.
+        await observer.delete(SERVICE);
+        await waitFor(async () => (await observer.exists(SERVICE)) !== null, 5000, "again");
+        assertEquals(await listeningPorts(pid), portsBefore, "no port opened");
+        assert(!program.lines.some((line) => /Debugger listening/.test(line)), "no inspector");
+        program.kill("SIGTERM");
+        assertEquals((await program.finished()).code, 0);
+      });
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

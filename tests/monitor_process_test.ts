@@ -18,6 +18,7 @@ import {
 import { freePort } from "./harness/convergence.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
+import { childPids, listeningPorts } from "./harness/process_info.ts";
 
 const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
 
@@ -213,6 +214,45 @@ Deno.test("monitor process: one stop request, however delivered, settles and exi
     }
   } finally {
     await proxy.setMode("ok");
+  }
+});
+
+Deno.test("monitor process: SIGUSR1 and SIGUSR2 neither stop it nor open a port", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+  await using proxy = await StandInAsabru.start();
+  await using writer = ZkSession.open({ connectionString: zk.connectionString });
+  await writer.waitUntilConnected({ timeoutMs: 10_000 });
+  for (const launcher of LAUNCHERS) {
+    await t.step(launcherName(launcher, "monitor"), async () => {
+      const root = `/usr-${launcher}`;
+      await using program = await monitor(
+        {
+          ZK_HOST: zk.connectionString,
+          ZK_ROOT_NODE: root,
+          ASABRU_API_URL: proxy.url,
+          LOG_LEVEL: "debug",
+        },
+        [],
+        launcher,
+      );
+      await program.waitForLine(/synced/, 15_000);
+      // Only once the runtime has installed its own SIGUSR1 handler can it open an inspector.
+      await program.waitForLine(/runtime's inspector handler replaced/, 15_000);
+      const pid = launcher === "task" ? (await childPids(program.pid))[0] : program.pid;
+      const portsBefore = await listeningPorts(pid);
+      Deno.kill(pid, "SIGUSR1");
+      Deno.kill(pid, "SIGUSR2");
+      await program.waitForLine(/SIGUSR2 ignored/, 5000);
+      // Still working: a new service reaches the proxy.
+      const added = proxy.nextRequest((request) => request.service === "after-usr");
+      await writer.ensurePath(`${root}/ch_http_node1`);
+      await writer.create(`${root}/ch_http_node1/after-usr`, new TextEncoder().encode("h:1"));
+      await withTimeout(added, 10_000, "the add after the signals");
+      assertEquals(await listeningPorts(pid), portsBefore, "no port opened");
+      assert(!program.lines.some((line) => /Debugger listening/.test(line)), "no inspector");
+      program.kill("SIGTERM");
+      assertEquals((await program.finished()).code, 0);
+    });
   }
 });
 

@@ -1,0 +1,74 @@
+/**
+ * Keeps SIGUSR1 from opening a debugger. Since 2.9.2, Deno does what Node does: a running process
+ * that gets SIGUSR1 starts an inspector on 127.0.0.1:9229 (denoland/deno#35738), unauthenticated,
+ * so any local user can attach to the process that holds the proxy's or ZooKeeper's credentials.
+ * Deno 2.9.6 has no flag or variable to turn that off; `--deny-net`, `NODE_OPTIONS=
+ * --disable-sigusr1`, a JS listener for SIGUSR1 and an inherited "ignore" disposition all leave
+ * it on (tried), because the runtime installs its own handler about 500 ms after start.
+ *
+ * So this sets SIGUSR1's disposition to "ignore" through libc (FFI, the one library the
+ * programs' `--allow-ffi` names), at once and again every {@link POLL_MS} ms until it has replaced
+ * the runtime's handler (or {@link GIVE_UP_MS} have passed: a runtime without that handler).
+ * A SIGUSR1 that arrives between the runtime's installation and the next turn (at most
+ * {@link POLL_MS} ms, once, at start) still opens the inspector. Linux only, where the programs
+ * are deployed.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["zkcm", "process"]);
+
+const SIGUSR1 = 10;
+const SIG_DFL = 0n;
+const SIG_IGN = 1n;
+/** How often the disposition is set again until the runtime's handler has been replaced. */
+const POLL_MS = 20;
+/** After this, a runtime that never installed its handler is assumed not to have one. */
+const GIVE_UP_MS = 10_000;
+
+/** Where glibc lives on Debian (and the Docker image's distroless base), by architecture. */
+export const LIBC_PATHS: Partial<Record<typeof Deno.build.arch, string>> = {
+  x86_64: "/lib/x86_64-linux-gnu/libc.so.6",
+  aarch64: "/lib/aarch64-linux-gnu/libc.so.6",
+};
+
+/**
+ * Makes SIGUSR1 ignored for the rest of the process's life (see the module's comment). Without
+ * FFI permission or glibc it logs one warning and changes nothing.
+ *
+ * @example
+ * ```ts
+ * ignoreDebugSignal(); // first thing in an entry script
+ * ```
+ */
+export function ignoreDebugSignal(): void {
+  if (Deno.build.os !== "linux") return;
+  const path = LIBC_PATHS[Deno.build.arch];
+  let libc: Deno.DynamicLibrary<{ signal: { parameters: ["i32", "usize"]; result: "usize" } }>;
+  try {
+    if (!path) throw new Error(`no known glibc path for ${Deno.build.arch}`);
+    libc = Deno.dlopen(path, { signal: { parameters: ["i32", "usize"], result: "usize" } });
+  } catch (error) {
+    log.warn("SIGUSR1 would open an inspector on 127.0.0.1:9229: cannot ignore it ({error})", {
+      error: String(error),
+    });
+    return;
+  }
+  const ignore = () => BigInt(libc.symbols.signal(SIGUSR1, SIG_IGN));
+  ignore();
+  const startedAt = performance.now();
+  const timer = setInterval(() => {
+    const previous = ignore();
+    const waitedMs = Math.round(performance.now() - startedAt);
+    if (previous !== SIG_IGN && previous !== SIG_DFL) {
+      log.debug("SIGUSR1 ignored: the runtime's inspector handler replaced after {waitedMs} ms", {
+        waitedMs,
+      });
+    } else if (waitedMs < GIVE_UP_MS) return;
+    clearInterval(timer);
+    libc.close();
+  }, POLL_MS);
+  // It must never be what keeps a finished program alive.
+  Deno.unrefTimer(timer);
+}
