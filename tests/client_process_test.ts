@@ -7,11 +7,12 @@ import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { FaultProxy } from "./harness/fault_proxy.ts";
 import { type Launcher, Program } from "./harness/program.ts";
 import {
+  assertDuplicateIsOneRequest,
+  assertSecondSignalExitsAtOnce,
   deliver,
   launcherName,
   LAUNCHERS,
-  personPressesAgain,
-  SIGNAL_NUMBER,
+  programProcess,
   STOP_SIGNALS,
   TARGETS,
 } from "./harness/signals.ts";
@@ -19,7 +20,6 @@ import { LocalClickHouse } from "./harness/local_clickhouse.ts";
 import { ReplicaPair } from "./harness/replica_lag.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./harness/assert.ts";
 import { deferred, waitFor, withTimeout } from "./harness/wait.ts";
-import { childPids, listeningPorts } from "./harness/process_info.ts";
 
 const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
 const SAMPLE = {
@@ -405,13 +405,7 @@ Deno.test("client process: one stop request, however delivered, deregisters and 
         });
         await registeredBy(program);
         proxy.setMode("blackhole");
-        program.kill(signal);
-        await program.waitForLine(/removing registrations/, 5000);
-        program.kill(signal);
-        const { code, lines } = await program.finished(15_000);
-        assertEquals(code, 0, lines.join("\n"));
-        assert(lines.some((line) => line.includes("the same request")), "the duplicate was seen");
-        assert(lines.some((line) => line.includes('"stopped"')), "an orderly stop");
+        await assertDuplicateIsOneRequest(program, signal, /removing registrations/);
       });
     }
 
@@ -426,16 +420,7 @@ Deno.test("client process: one stop request, however delivered, deregisters and 
             await using program = await client({ ...base, ZK_HOST: proxy.address }, [], launcher);
             await registeredBy(program);
             proxy.setMode("blackhole");
-            program.killGroup(signal);
-            await program.waitForLine(/removing registrations/, 5000);
-            await personPressesAgain();
-            const started = performance.now();
-            program.killGroup(signal);
-            const { code, lines } = await program.finished(5000);
-            assertEquals(code, 128 + SIGNAL_NUMBER[signal], lines.join("\n"));
-            assert(performance.now() - started < 2000, "at once");
-            assert(!lines.some((line) => line.includes('"stopped"')), "no orderly stop");
-            assert(lines.some((line) => line.includes("again: exiting at once")), "says why");
+            await assertSecondSignalExitsAtOnce(program, signal, /removing registrations/);
           },
         );
       }
@@ -459,16 +444,14 @@ Deno.test("client process: SIGHUP, SIGUSR1 and SIGUSR2 neither stop it nor open 
         await registeredBy(program);
         // Only once the runtime has installed its own SIGUSR1 handler can it open an inspector.
         await program.waitForLine(/runtime's inspector handler replaced/, 15_000);
-        const pid = launcher === "task" ? (await childPids(program.pid))[0] : program.pid;
-        const portsBefore = await listeningPorts(pid);
+        const { pid, assertNoInspector } = await programProcess(program, launcher);
         for (const signal of ["SIGUSR1", "SIGUSR2", "SIGHUP"] as const) Deno.kill(pid, signal);
         await program.waitForLine(/SIGUSR2 ignored/, 5000);
         await program.waitForLine(/SIGHUP ignored/, 5000);
         // Still working: a registration deleted behind its back is made again.
         await observer.delete(SERVICE);
         await waitFor(async () => (await observer.exists(SERVICE)) !== null, 5000, "again");
-        assertEquals(await listeningPorts(pid), portsBefore, "no port opened");
-        assert(!program.lines.some((line) => /Debugger listening/.test(line)), "no inspector");
+        await assertNoInspector();
         program.kill("SIGTERM");
         assertEquals((await program.finished()).code, 0);
       });

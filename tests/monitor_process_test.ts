@@ -7,18 +7,18 @@ import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
 import { type Launcher, Program } from "./harness/program.ts";
 import {
+  assertDuplicateIsOneRequest,
+  assertSecondSignalExitsAtOnce,
   deliver,
   launcherName,
   LAUNCHERS,
-  personPressesAgain,
-  SIGNAL_NUMBER,
+  programProcess,
   STOP_SIGNALS,
   TARGETS,
 } from "./harness/signals.ts";
 import { freePort } from "./harness/convergence.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
-import { childPids, listeningPorts } from "./harness/process_info.ts";
 
 const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
 
@@ -182,12 +182,7 @@ Deno.test("monitor process: one stop request, however delivered, settles and exi
       await t.step(`${signal} delivered twice at once is one request: exit 0`, async () => {
         const { program, sent } = await monitorWithAddInFlight("run", 1000);
         await using _ = program;
-        program.kill(signal);
-        await program.waitForLine(/stopping/, 5000);
-        program.kill(signal);
-        const { code, lines } = await program.finished();
-        assertEquals(code, 0, lines.join("\n"));
-        assert(lines.some((line) => line.includes("the same request")), "the duplicate was seen");
+        const lines = await assertDuplicateIsOneRequest(program, signal, /stopping/);
         assert(lines.some((line) => sent.test(line)), "the add in flight was settled");
       });
     }
@@ -199,15 +194,7 @@ Deno.test("monitor process: one stop request, however delivered, settles and exi
           async () => {
             const { program } = await monitorWithAddInFlight(launcher, 10_000);
             await using _ = program;
-            program.killGroup(signal);
-            await program.waitForLine(/stopping/, 5000);
-            await personPressesAgain();
-            const started = performance.now();
-            program.killGroup(signal);
-            const { code, lines } = await program.finished(5000);
-            assertEquals(code, 128 + SIGNAL_NUMBER[signal], lines.join("\n"));
-            assert(performance.now() - started < 2000, "at once");
-            assert(!lines.some((line) => line.includes('"stopped"')), "no orderly stop");
+            await assertSecondSignalExitsAtOnce(program, signal, /stopping/);
           },
         );
       }
@@ -238,8 +225,7 @@ Deno.test("monitor process: SIGUSR1 and SIGUSR2 neither stop it nor open a port"
       await program.waitForLine(/synced/, 15_000);
       // Only once the runtime has installed its own SIGUSR1 handler can it open an inspector.
       await program.waitForLine(/runtime's inspector handler replaced/, 15_000);
-      const pid = launcher === "task" ? (await childPids(program.pid))[0] : program.pid;
-      const portsBefore = await listeningPorts(pid);
+      const { pid, assertNoInspector } = await programProcess(program, launcher);
       Deno.kill(pid, "SIGUSR1");
       Deno.kill(pid, "SIGUSR2");
       await program.waitForLine(/SIGUSR2 ignored/, 5000);
@@ -248,8 +234,7 @@ Deno.test("monitor process: SIGUSR1 and SIGUSR2 neither stop it nor open a port"
       await writer.ensurePath(`${root}/ch_http_node1`);
       await writer.create(`${root}/ch_http_node1/after-usr`, new TextEncoder().encode("h:1"));
       await withTimeout(added, 10_000, "the add after the signals");
-      assertEquals(await listeningPorts(pid), portsBefore, "no port opened");
-      assert(!program.lines.some((line) => /Debugger listening/.test(line)), "no inspector");
+      await assertNoInspector();
       program.kill("SIGTERM");
       assertEquals((await program.finished()).code, 0);
     });

@@ -4,6 +4,8 @@
  */
 import type { Launcher, Program } from "./program.ts";
 import { DUPLICATE_SIGNAL_WINDOW_MS } from "../../src/process.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { childPids, listeningPorts } from "./process_info.ts";
 
 /** Both ways a program is started. */
 export const LAUNCHERS: readonly Launcher[] = ["task", "run"];
@@ -36,4 +38,65 @@ export function deliver(program: Program, target: Target, signal: StopSignal): v
  */
 export function personPressesAgain(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, DUPLICATE_SIGNAL_WINDOW_MS));
+}
+
+/**
+ * The program is stopping (its shutdown held by the test): `signal` again a moment after the
+ * first was handled (the line `stopping` seen) is the same request: it ends as the first does,
+ * with exit 0. Returns its lines.
+ */
+export async function assertDuplicateIsOneRequest(
+  program: Program,
+  signal: StopSignal,
+  stopping: RegExp,
+): Promise<string[]> {
+  program.kill(signal);
+  await program.waitForLine(stopping, 5000);
+  program.kill(signal);
+  const { code, lines } = await program.finished(15_000);
+  assertEquals(code, 0, lines.join("\n"));
+  assert(lines.some((line) => line.includes("the same request")), "the duplicate was seen");
+  assert(lines.some((line) => line.includes('"stopped"')), "an orderly stop");
+  return lines;
+}
+
+/**
+ * The program is stopping (its shutdown held by the test): a person's second `signal` to the
+ * group, once the first was seen (the line `stopping`) and the duplicate window has passed,
+ * exits at once with 128 + n and no orderly stop.
+ */
+export async function assertSecondSignalExitsAtOnce(
+  program: Program,
+  signal: StopSignal,
+  stopping: RegExp,
+): Promise<void> {
+  program.killGroup(signal);
+  await program.waitForLine(stopping, 5000);
+  await personPressesAgain();
+  const started = performance.now();
+  program.killGroup(signal);
+  const { code, lines } = await program.finished(5000);
+  assertEquals(code, 128 + SIGNAL_NUMBER[signal], lines.join("\n"));
+  assert(performance.now() - started < 2000, "at once");
+  assert(!lines.some((line) => line.includes('"stopped"')), "no orderly stop");
+  assert(lines.some((line) => line.includes("again: exiting at once")), "says why");
+}
+
+/**
+ * The program's own process (under `deno task`, deno task's child), and a check that it has
+ * opened no listening port since this call and printed no inspector banner.
+ */
+export async function programProcess(
+  program: Program,
+  launcher: Launcher,
+): Promise<{ pid: number; assertNoInspector(): Promise<void> }> {
+  const pid = launcher === "task" ? (await childPids(program.pid))[0] : program.pid;
+  const portsBefore = await listeningPorts(pid);
+  return {
+    pid,
+    async assertNoInspector() {
+      assertEquals(await listeningPorts(pid), portsBefore, "no port opened");
+      assert(!program.lines.some((line) => /Debugger listening/.test(line)), "no inspector");
+    },
+  };
 }
