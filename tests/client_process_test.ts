@@ -437,10 +437,26 @@ Deno.test("client process: SIGHUP, SIGUSR1 and SIGUSR2 neither stop it nor open 
   const dir = await Deno.makeTempDir({ prefix: "zkcm-client-test-" });
   const base = { ZK_HOST: zk.connectionString, NODES_FILE: await writeNodes(dir, SAMPLE) };
   try {
-    for (const launcher of LAUNCHERS) {
-      await t.step(launcherName(launcher, "client"), async () => {
+    const ways: { name: string; launcher: Launcher; start: () => Promise<Program> }[] = [
+      ...LAUNCHERS.map((launcher) => ({
+        name: launcherName(launcher, "client"),
+        launcher,
+        start: () => client(base, [], launcher),
+      })),
+      {
+        name: "the Docker entry (main.ts, MODE=client, the start task's permissions)",
+        launcher: "run",
+        start: () =>
+          Program.start("main.ts", {
+            task: "start",
+            env: { LOG_LEVEL: "debug", MODE: "client", ...base },
+          }),
+      },
+    ];
+    for (const { name, launcher, start } of ways) {
+      await t.step(name, async () => {
         await observer.deleteRecursive("/cluster1");
-        await using program = await client(base, [], launcher);
+        await using program = await start();
         await registeredBy(program);
         // Only once the runtime has installed its own SIGUSR1 handler can it open an inspector.
         await program.waitForLine(/runtime's inspector handler replaced/, 15_000);
