@@ -55,17 +55,28 @@ export function ignoreDebugSignal(): void {
     });
     return;
   }
-  const ignore = () => BigInt(libc.symbols.signal(SIGUSR1, SIG_IGN));
-  ignore();
   const startedAt = performance.now();
+  // True once the disposition replaced was the runtime's handler (not "default" or ours).
+  const ignoreReplacedRuntimeHandler = () => {
+    const previous = BigInt(libc.symbols.signal(SIGUSR1, SIG_IGN));
+    if (previous === SIG_IGN || previous === SIG_DFL) return false;
+    log.debug("SIGUSR1 ignored: the runtime's inspector handler replaced after {waitedMs} ms", {
+      waitedMs: Math.round(performance.now() - startedAt),
+    });
+    return true;
+  };
+  // A slow start can come after the runtime's installation: then the first call replaces it.
+  if (ignoreReplacedRuntimeHandler()) {
+    libc.close();
+    return;
+  }
   const timer = setInterval(() => {
-    const previous = ignore();
-    const waitedMs = Math.round(performance.now() - startedAt);
-    if (previous !== SIG_IGN && previous !== SIG_DFL) {
-      log.debug("SIGUSR1 ignored: the runtime's inspector handler replaced after {waitedMs} ms", {
-        waitedMs,
+    if (!ignoreReplacedRuntimeHandler()) {
+      if (performance.now() - startedAt < GIVE_UP_MS) return;
+      log.debug("SIGUSR1 ignored; the runtime installed no handler of its own within {ms} ms", {
+        ms: GIVE_UP_MS,
       });
-    } else if (waitedMs < GIVE_UP_MS) return;
+    }
     clearInterval(timer);
     libc.close();
   }, POLL_MS);
