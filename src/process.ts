@@ -60,7 +60,10 @@ export function exitOnSecondSignal(
         });
         return;
       }
-      log.warn("{signal} again: exiting at once", { signal });
+      log.warn("{signal} again after {afterMs} ms: exiting at once", {
+        signal,
+        afterMs: Math.round(afterMs * 10) / 10,
+      });
       exit(128 + (SIGNAL_NUMBERS[signal] ?? 0));
       return;
     }

