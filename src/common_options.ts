@@ -15,12 +15,45 @@ import {
   PortSchema,
 } from "./options.ts";
 
-/** `user:password` for ZooKeeper's digest scheme. */
+/**
+ * Why `text` is not `user:password` for ZooKeeper's digest scheme, in words that never repeat the
+ * value (it is a secret), or `undefined` when it is.
+ */
+export function digestAuthProblem(text: string): string | undefined {
+  if (/\s/.test(text)) return "is not user:password: it contains whitespace";
+  const colon = text.indexOf(":");
+  if (colon === -1) return "is not user:password: there is no ':' between user and password";
+  if (colon === 0) return "is not user:password: the user before ':' is empty";
+  if (colon === text.length - 1) return "is not user:password: the password after ':' is empty";
+  return undefined;
+}
+
+/** `user:password` for ZooKeeper's digest scheme (the password may contain `:`). */
 export const DigestAuthSchema: v.GenericSchema<string, string> = v.pipe(
   v.string(),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = digestAuthProblem(dataset.value);
+    if (problem !== undefined) addIssue({ message: problem });
+  }),
+);
+
+/**
+ * The shortest `ZK_SESSION_TIMEOUT` accepted. ZooKeeper grants at least two of its ticks (4 s with
+ * its default `tickTime` of 2 s), so a shorter request is only ever raised by the server; but the
+ * client library sizes its connection attempts from the requested value (the timeout divided by
+ * the number of servers) and our watchdog leaves a server silent for 2/3 of it, so below about a
+ * second a connection attempt or a short pause (a garbage collection, a busy machine) already
+ * counts as a dead server and the session never settles. 1 s is also the smallest a test
+ * ensemble with `tickTime=200` and three servers keeps working with.
+ */
+export const MIN_SESSION_TIMEOUT_MS = 1000;
+
+const SessionTimeoutSchema: v.GenericSchema<string, number> = v.pipe(
+  DurationSchema,
   v.check(
-    (text) => /^[^:\s]+:\S+$/.test(text),
-    "is not user:password (digest credentials, no spaces)",
+    (ms) => ms >= MIN_SESSION_TIMEOUT_MS,
+    "is below 1s: connection attempts and the watchdog are sized from it, so a shorter session never settles (ZooKeeper itself grants at least 2 ticks, 4s by default)",
   ),
 );
 
@@ -49,10 +82,10 @@ export const commonOptions = {
     env: "ZK_SESSION_TIMEOUT",
     placeholder: "DURATION",
     description:
-      "Requested ZooKeeper session timeout (the server grants a value within its limits): how long a dead process's registrations survive.",
+      "Requested ZooKeeper session timeout, at least 1s (the server grants a value within its limits): how long a dead process's registrations survive.",
     default: 10_000,
     defaultText: "10s",
-    schema: DurationSchema,
+    schema: SessionTimeoutSchema,
   },
   statusPort: {
     flag: "status-port",

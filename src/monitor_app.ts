@@ -22,6 +22,7 @@ import { DeleteGuard } from "./monitor/delete_guard.ts";
 import { DecisionJournal } from "./monitor/journal.ts";
 import type { Wanted } from "./delivery/decide.ts";
 import type { MonitorOptions } from "./monitor_config.ts";
+import { redactUrl } from "./proxy_url.ts";
 
 const log = getLogger(["zkcm", "monitor"]);
 /** The longest the mirror waits for the election's first decision before it starts reading. */
@@ -83,6 +84,8 @@ export async function startMonitor(
   const queues = options.proxyUrls.length === 0
     ? [dryRunQueue(options, latency, mayDeliver, onDecision(DRY_RUN))]
     : options.proxyUrls.map((url) => {
+      // The name in logs, metrics and status pages: never with a password, however it came in.
+      const proxy = redactUrl(url);
       const sender = new AsabruSender({
         url,
         token: options.proxyToken,
@@ -91,14 +94,14 @@ export async function startMonitor(
       });
       senders.push(sender);
       return new ProxyQueue({
-        proxy: url,
+        proxy,
         send: (op, ref) => sender.send(op, ref),
         concurrency: options.concurrency,
         retryMaxMs: options.retryMax,
         resyncPerSecond: options.resyncRate,
         mayDeliver,
-        onDecision: onDecision(url),
-        onConverged: (_key, ms) => latency.observe({ proxy: url }, ms / 1000),
+        onDecision: onDecision(proxy),
+        onConverged: (_key, ms) => latency.observe({ proxy }, ms / 1000),
       });
     });
 

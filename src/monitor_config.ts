@@ -16,8 +16,8 @@ import {
   type Parsed,
   parseOptions,
   renderHelp,
-  UrlSchema,
 } from "./options.ts";
+import { duplicateProxies, ProxyUrlSchema, redactUrl } from "./proxy_url.ts";
 import { validateZnodePath } from "./znode_path.ts";
 
 /** The monitor's exit codes (documented in `--help` and the README). */
@@ -68,7 +68,8 @@ export const monitorOptions = {
     placeholder: "URL",
     description:
       "The proxy's update URL, e.g. http://proxy:8080/updateService (repeat the flag; comma-separated in the variable, for several proxies). Unset: dry run, each change is logged instead of sent.",
-    schema: UrlSchema,
+    schema: ProxyUrlSchema,
+    show: redactUrl,
     repeatable: true,
   },
   proxyToken: {
@@ -257,5 +258,35 @@ export function loadMonitorConfig(args: readonly string[], env: EnvSource): Moni
       ],
     };
   }
+  const problems = [
+    ...duplicateProxies(options.proxyUrls, "--asabru-url (ASABRU_API_URL)"),
+    ...electionPathProblems(options.rootNode, options.electionPath),
+  ];
+  if (problems.length > 0) return { kind: "invalid", problems };
   return { kind: "run", options };
+}
+
+/**
+ * The election's candidates must not be mirrored as services, nor the services listed as
+ * candidates: the election path and the root may not contain each other.
+ */
+function electionPathProblems(root: string, electionPath: string | undefined): string[] {
+  if (electionPath === undefined) return []; // root + "-election": beside the root
+  const inside = (path: string, ancestor: string) =>
+    path === ancestor || path.startsWith(`${ancestor}/`);
+  if (inside(electionPath, root)) {
+    return [
+      `--election-path (ZK_ELECTION_PATH): ${JSON.stringify(electionPath)} is inside the watched ` +
+      `root ${JSON.stringify(root)} (ZK_ROOT_NODE): the monitors' candidates would be mirrored ` +
+      `as services; put it beside the root (default ${JSON.stringify(`${root}-election`)})`,
+    ];
+  }
+  if (inside(root, electionPath)) {
+    return [
+      `--election-path (ZK_ELECTION_PATH): ${JSON.stringify(electionPath)} contains the watched ` +
+      `root ${JSON.stringify(root)} (ZK_ROOT_NODE); put it beside the root (default ` +
+      `${JSON.stringify(`${root}-election`)})`,
+    ];
+  }
+  return [];
 }

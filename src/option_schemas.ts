@@ -145,12 +145,16 @@ export function EnumSchema<const T extends readonly [string, ...string[]]>(
   );
 }
 
-/** A LogTape level: `trace`, `debug`, `info`, `warning`, `error` or `fatal` (`configureLogging`'s). */
+/**
+ * A LogTape level: `trace`, `debug`, `info`, `warning`, `error` or `fatal` (`configureLogging`'s),
+ * in any case (`DEBUG` is what many deployments write), surrounding spaces ignored.
+ */
 export const LogLevelSchema: v.GenericSchema<string, LogLevel> = v.pipe(
   v.string(),
+  v.transform((text) => text.trim().toLowerCase()),
   v.check(
     (text) => (LOG_LEVELS as readonly string[]).includes(text),
-    `is not a log level (${LOG_LEVELS.join(", ")})`,
+    `is not a log level (${LOG_LEVELS.join(", ")}; any case)`,
   ),
   v.transform((text) => text as LogLevel),
 );

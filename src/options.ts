@@ -73,6 +73,8 @@ export interface OptionSpec<T> {
   boolean?: boolean;
   /** The value is never echoed: not in problems, not as a default in `--help`. */
   secret?: boolean;
+  /** How a refused value is quoted in its problem, when not as given (a URL without password). */
+  show?: (raw: string) => string;
 }
 
 /** A program's options, keyed by the name its code uses. */
@@ -355,11 +357,16 @@ function describeIssue(
   issue: v.BaseIssue<unknown>,
 ): string {
   let message = issue.message;
-  let subject = quote(raw);
+  let subject = quote(spec.show ? spec.show(raw) : raw);
   if (spec.secret) {
     subject = "value (hidden)";
     // A message may quote its input (valibot's defaults do): drop it rather than risk an echo.
-    if (raw !== "" && message.includes(raw)) message = "is not valid";
+    // Our own messages (a lower-case predicate) never echo, and a short secret (`:`, `user:`)
+    // is found in many a sentence about it: there only a quoted echo counts.
+    const ours = /^[a-z]/.test(message);
+    if (raw !== "" && (message.includes(JSON.stringify(raw)) || (!ours && message.includes(raw)))) {
+      message = "is not valid";
+    }
   }
   return /^[a-z]/.test(message) ? `${subject} ${message}` : `${subject}: ${message}`;
 }

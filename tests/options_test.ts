@@ -354,9 +354,11 @@ Deno.test("schemas: the values they accept and what they make of them", () => {
   assertEquals(ok(NonEmptyStringSchema, "  /cluster1 "), "/cluster1");
   assertEquals(refused(NonEmptyStringSchema, " \t"), "is empty");
   assertEquals(ok(LogLevelSchema, "warning"), "warning");
+  // Case is not the user's business (issue 20: LOG_LEVEL=DEBUG was refused).
+  assertEquals([ok(LogLevelSchema, "DEBUG"), ok(LogLevelSchema, " Info ")], ["debug", "info"]);
   assertEquals(
     refused(LogLevelSchema, "warn"),
-    "is not a log level (trace, debug, info, warning, error, fatal)",
+    "is not a log level (trace, debug, info, warning, error, fatal; any case)",
   );
   const mode = EnumSchema(["monitor", "client"]);
   assertEquals(ok(mode, "client"), "client");
