@@ -38,3 +38,5 @@ export * from "./src/monitor/wanted_service.ts";
 export * from "./src/monitor_config.ts";
 export * from "./src/monitor_app.ts";
 export * from "./src/mode.ts";
+export * from "./src/status_port.ts";
+export * from "./src/proxy_url.ts";

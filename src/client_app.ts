@@ -15,6 +15,8 @@ import { registerSessionMetrics } from "./session_metrics.ts";
 import { withZooKeeperReason, ZooKeeperReachability } from "./zookeeper_reachability.ts";
 import { registerProcessMetrics } from "./process_metrics.ts";
 import { type ClientConfig, describeHealthGate } from "./client_config.ts";
+import { watchChroot } from "./chroot_watch.ts";
+import { connectionChroot } from "./connection_string.ts";
 
 const log = getLogger(["zkcm", "client"]);
 
@@ -39,6 +41,7 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
     digestAuth: options.zkAuth,
   });
   const reachability = new ZooKeeperReachability(session);
+  const chrootWatch = watchChroot(session, connectionChroot(options.zkHost));
   const acl = (options.acl ?? (options.zkAuth ? "creator" : "open")) === "creator"
     ? CREATOR_ALL_WORLD_READ_ACL
     : OPEN_ACL;
@@ -88,7 +91,11 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
   if (options.statusPort !== undefined) {
     status = await serveStatus(
       createStatusApp({
-        ready: () => withZooKeeperReason(reachability, registrar.ready()),
+        ready: () =>
+          withProblem(
+            withZooKeeperReason(reachability, registrar.ready()),
+            chrootWatch?.problem,
+          ),
         metrics,
       }),
       { port: options.statusPort, hostname: options.statusHost },
@@ -103,6 +110,7 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
     sessionClosed: session.closed,
     shutdown() {
       stopping ??= (async () => {
+        chrootWatch?.stop();
         await Promise.all(checkers.map((checker) => checker.stop()));
         await registrar.stop();
         await session.close();
@@ -112,6 +120,15 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
       return stopping;
     },
   };
+}
+
+/** Readiness with one more reason first, when there is one (a missing chroot explains the rest). */
+function withProblem(
+  readiness: { ready: boolean; reasons: string[] },
+  problem: string | undefined,
+): { ready: boolean; reasons: string[] } {
+  if (problem === undefined) return readiness;
+  return { ready: false, reasons: [problem, ...readiness.reasons] };
 }
 
 function registerClientMetrics(

@@ -164,8 +164,20 @@ export async function loadClientConfig(
   }
   if (options.register.length === 0 || fileChosen) {
     const file = await readNodesFile(resolveFromInitialDirectory(options.nodesFile, env));
-    if (file.ok) Object.assign(entries, file.value);
-    else problems.push(...file.problems);
+    if (file.ok) {
+      for (const [path, data] of Object.entries(file.value)) {
+        if (Object.hasOwn(entries, path) && entries[path] !== data) {
+          problems.push({
+            source: "--register (REGISTER)",
+            path,
+            message: "is in nodes.json too, with other data: list it once",
+          });
+        }
+        entries[path] = data;
+      }
+    } else {
+      problems.push(...file.problems);
+    }
   }
   if (problems.length > 0) return { kind: "invalid", problems: formatProblems(problems) };
   const plan = planRegistrations(entries);

@@ -63,3 +63,9 @@ export const ConnectionStringSchema: v.GenericSchema<string, string> = v.pipe(
     return parsed.text;
   }),
 );
+
+/** The chroot of a valid connection string (`zk:2181/cluster3` → `/cluster3`), if it has one. */
+export function connectionChroot(text: string): string | undefined {
+  const parsed = parseConnectionString(text);
+  return "error" in parsed ? undefined : parsed.chroot;
+}

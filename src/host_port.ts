@@ -72,6 +72,31 @@ export function parseHostPort(text: string): HostPort | { error: string } {
 }
 
 /**
+ * {@link parseHostPort} for a service's address, the one the proxy will connect to: on top, the
+ * unspecified addresses (`0.0.0.0`, `[::]`) are refused, since they mean "any address" to a
+ * server that listens and nothing to a client that connects.
+ *
+ * @example
+ * ```ts
+ * parseServiceAddress("0.0.0.0:8123"); // { error: "0.0.0.0 is the unspecified address ..." }
+ * ```
+ */
+export function parseServiceAddress(text: string): HostPort | { error: string } {
+  const parsed = parseHostPort(text);
+  if ("error" in parsed) return parsed;
+  if (UNSPECIFIED.has(parsed.host.toLowerCase())) {
+    const shown = parsed.host.includes(":") ? `[${parsed.host}]` : parsed.host;
+    return {
+      error: `${shown} is the unspecified address: a server listens on it, no one can connect ` +
+        "to it (give the node's address)",
+    };
+  }
+  return parsed;
+}
+
+const UNSPECIFIED = new Set(["0.0.0.0", "::", "::0", "0:0:0:0:0:0:0:0", "::ffff:0.0.0.0"]);
+
+/**
  * Writes an address back as `host:port`, bracketing an IPv6 host: the inverse of
  * {@link parseHostPort}.
  *
@@ -120,10 +145,18 @@ const HOSTNAME =
 /** A last label that is all digits (or a dotted IPv4 address): not settled by {@link HOSTNAME}. */
 const DIGITS_LAST = /(?:^|\.)[0-9]+$/;
 
+/** A label of underscores only (`_`, `a._.b`): no resolver has a name for it. */
+const UNDERSCORES_ONLY = /(?:^|\.)_+(?:\.|$)/;
+
 function validateHost(host: string): string | undefined {
-  if (host.length <= 253 && HOSTNAME.test(host) && !DIGITS_LAST.test(host)) return undefined;
+  if (
+    host.length <= 253 && HOSTNAME.test(host) && !DIGITS_LAST.test(host) &&
+    !UNDERSCORES_ONLY.test(host)
+  ) {
+    return undefined;
+  }
   if (host === "") return "missing host";
-  if (/^[0-9.]+$/.test(host)) {
+  if (/^[0-9.]+$/.test(host) && /[0-9]/.test(host)) {
     return isIPv4(host) ? undefined : "invalid IPv4 address (four numbers 0-255, no leading zeros)";
   }
   if (host.length > 253) return "hostname longer than 253 characters";
@@ -137,6 +170,7 @@ function validateHost(host: string): string | undefined {
     if (label.startsWith("-") || label.endsWith("-")) {
       return "hostname label starts or ends with '-'";
     }
+    if (/^_+$/.test(label)) return "hostname label has no letter or digit";
   }
   if (/^[0-9]+$/.test(labels[labels.length - 1])) {
     return "hostname's last label is all digits (not an IPv4 address either)";

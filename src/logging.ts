@@ -40,15 +40,17 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
   let sink: Sink;
   if (format === "json") {
     const formatter = getJsonLinesFormatter({ properties: "flatten" });
-    sink = (record: LogRecord) =>
+    sink = (logged: LogRecord) => {
+      const record = capped(logged);
       write(jsonLine(record) ?? formatter(withPlainStrings(record)), URGENT.has(record.level));
+    };
   } else {
     const formatter = getTextFormatter({
       timestamp: "date-time-timezone",
       value: (v) => Deno.inspect(v),
     });
-    sink = (record: LogRecord) =>
-      write(formatter(withPlainStrings(record)), URGENT.has(record.level));
+    sink = (logged: LogRecord) =>
+      write(formatter(withPlainStrings(capped(logged))), URGENT.has(logged.level));
   }
   await configure({
     reset: true,
@@ -58,6 +60,54 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["main"] },
     ],
   });
+}
+
+/** The longest string logged as a value; longer ones are cut and their length said. */
+export const MAX_LOGGED_CHARS = 500;
+/** The most items of a list logged as a value; the rest are counted. */
+export const MAX_LOGGED_ITEMS = 20;
+
+/**
+ * The record with every value bounded: a string of more than {@link MAX_LOGGED_CHARS} characters
+ * becomes its start and its length (`"aaaa… (100000 characters)"`), a list of more than
+ * {@link MAX_LOGGED_ITEMS} items its first items and a count. Values come from ZooKeeper and the
+ * operator: one 100,000-character znode name must not make a 200 KB line. The record itself is
+ * returned when nothing needs cutting (the usual case, at no cost but a look at each value).
+ */
+export function capped(record: LogRecord): LogRecord {
+  let properties: Record<string, unknown> | undefined;
+  for (const key in record.properties) {
+    const value = record.properties[key];
+    const bounded = cappedValue(value);
+    if (bounded !== value) (properties ??= { ...record.properties })[key] = bounded;
+  }
+  let message: unknown[] | undefined;
+  for (let i = 1; i < record.message.length; i += 2) {
+    const value = record.message[i];
+    const bounded = cappedValue(value);
+    if (bounded !== value) (message ??= [...record.message])[i] = bounded;
+  }
+  if (properties === undefined && message === undefined) return record;
+  return {
+    ...record,
+    properties: properties ?? record.properties,
+    message: message ?? record.message,
+  };
+}
+
+function cappedValue(value: unknown): unknown {
+  if (typeof value === "string") {
+    if (value.length <= MAX_LOGGED_CHARS) return value;
+    return `${value.slice(0, MAX_LOGGED_CHARS)}… (${value.length} characters)`;
+  }
+  if (Array.isArray(value)) {
+    const items = value.length > MAX_LOGGED_ITEMS ? value.slice(0, MAX_LOGGED_ITEMS) : value;
+    const bounded = items.map(cappedValue);
+    if (items === value && bounded.every((item, i) => item === value[i])) return value;
+    if (items !== value) bounded.push(`… (${value.length} items)`);
+    return bounded;
+  }
+  return value;
 }
 
 /**

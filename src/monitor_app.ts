@@ -8,7 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import { ZkSession } from "./zookeeper/mod.ts";
 import { type MirrorChange, TreeMirror } from "./monitor/tree_mirror.ts";
-import { toWanted } from "./monitor/wanted_service.ts";
+import { serviceOddity, toWanted } from "./monitor/wanted_service.ts";
 import { ProxyQueue, type ProxyQueueOptions } from "./delivery/proxy_queue.ts";
 import { AsabruSender } from "./asabru/sender.ts";
 import type { ServiceRef } from "./asabru/wire.ts";
@@ -23,6 +23,8 @@ import { DecisionJournal } from "./monitor/journal.ts";
 import type { Wanted } from "./delivery/decide.ts";
 import type { MonitorOptions } from "./monitor_config.ts";
 import { redactUrl } from "./proxy_url.ts";
+import { watchChroot } from "./chroot_watch.ts";
+import { connectionChroot } from "./connection_string.ts";
 
 const log = getLogger(["zkcm", "monitor"]);
 /** The longest the mirror waits for the election's first decision before it starts reading. */
@@ -64,6 +66,7 @@ export async function startMonitor(
     digestAuth: options.zkAuth,
   });
   const reachability = new ZooKeeperReachability(session);
+  const chrootWatch = watchChroot(session, connectionChroot(options.zkHost));
   const metrics = new MetricsRegistry();
   const latency = metrics.histogram(
     "zkcm_delivery_latency_seconds",
@@ -108,6 +111,8 @@ export async function startMonitor(
   /** Services whose znode cannot be sent, with why (logged once per reason). */
   const invalid = new Map<string, string>();
   let invalidSeen = 0;
+  /** Services sent although odd (a persistent znode), with what is odd (logged once each). */
+  const odd = new Map<string, string>();
   const toQueues = (key: string, wanted: Wanted | undefined) => {
     // Until the first full read, every service may already be in the proxy (sent by the
     // monitor that ran before this one): delete before add, so it ends with one copy.
@@ -126,8 +131,16 @@ export async function startMonitor(
   const onChange = (change: MirrorChange) => {
     if (change.type === "remove") {
       invalid.delete(change.key);
+      odd.delete(change.key);
       guard.remove(change.key, change.endPoint);
       return;
+    }
+    const oddity = serviceOddity(change.service);
+    if (oddity === undefined) {
+      odd.delete(change.key);
+    } else if (odd.get(change.key) !== oddity) {
+      odd.set(change.key, oddity);
+      log.warn("{key} is a {oddity}; sending it all the same", { key: change.key, oddity });
     }
     const result = toWanted(change.service);
     if ("invalid" in result) {
@@ -226,6 +239,12 @@ export async function startMonitor(
   registerProcessMetrics(metrics);
   registerMonitorMetrics(metrics, mirror, queues, () => ({ current: invalid.size, invalidSeen }));
   metrics.gauge(
+    "zkcm_mirror_persistent_services",
+    "Services sent although their znode is persistent (a client's registration is ephemeral).",
+    [],
+    () => odd.size,
+  );
+  metrics.gauge(
     "zkcm_leader",
     "1 while this monitor leads (writes to the proxies).",
     [],
@@ -272,13 +291,16 @@ export async function startMonitor(
       ready: () =>
         withZooKeeperReason(
           reachability,
-          readiness(mirror, election.leader ? queues : [], options.readyMaxPending),
+          readiness(mirror, election.leader ? queues : [], options.readyMaxPending, [
+            chrootWatch?.problem,
+            election.problem,
+          ]),
         ),
       metrics,
     });
     app.get("/v1/services", (c) =>
       c.json({
-        ...servicesReport(options.rootNode, mirror, queues, invalid),
+        ...servicesReport(options.rootNode, mirror, queues, invalid, odd),
         monitor: monitorId,
         leadership: election.leadership,
       }));
@@ -309,6 +331,7 @@ export async function startMonitor(
         clearTimeout(startupGraceTimer);
         mirrorStarted = true; // a late election change must not start it now
         clearTimeout(takeoverTimer);
+        chrootWatch?.stop();
         guard.stop();
         await mirror.stop();
         await election.stop();
@@ -348,10 +371,14 @@ function readiness(
   mirror: TreeMirror,
   queues: readonly ProxyQueue[],
   maxPendingMs: number,
+  problems: (string | undefined)[],
 ): { ready: boolean; reasons: string[] } {
-  const reasons: string[] = [];
+  const reasons = problems.filter((problem) => problem !== undefined);
   if (!mirror.synced) reasons.push("mirror not synced with ZooKeeper");
   for (const queue of queues) {
+    if (queue.misconfiguration !== undefined) {
+      reasons.push(`${queue.proxy} answers ${queue.misconfiguration}: check ASABRU_API_URL`);
+    }
     const waited = queue.oldestPendingMs();
     if (waited > maxPendingMs) {
       reasons.push(`${queue.proxy}: a change has waited ${Math.round(waited / 1000)} s`);
@@ -365,17 +392,20 @@ function servicesReport(
   mirror: TreeMirror,
   queues: readonly ProxyQueue[],
   invalid: ReadonlyMap<string, string>,
+  odd: ReadonlyMap<string, string>,
 ) {
   const endPoints: Record<string, Record<string, unknown>> = {};
   for (const service of mirror.services()) {
     const key = `${service.endPoint}/${service.service}`;
     const result = toWanted(service);
+    const oddity = odd.get(key);
     const entry = "wanted" in result
       ? {
         host: result.wanted.ref.host,
         port: result.wanted.ref.port,
         czxid: service.czxid.toString(),
         delivered: Object.fromEntries(queues.map((q) => [q.proxy, q.delivered(key)])),
+        ...(oddity === undefined ? {} : { warning: oddity }),
       }
       : { czxid: service.czxid.toString(), invalid: invalid.get(key) ?? result.invalid };
     (endPoints[service.endPoint] ??= {})[service.service] = entry;
@@ -397,9 +427,9 @@ function registerMonitorMetrics(
   );
   metrics.gauge(
     "zkcm_mirror_services",
-    "Services mirrored from ZooKeeper (valid or not).",
+    "Valid services mirrored from ZooKeeper (the invalid ones: zkcm_mirror_invalid_services).",
     [],
-    () => mirror.size,
+    () => mirror.size - invalid().current,
   );
   metrics.gauge(
     "zkcm_mirror_invalid_services",
@@ -439,7 +469,7 @@ function registerMonitorMetrics(
   );
   metrics.collectedCounter(
     "zkcm_delivery_results_total",
-    "Answers by kind: ok, rejected (proxy said error), not_sent (unreachable), uncertain.",
+    "Answers by kind: ok, rejected (proxy said error), not_sent (unreachable), uncertain, misconfigured (404/405: not the update route).",
     ["proxy", "result"],
     () =>
       queues.flatMap((q) => [
@@ -447,6 +477,7 @@ function registerMonitorMetrics(
         { labels: { proxy: q.proxy, result: "rejected" }, value: q.counters.rejected },
         { labels: { proxy: q.proxy, result: "not_sent" }, value: q.counters.notSent },
         { labels: { proxy: q.proxy, result: "uncertain" }, value: q.counters.uncertain },
+        { labels: { proxy: q.proxy, result: "misconfigured" }, value: q.counters.misconfigured },
       ]),
   );
   metrics.collectedCounter(

@@ -17,7 +17,8 @@
  * @module
  */
 
-import { parseHostPort } from "./host_port.ts";
+import { duplicateTopLevelKeys } from "./_duplicate_json_keys.ts";
+import { parseServiceAddress } from "./host_port.ts";
 import { ancestorsOf, validateZnodePath } from "./znode_path.ts";
 
 /** One thing wrong with the input. */
@@ -76,11 +77,26 @@ export interface RegistrationPlan {
 const NODES_JSON = "nodes.json";
 
 /**
+ * The most paths one client registers (services and listed parents together, from nodes.json and
+ * `REGISTER` combined). A ClickHouse node announces a handful of services; 100,000 is far above
+ * any real use and still registers in seconds, while a generated file of a million entries took
+ * 26 s to validate and gigabytes to register before this limit (issue 20).
+ */
+export const MAX_ENTRIES = 100_000;
+
+/**
+ * The largest nodes.json read, in bytes: room for {@link MAX_ENTRIES} entries with long names,
+ * refused before the file is read so a huge file costs nothing.
+ */
+export const MAX_NODES_FILE_BYTES = 32 * 1024 * 1024;
+
+/**
  * Parses the text of a `nodes.json`: one flat JSON object mapping absolute znode path to string
  * data. Invalid JSON, a top level that is not an object, an empty object, an invalid path and
  * data that is not a string are all problems.
  *
- * JSON itself keeps only the last of duplicate keys; duplicates are not detected.
+ * A path listed twice is a problem (`JSON.parse` alone would keep the last silently; `--register`
+ * refuses the same), and so are more than {@link MAX_ENTRIES} entries.
  *
  * @param source names the input in problems (`"nodes.json"` by default)
  * @param file the file the text was read from, to name it in problems
@@ -112,6 +128,18 @@ export function parseNodesJson(
   }
   const entries = Object.entries(parsed);
   if (entries.length === 0) return failure({ ...origin, message: "has no entries" });
+  if (entries.length > MAX_ENTRIES) return failure(tooManyEntries(origin, entries.length));
+  const duplicates = duplicateTopLevelKeys(text);
+  if (duplicates.length > 0) {
+    return {
+      ok: false,
+      problems: duplicates.map((path) => ({
+        ...origin,
+        path,
+        message: "listed twice (JSON keeps only the last; list each path once)",
+      })),
+    };
+  }
 
   const value: Record<string, string> = {};
   const problems: Problem[] = [];
@@ -229,6 +257,7 @@ export function planRegistrations(
     else listed.set(path, data);
   }
   if (pairs.length === 0) problems.push({ ...origin, message: "nothing to register" });
+  if (pairs.length > MAX_ENTRIES) return failure(tooManyEntries(origin, pairs.length));
 
   const parents = new Set<string>();
   for (const path of listed.keys()) {
@@ -241,7 +270,7 @@ export function planRegistrations(
   const ephemeral: EphemeralService[] = [];
   for (const [path, data] of listed) {
     if (parents.has(path)) continue;
-    const address = parseHostPort(data);
+    const address = parseServiceAddress(data);
     if ("error" in address) {
       problems.push({
         ...origin,
@@ -284,6 +313,13 @@ export async function readNodesFile(file: string): Promise<Result<Record<string,
     const info = await Deno.stat(file);
     if (info.isDirectory) return failure({ ...origin, message: "is a directory, not a file" });
     if (!info.isFile) return failure({ ...origin, message: "is not a regular file" });
+    if (info.size > MAX_NODES_FILE_BYTES) {
+      return failure({
+        ...origin,
+        message: `is ${info.size} bytes, more than the limit of ${MAX_NODES_FILE_BYTES} ` +
+          `(${MAX_NODES_FILE_BYTES / 1024 / 1024} MiB)`,
+      });
+    }
     bytes = await Deno.readFile(file);
   } catch (error) {
     return failure(readErrorProblem(error, file));
@@ -354,6 +390,13 @@ const QUOTE_LIMIT = 120;
 function quote(text: string): string {
   if (text.length <= QUOTE_LIMIT) return JSON.stringify(text);
   return `${JSON.stringify(text.slice(0, QUOTE_LIMIT))}… (${text.length} characters)`;
+}
+
+function tooManyEntries(origin: { source: string; file?: string }, count: number): Problem {
+  return {
+    ...origin,
+    message: `has ${count} entries, more than one client registers (at most ${MAX_ENTRIES})`,
+  };
 }
 
 function describe(value: unknown): string {

@@ -50,12 +50,18 @@ import {
  *   an invalid ref, the sender closed before sending). Safe to send again as is.
  * - `uncertain`: the proxy may have applied it (timeout, connection reset after sending, 5xx, an
  *   answer we do not recognise).
+ * - `misconfigured`: the server answered 404 or 405: the URL is not the proxy's update route (a
+ *   wrong path, a query string), a configuration error. Nothing was applied.
  */
 export type DeliveryOutcome =
   | { kind: "ok"; ms: number }
   | { kind: "rejected"; message: string; ms: number }
   | { kind: "not-sent"; reason: string; ms: number }
-  | { kind: "uncertain"; reason: string; ms: number };
+  | { kind: "uncertain"; reason: string; ms: number }
+  | { kind: "misconfigured"; reason: string; ms: number };
+
+/** Answers that say the URL is not the update route at all: 404 Not Found, 405 Method Not Allowed. */
+const WRONG_ROUTE = new Set([404, 405]);
 
 /** Options of {@link AsabruSender}. */
 export interface AsabruSenderOptions {
@@ -208,6 +214,9 @@ export class AsabruSender implements Disposable {
       const verdict = classifyResponse(answer.status, answer.body);
       if (verdict.kind === "ok") return { kind: "ok", ms };
       if (verdict.kind === "rejected") return { kind: "rejected", message: verdict.message, ms };
+      if (WRONG_ROUTE.has(answer.status)) {
+        return { kind: "misconfigured", reason: verdict.reason, ms };
+      }
       return { kind: "uncertain", reason: verdict.reason, ms };
     } finally {
       this.#untrack(request);

@@ -67,6 +67,8 @@ export interface QueueCounters {
   /** Operations sent again after a failure. */
   retried: number;
   resyncs: number;
+  /** Answers saying the URL is not the proxy's update route (404, 405). */
+  misconfigured: number;
 }
 
 interface Entry extends DeliveryState {
@@ -113,7 +115,13 @@ export class ProxyQueue {
     uncertain: 0,
     retried: 0,
     resyncs: 0,
+    misconfigured: 0,
   };
+  /**
+   * Why the proxy's URL looks wrong (its last answer was a 404 or 405), until it answers
+   * otherwise: a configuration error, shown on `/readyz`.
+   */
+  misconfiguration: string | undefined;
   readonly #send: Send;
   readonly #concurrency: number;
   readonly #retryBaseMs: number;
@@ -459,7 +467,10 @@ export class ProxyQueue {
         if (resynced) {
           entry.uncertain = ref;
           entry.acknowledged = undefined;
-          log.info(`sent ${op} {key} to {proxy} during a resync: resyncing it again`, properties);
+          // Part of the resync's summary line, as its other requests (one line per request
+          // would be thousands when a resync begins under load).
+          if (this.#bulk) this.#bulk.requests++;
+          log.debug(`sent ${op} {key} to {proxy} during a resync: resyncing it again`, properties);
           return;
         }
         entry.uncertain = undefined;
@@ -499,6 +510,23 @@ export class ProxyQueue {
         this.#retryService(entry);
         return;
       }
+      case "misconfigured": {
+        this.counters.misconfigured++;
+        entry.retrying = true;
+        const first = this.misconfiguration !== outcome.reason;
+        this.misconfiguration = outcome.reason;
+        // Nothing was applied: the queue pauses as for an unreachable proxy and probes at the
+        // capped back-off, in case the route appears (a proxy still starting, say).
+        this.#proxyUnreachable(outcome.reason, true);
+        if (first) {
+          log.error(
+            "{proxy} answers {reason}: the URL is not the proxy's update route; check the path " +
+              "of ASABRU_API_URL (retrying with back-off)",
+            { proxy: this.proxy, reason: outcome.reason },
+          );
+        }
+        return;
+      }
       case "not-sent":
         this.counters.notSent++;
         this.#proxyUnreachable(outcome.reason);
@@ -534,13 +562,15 @@ export class ProxyQueue {
     }, delay);
   }
 
-  #proxyUnreachable(reason: string): void {
+  #proxyUnreachable(reason: string, explained = false): void {
     this.#proxyFailures++;
     const delay = this.#backoff(this.#proxyFailures);
     this.#pausedUntil = this.#now() + delay;
     const properties = { proxy: this.proxy, reason, retryInMs: Math.round(delay) };
     const notice = this.#outage.failed(reason);
-    if (notice?.first) log.warn("{proxy} unreachable ({reason}); pausing", properties);
+    // A failure the caller explained in its own line (a wrong route) is not called unreachable.
+    if (explained) log.debug("{proxy} still misconfigured ({reason})", properties);
+    else if (notice?.first) log.warn("{proxy} unreachable ({reason}); pausing", properties);
     else if (notice) {
       log.warn(
         "{proxy} still unreachable after {seconds} s and {failures} failures; the last: {reason}",
@@ -554,6 +584,7 @@ export class ProxyQueue {
   }
 
   #proxyReachable(): void {
+    this.misconfiguration = undefined;
     if (this.#proxyFailures === 0) return;
     const ended = this.#outage.recovered();
     log.info("{proxy} reachable again after {seconds} s and {failures} failures", {

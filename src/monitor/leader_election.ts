@@ -8,6 +8,14 @@
  * which the watchdog notices within 2/3 of the session timeout, before the server can expire the
  * session and let a standby take over.
  *
+ * Anyone with write access can leave nodes in the election path (a tool, a person with zkCli).
+ * What can never be a monitor's candidate is ignored, with a warning, and never deleted (it is not
+ * ours): a name other than `candidate-` and ten digits (what a sequential create makes) and a
+ * persistent node. An ephemeral node ahead of ours whose data cannot be a monitor's id (empty, not
+ * UTF-8) cannot be told from a live monitor's safely, so the monitors wait behind it, and say so:
+ * a warning naming it, and {@link Leadership.problem} for `/readyz` of every monitor when it is
+ * the lowest (no monitor leads).
+ *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -16,11 +24,17 @@ import {
   formatSessionId,
   type SessionStateChange,
   ZkNodeExistsError,
+  ZkNoNodeError,
   type ZkSession,
 } from "../zookeeper/mod.ts";
 
 const log = getLogger(["zkcm", "election"]);
 const PREFIX = "candidate-";
+/** The name of a node made by our sequential create: the prefix and ten digits. */
+const CANDIDATE_NAME = /^candidate-\d{10}$/;
+/** A failed pass that fails the same way again is logged at most this often. */
+const FAILURE_LOG_INTERVAL_MS = 60_000;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Leadership as {@link LeaderElection} reports it. */
 export interface Leadership {
@@ -29,6 +43,10 @@ export interface Leadership {
   epoch?: number;
   /** Data of the current leader's candidate (its monitor id), when known. */
   leaderId?: string;
+  /** The node of the current leader's candidate (`candidate-0000000003`), when known. */
+  leaderNode?: string;
+  /** Why no monitor can lead (the lowest candidate is not a monitor's), for `/readyz`. */
+  problem?: string;
 }
 
 /** Options of {@link LeaderElection}. */
@@ -54,6 +72,9 @@ export class LeaderElection {
   #unsubscribe?: () => void;
   #running?: Promise<void>;
   #again = false;
+  /** Nodes already warned about, with what was said, so each is logged once. */
+  readonly #warned = new Map<string, string>();
+  #lastFailure?: { text: string; at: number };
 
   constructor(options: LeaderElectionOptions) {
     this.#session = options.session;
@@ -117,9 +138,10 @@ export class LeaderElection {
         this.#again = false;
         try {
           await this.#pass();
+          this.#lastFailure = undefined;
         } catch (error) {
           if (this.#stopped || this.#session.state !== "connected") break;
-          log.warn("election pass failed: {error}; retrying", { error: String(error) });
+          this.#logFailure(String(error));
           this.#again = true;
           await new Promise((resolve) => setTimeout(resolve, 500));
         }
@@ -147,37 +169,149 @@ export class LeaderElection {
       });
     }
     const candidate = this.#candidate;
-    const children = (await this.#session.getChildren(this.#path)).children
-      .filter((name) => name.startsWith(PREFIX))
-      .sort((a, b) => sequenceOf(a) - sequenceOf(b));
-    const position = children.indexOf(candidate.name);
+    const children = (await this.#session.getChildren(this.#path)).children;
+    const candidates: string[] = [];
+    for (const name of children) {
+      if (CANDIDATE_NAME.test(name)) candidates.push(name);
+      else await this.#ignore(name, "its name is not a candidate's (candidate- and ten digits)");
+    }
+    candidates.sort((a, b) => sequenceOf(a) - sequenceOf(b));
+    const position = candidates.indexOf(candidate.name);
     if (position === -1) {
       // Our candidate is gone (deleted by hand?): join again.
       this.#candidate = undefined;
       this.#again = true;
       return;
     }
-    if (position === 0) {
+    const ahead = await this.#liveCandidates(candidates.slice(0, position));
+    if (ahead.length === 0) {
       if (!this.#leadership.leader) {
         log.info("leading, epoch {epoch}", { epoch: candidate.epoch });
       }
-      this.#set({ leader: true, epoch: candidate.epoch, leaderId: this.#id });
+      this.#set({
+        leader: true,
+        epoch: candidate.epoch,
+        leaderId: this.#id,
+        leaderNode: candidate.name,
+      });
       return;
     }
-    const predecessor = children[position - 1];
-    const leaderId = await this.#session.getData(childPath(this.#path, children[0]))
-      .then(({ data }) => new TextDecoder().decode(data), () => undefined);
-    this.#set({ leader: false, epoch: candidate.epoch, leaderId });
-    const watched = await this.#session.exists(childPath(this.#path, predecessor), () => {
+    const leader = ahead[0];
+    const predecessor = ahead[ahead.length - 1];
+    const leaderProblem = notAMonitorsId(leader.data);
+    const problem = leaderProblem === undefined ? undefined : `no monitor leads: the lowest ` +
+      `candidate ${this.#nodeText(leader.name, leader.data)} is an ephemeral node of another ` +
+      `session whose data ${leaderProblem}, not a monitor's id; every monitor waits behind it ` +
+      `until it goes (its session ends, or delete it if nothing uses it)`;
+    if (leader.name !== this.#leadership.leaderNode) {
+      log.info("standing by (epoch {epoch}): {leader} leads", {
+        epoch: candidate.epoch,
+        leader: this.#nodeText(leader.name, leader.data),
+      });
+    }
+    if (problem !== undefined) this.#warnOnce(leader.name, problem);
+    else if (notAMonitorsId(predecessor.data) !== undefined) {
+      this.#warnOnce(
+        predecessor.name,
+        `the candidate ahead of ours, ${this.#nodeText(predecessor.name, predecessor.data)}, ` +
+          `is not a monitor's (its data ${notAMonitorsId(predecessor.data)}); waiting behind it`,
+      );
+    }
+    this.#set({
+      leader: false,
+      epoch: candidate.epoch,
+      leaderId: leaderProblem === undefined ? strictUtf8.decode(leader.data) : undefined,
+      leaderNode: leader.name,
+      ...(problem === undefined ? {} : { problem }),
+    });
+    const watched = await this.#session.exists(childPath(this.#path, predecessor.name), () => {
       if (!this.#stopped) this.#check();
     });
     if (!watched) this.#again = true; // gone between the listing and the watch
   }
 
+  /**
+   * The candidates of `names` (lowest first) that may be a live monitor's: persistent nodes are
+   * ignored (a monitor's candidate is always ephemeral), and so are nodes gone meanwhile.
+   */
+  async #liveCandidates(names: string[]): Promise<{ name: string; data: Uint8Array }[]> {
+    const live: { name: string; data: Uint8Array }[] = [];
+    for (const name of names) {
+      let read;
+      try {
+        read = await this.#session.getData(childPath(this.#path, name));
+      } catch (error) {
+        if (error instanceof ZkNoNodeError) continue; // gone: no longer ahead of us
+        throw error;
+      }
+      if (read.stat.ephemeralOwner === 0n) {
+        this.#warnOnce(
+          name,
+          `ignoring ${this.#nodeText(name, read.data)} in the election path: it is persistent, ` +
+            "so no monitor's candidate (those are ephemeral); delete it if nothing uses it",
+        );
+        continue;
+      }
+      live.push({ name, data: read.data });
+    }
+    return live;
+  }
+
+  /** Warns once about a node that is not a candidate at all (read for its data). */
+  async #ignore(name: string, why: string): Promise<void> {
+    if (this.#warned.has(name)) return;
+    const data = await this.#session.getData(childPath(this.#path, name))
+      .then(({ data }) => data, () => new Uint8Array());
+    this.#warnOnce(
+      name,
+      `ignoring ${this.#nodeText(name, data)} in the election path: ${why}; delete it if ` +
+        "nothing uses it",
+    );
+  }
+
+  #warnOnce(name: string, line: string): void {
+    if (this.#warned.get(name) === line) return;
+    this.#warned.set(name, line);
+    // The line holds the node's data: a property, never the template (braces in it would be read
+    // as placeholders).
+    log.warn("{line}", { line, path: this.#path, node: name });
+  }
+
+  /** A node and its data as a log line shows them: `/e/candidate-0 (data "junk")`. */
+  #nodeText(name: string, data: Uint8Array): string {
+    let text: string;
+    try {
+      text = JSON.stringify(strictUtf8.decode(data.subarray(0, 100)));
+    } catch {
+      text = `of ${data.length} bytes, not UTF-8`;
+    }
+    return `${childPath(this.#path, name)} (data ${text}${data.length > 100 ? "…" : ""})`;
+  }
+
+  /** Logs a failed pass: a new failure at once, the same one again at most once a minute. */
+  #logFailure(text: string): void {
+    const now = performance.now();
+    const last = this.#lastFailure;
+    if (last?.text === text && now - last.at < FAILURE_LOG_INTERVAL_MS) {
+      log.debug("election pass failed again: {error}; retrying", { error: text });
+      return;
+    }
+    this.#lastFailure = { text, at: now };
+    log.warn("election pass failed: {error}; retrying", { error: text });
+  }
+
+  /** Why no monitor can lead, when that is so (for `/readyz`). */
+  get problem(): string | undefined {
+    return this.#leadership.problem;
+  }
+
   #set(leadership: Leadership): void {
     const before = this.#leadership;
     this.#leadership = leadership;
-    if (before.leader !== leadership.leader || before.leaderId !== leadership.leaderId) {
+    if (
+      before.leader !== leadership.leader || before.leaderId !== leadership.leaderId ||
+      before.leaderNode !== leadership.leaderNode
+    ) {
       try {
         this.#onChange(this.leadership);
       } catch (error) {
@@ -185,6 +319,19 @@ export class LeaderElection {
       }
     }
   }
+}
+
+/**
+ * Why `data` cannot be a monitor's id (monitors store a non-empty UTF-8 id), or `undefined`.
+ */
+function notAMonitorsId(data: Uint8Array): string | undefined {
+  if (data.length === 0) return "is empty";
+  try {
+    strictUtf8.decode(data);
+  } catch {
+    return "is not UTF-8";
+  }
+  return undefined;
 }
 
 function sequenceOf(name: string): number {

@@ -36,6 +36,10 @@ export interface MirroredService {
   czxid: bigint;
   /** zxid of the last change of the data. */
   mzxid: bigint;
+  /** Whether the znode is ephemeral (a client's registration), as a service should be. */
+  ephemeral: boolean;
+  /** Its children when read: a service has none (they would be a level the mirror ignores). */
+  children: number;
 }
 
 /** A change of the mirror. */
@@ -275,6 +279,8 @@ export class TreeMirror {
       data,
       czxid: stat.czxid,
       mzxid: stat.mzxid,
+      ephemeral: stat.ephemeralOwner !== 0n,
+      children: stat.numChildren,
     };
     services.set(service, entry);
     this.#emit({ type: "set", key: serviceKey(endPoint, service), service: entry });

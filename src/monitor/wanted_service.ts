@@ -7,12 +7,13 @@
  */
 import type { Wanted } from "../delivery/decide.ts";
 import { validateServiceRef } from "../asabru/wire.ts";
-import { parseHostPort } from "../host_port.ts";
+import { parseServiceAddress } from "../host_port.ts";
 import type { MirroredService } from "./tree_mirror.ts";
 
 /** The longest data accepted as `host:port` (a hostname is at most 253 bytes). */
 const MAX_DATA_BYTES = 300;
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** Keeps a byte order mark (the default drops it silently): data that starts with one is refused. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The proxy entry a mirrored service stands for, or why it cannot be sent. */
 export function toWanted(service: MirroredService): { wanted: Wanted } | { invalid: string } {
@@ -26,10 +27,29 @@ export function toWanted(service: MirroredService): { wanted: Wanted } | { inval
   } catch {
     return { invalid: "data is not UTF-8" };
   }
-  const parsed = parseHostPort(text);
+  if (text.startsWith("\uFEFF")) {
+    return { invalid: "data starts with a UTF-8 byte order mark (U+FEFF) before host:port" };
+  }
+  const parsed = parseServiceAddress(text);
   if ("error" in parsed) return { invalid: `data ${JSON.stringify(text)}: ${parsed.error}` };
   const ref = { endPoint: service.endPoint, service: service.service, ...parsed };
   const refused = validateServiceRef(ref);
   if (refused) return { invalid: refused };
   return { wanted: { ref, version: service.czxid } };
+}
+
+/**
+ * What is odd about a service that is sent all the same, or `undefined`: a persistent znode (it
+ * stays in the proxy after its node dies; clients register ephemeral ones) or one with children
+ * (a level below services, which the mirror does not read). The monitor cannot tell who made it;
+ * the operator can, so it is reported and counted.
+ */
+export function serviceOddity(service: MirroredService): string | undefined {
+  if (service.ephemeral) return undefined; // an ephemeral node cannot have children
+  const children = service.children > 0
+    ? `, with ${service.children} ${
+      service.children === 1 ? "child" : "children"
+    } (a level below services, ignored)`
+    : "";
+  return `persistent znode${children}: it stays in the proxy after its node dies (clients register ephemeral ones)`;
 }

@@ -535,6 +535,9 @@ function logStateChange(change: SessionStateChange): void {
     );
   } else if (change.state === "closed" && change.reason) {
     log.error("ZooKeeper session closed: {reason}", properties);
+  } else if (change.sessionId === 0n) {
+    // No session ever existed: "session 0x0" would name one that never was.
+    log.info("closed before a ZooKeeper session was established", properties);
   } else {
     log.info("ZooKeeper session {sessionId} is {state}", properties);
   }
