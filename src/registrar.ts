@@ -22,8 +22,21 @@ import {
 } from "./zookeeper/mod.ts";
 import type { RegistrationPlan } from "./registrations.ts";
 import { ancestorsOf } from "./znode_path.ts";
+import { FifoSet } from "./_fifo.ts";
 
 const log = getLogger(["zkcm", "registrar"]);
+/**
+ * Leaves being reconciled at once at most; the others wait their turn. Registering 100,000
+ * services at once put every request, promise and watch in flight together: gigabytes, and a
+ * SIGTERM waited for all of them before it could remove anything (issue 20).
+ */
+const PASSES_IN_FLIGHT = 256;
+/**
+ * At shutdown, up to this many registered leaves are deleted one by one; beyond, closing the
+ * session removes them all at once (the server deletes a closed session's ephemerals itself), one
+ * request instead of thousands.
+ */
+const DELETE_ONE_BY_ONE_MAX = 100;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -125,9 +138,15 @@ export class Registrar {
   };
   #parentsReadyIn?: bigint;
   #parentsPending?: Promise<void>;
+  /** Listed parents whose existing data differs, already reported. */
+  readonly #reportedKeptData = new Set<string>();
   #stopped = false;
   #unsubscribe?: () => void;
   #idle = new Set<() => void>();
+  /** Leaves with a pass running. */
+  #running = 0;
+  /** Leaves waiting for a free slot (see {@link PASSES_IN_FLIGHT}), by path, in order. */
+  readonly #waiting = new FifoSet<string>();
 
   constructor(options: RegistrarOptions) {
     this.#session = options.session;
@@ -195,7 +214,7 @@ export class Registrar {
 
   /** Resolves when no leaf has a pass running or queued (tests, shutdown). */
   settled(): Promise<void> {
-    if (![...this.#leaves.values()].some((leaf) => leaf.running)) return Promise.resolve();
+    if (this.#running === 0 && this.#waiting.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.add(resolve));
   }
 
@@ -208,8 +227,19 @@ export class Registrar {
     this.#stopped = true;
     this.#unsubscribe?.();
     for (const leaf of this.#leaves.values()) clearTimeout(leaf.retryTimer);
-    await this.settled();
+    // Leaves still waiting for their turn are not registered: nothing to do for them.
+    for (let path = this.#waiting.first(); path !== undefined; path = this.#waiting.first()) {
+      this.#waiting.delete(path);
+    }
+    await this.settled(); // at most PASSES_IN_FLIGHT passes, each a few round trips
     if (this.#session.state !== "connected") return;
+    const registered = [...this.#leaves.values()].filter((leaf) => leaf.status === "registered");
+    if (registered.length > DELETE_ONE_BY_ONE_MAX) {
+      log.info("{count} services registered: closing the session removes them all at once", {
+        count: registered.length,
+      });
+      return;
+    }
     await Promise.all(
       [...this.#leaves.values()].map((leaf) =>
         this.#removeOwn(leaf, "shutdown").catch((error) => {
@@ -253,7 +283,13 @@ export class Registrar {
       leaf.again = true;
       return;
     }
+    if (this.#running >= PASSES_IN_FLIGHT) {
+      this.#waiting.add(leaf.path);
+      return;
+    }
+    this.#waiting.delete(leaf.path);
     leaf.running = true;
+    this.#running++;
     void this.#runPasses(leaf);
   }
 
@@ -271,7 +307,10 @@ export class Registrar {
       } while (leaf.again && !this.#stopped);
     } finally {
       leaf.running = false;
-      if (![...this.#leaves.values()].some((l) => l.running)) {
+      this.#running--;
+      const next = this.#stopped ? undefined : this.#waiting.first();
+      if (next !== undefined) this.#reconcile(this.#leaves.get(next)!);
+      if (this.#running === 0 && this.#waiting.size === 0) {
         for (const resolve of this.#idle) resolve();
         this.#idle.clear();
       }
@@ -443,7 +482,12 @@ export class Registrar {
     }
     const ordered = [...paths].sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
     for (const path of ordered) {
-      if (await this.#session.exists(path)) continue;
+      const existing = await this.#session.exists(path);
+      if (existing) {
+        const data = listed.get(path);
+        if (data !== undefined && data !== "") await this.#reportKeptData(path, data);
+        continue;
+      }
       try {
         await this.#session.create(path, encoder.encode(listed.get(path) ?? ""), {
           acl: this.#acl,
@@ -453,6 +497,26 @@ export class Registrar {
         if (!(error instanceof ZkNodeExistsError)) throw error;
       }
     }
+  }
+
+  /**
+   * A listed parent that exists keeps its data (existing nodes are left alone, as the original
+   * tool did): when that is not the listed data, say so once, rather than drop it silently.
+   */
+  async #reportKeptData(path: string, listedData: string): Promise<void> {
+    if (this.#reportedKeptData.has(path)) return;
+    const { data } = await this.#session.getData(path).catch(() => ({ data: undefined }));
+    if (data === undefined || equalBytes(data, encoder.encode(listedData))) return;
+    this.#reportedKeptData.add(path);
+    log.warn(
+      "{path} exists with other data than listed: its data is left as it is (existing parents " +
+        "are never changed); listed {listed}, found {found}",
+      {
+        path,
+        listed: JSON.stringify(listedData.slice(0, 100)),
+        found: JSON.stringify(decoder.decode(data.subarray(0, 100))),
+      },
+    );
   }
 
   #failed(leaf: Leaf, error: unknown): void {

@@ -1,5 +1,10 @@
 import * as v from "valibot";
-import { formatHostPort, HostPortSchema, parseHostPort } from "../src/host_port.ts";
+import {
+  formatHostPort,
+  HostPortSchema,
+  parseHostPort,
+  parseServiceAddress,
+} from "../src/host_port.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 
 Deno.test("a hostname with a port parses", () => {
@@ -168,4 +173,24 @@ Deno.test("HostPortSchema turns host:port into { host, port } and explains a ref
     '"localhost:99999" is not host:port (port must be 1-65535)',
   ]);
   assert(!v.safeParse(HostPortSchema, 2023).success);
+});
+
+Deno.test("a label of underscores only, or a lone dot, is no hostname, with the right reason", () => {
+  // Issue 20: `_:80` was accepted and sent; `.:80` was called an invalid IPv4 address.
+  assertEquals(parseHostPort("_:80"), { error: "hostname label has no letter or digit" });
+  assertEquals(parseHostPort("a.__.b:80"), { error: "hostname label has no letter or digit" });
+  assertEquals(parseHostPort(".:80"), { error: "empty label in hostname" });
+  assertEquals(parseHostPort("..:80"), { error: "empty label in hostname" });
+  assertEquals(parseHostPort("_a:80"), { host: "_a", port: 80 });
+});
+
+Deno.test("a service's address may not be the unspecified address", () => {
+  for (const text of ["0.0.0.0:80", "[::]:80", "[::ffff:0.0.0.0]:80", "[0:0:0:0:0:0:0:0]:80"]) {
+    const parsed = parseServiceAddress(text);
+    assert("error" in parsed && /is the unspecified address/.test(parsed.error), text);
+  }
+  assertEquals(parseServiceAddress("10.0.0.1:8123"), { host: "10.0.0.1", port: 8123 });
+  assertEquals(parseServiceAddress("_:80"), { error: "hostname label has no letter or digit" });
+  // Elsewhere (ZK_HOST, a health check) 0.0.0.0 is the local machine to Linux: accepted.
+  assertEquals(parseHostPort("0.0.0.0:2181"), { host: "0.0.0.0", port: 2181 });
 });

@@ -3,9 +3,15 @@
  * writes for the same record (after `withPlainStrings`, as the sink does), and leaves every other
  * record to it.
  */
-import { getJsonLinesFormatter, type LogRecord } from "@logtape/logtape";
-import { jsonLine, withPlainStrings } from "../src/logging.ts";
-import { assertEquals } from "./harness/assert.ts";
+import { getJsonLinesFormatter, getLogger, type LogRecord } from "@logtape/logtape";
+import {
+  configureLogging,
+  jsonLine,
+  MAX_LOGGED_CHARS,
+  MAX_LOGGED_ITEMS,
+  withPlainStrings,
+} from "../src/logging.ts";
+import { assert, assertEquals } from "./harness/assert.ts";
 
 const logtape = getJsonLinesFormatter({ properties: "flatten" });
 
@@ -89,5 +95,30 @@ console.log("alive");
     assertEquals([code, new TextDecoder().decode(stdout)], [0, "alive\n"]);
   } finally {
     await Deno.remove(script);
+  }
+});
+
+Deno.test("logged values are capped: a 100,000-character name gives a short line with its length", async () => {
+  const lines: string[] = [];
+  await configureLogging({ level: "info", format: "json", write: (line) => lines.push(line) });
+  try {
+    const name = "n".repeat(100_000);
+    const log = getLogger(["zkcm", "test"]);
+    log.warn("not sending {key}: {reason}", { key: `ep/${name}`, reason: "too long" });
+    log.info("registering {count} services", {
+      count: 1000,
+      services: Array.from({ length: 1000 }, (_, i) => `/c/n/s${i}=h:${i + 1}`),
+    });
+    log.info("short {key}", { key: "ep/svc" });
+    assertEquals(lines.length, 3);
+    const [warned, listed, short] = lines.map((line) => JSON.parse(line));
+    assert(lines[0].length < 3 * MAX_LOGGED_CHARS, `${lines[0].length} characters`);
+    assert(warned.key.endsWith("… (100003 characters)"), warned.key.slice(-40));
+    assert(warned.message.includes("… (100003 characters): too long"), warned.message.slice(-60));
+    assertEquals(listed.services.length, MAX_LOGGED_ITEMS + 1);
+    assertEquals(listed.services.at(-1), "… (1000 items)");
+    assertEquals(short.message, "short ep/svc");
+  } finally {
+    await configureLogging({ level: "info", format: "json", write: () => {} });
   }
 });

@@ -1,6 +1,8 @@
 import {
   formatProblem,
   formatProblems,
+  MAX_ENTRIES,
+  MAX_NODES_FILE_BYTES,
   parseNodesJson,
   parseRegisterFlags,
   planRegistrations,
@@ -10,6 +12,7 @@ import {
   type Result,
   splitRegisterEnv,
 } from "../src/registrations.ts";
+import { duplicateTopLevelKeys } from "../src/_duplicate_json_keys.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 
 const DESIGN_SAMPLE = `{
@@ -392,4 +395,57 @@ Deno.test("user text cannot break a problem line or flood it", () => {
   assertEquals(long.length, 1);
   assert(long[0].length < 300, long[0]);
   assert(long[0].includes("… (1002 characters)"), long[0]);
+});
+
+// --- issue 20: what a fault-finding user tried ----------------------------------------------------
+
+Deno.test("nodes.json: a path listed twice is refused, as --register refuses it", () => {
+  const text = '{"/c/n/s": "a:1", "/c/n/t": "b:2", "/c/n/s": "a:1", "/c/n/\\u0074": "c:3"}';
+  assertEquals(linesOf(parseNodesJson(text)), [
+    'nodes.json: "/c/n/s": listed twice (JSON keeps only the last; list each path once)',
+    'nodes.json: "/c/n/t": listed twice (JSON keeps only the last; list each path once)',
+  ]);
+  // Keys of nested values are not top-level paths (nested values are refused on their own).
+  assertEquals(duplicateTopLevelKeys('{"/a": {"/a": [{"/a": 1}]}, "/b": "x:1"}'), []);
+  assertEquals(duplicateTopLevelKeys('{"/a\\"": "", "/a\\"" : ""}'), ['/a"']);
+});
+
+Deno.test("nodes.json: more entries than one client registers are refused, before any check", () => {
+  const entries: Record<string, string> = {};
+  for (let i = 0; i <= MAX_ENTRIES; i++) entries[`/c/n/s${i}`] = "bad data";
+  const lines = linesOf(parseNodesJson(JSON.stringify(entries)));
+  assertEquals(lines, [
+    `nodes.json: has ${
+      MAX_ENTRIES + 1
+    } entries, more than one client registers (at most ${MAX_ENTRIES})`,
+  ]);
+  delete entries["/c/n/s0"];
+  for (const path of Object.keys(entries)) entries[path] = "h:1";
+  assert(parseNodesJson(JSON.stringify(entries)).ok, "the limit itself is accepted");
+});
+
+Deno.test("readNodesFile: a file over the size limit is refused without being read", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/nodes.json`;
+    using handle = await Deno.open(file, { create: true, write: true });
+    await handle.truncate(MAX_NODES_FILE_BYTES + 1); // sparse: nothing to read anyway
+    assertEquals(linesOf(await readNodesFile(file)), [
+      `nodes.json ${JSON.stringify(file)}: is ${MAX_NODES_FILE_BYTES + 1} bytes, more than the ` +
+      `limit of ${MAX_NODES_FILE_BYTES} (32 MiB)`,
+    ]);
+  });
+});
+
+Deno.test("service data: `_`, `0.0.0.0` and `[::]` are refused; `.` with its reason", () => {
+  const lines = linesOf(planRegistrations({
+    "/c/n/a": "_:80",
+    "/c/n/b": "0.0.0.0:80",
+    "/c/n/c": "[::]:80",
+    "/c/n/d": ".:80",
+  }));
+  assertEquals(lines.length, 4);
+  assert(lines[0].endsWith("(hostname label has no letter or digit)"), lines[0]);
+  assert(/0\.0\.0\.0 is the unspecified address/.test(lines[1]), lines[1]);
+  assert(/\[::\] is the unspecified address/.test(lines[2]), lines[2]);
+  assert(lines[3].endsWith("(empty label in hostname)"), lines[3]);
 });
