@@ -5,6 +5,7 @@
  */
 import { loadMonitorConfig } from "../src/monitor_config.ts";
 import { loadClientConfig } from "../src/client_config.ts";
+import { MAX_ENTRIES, MAX_NODES_FILE_BYTES } from "../src/registrations.ts";
 import { Program } from "./harness/program.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 
@@ -100,8 +101,9 @@ Deno.test("LOG_LEVEL in any case; ZK_AUTH says what is wrong; ZK_SESSION_TIMEOUT
   assertEquals(monitorProblems({ ZK_SESSION_TIMEOUT: "1s" }), []);
 });
 
-Deno.test("refused at start: one line, exit 2, no connection to ZooKeeper", async (t) => {
+Deno.test("refused at start: one line, exit 2 (1 for a port taken), no connection to ZooKeeper", async (t) => {
   using zookeeper = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // STATUS_PORT in use
   let connections = 0;
   const accepting = (async () => {
     for await (const connection of zookeeper) {
@@ -112,7 +114,58 @@ Deno.test("refused at start: one line, exit 2, no connection to ZooKeeper", asyn
   const zkHost = `127.0.0.1:${zookeeper.addr.port}`;
   const dir = await Deno.makeTempDir({ prefix: "zkcm-refusals-" });
   try {
-    const cases: { name: string; program: "monitor" | "client"; env: Record<string, string> }[] = [
+    const duplicated = `${dir}/duplicated.json`;
+    await Deno.writeTextFile(duplicated, `{"${SERVICE}": "a:1", "${SERVICE}": "b:2"}`);
+    const tooMany = `${dir}/too-many.json`;
+    const entries: Record<string, string> = {};
+    for (let i = 0; i <= MAX_ENTRIES; i++) entries[`/c/n/s${i}`] = `h:${1 + (i % 60_000)}`;
+    await Deno.writeTextFile(tooMany, JSON.stringify(entries));
+    const tooBig = `${dir}/too-big.json`;
+    await Deno.writeFile(tooBig, new Uint8Array());
+    await Deno.truncate(tooBig, MAX_NODES_FILE_BYTES + 1); // sparse: costs no disk
+    const cases: {
+      name: string;
+      program: "monitor" | "client";
+      env: Record<string, string>;
+      expect?: RegExp;
+      code?: number;
+    }[] = [
+      {
+        name: "nodes.json: a path listed twice",
+        program: "client",
+        env: { NODES_FILE: duplicated, REGISTER: "" },
+        expect: /listed twice/,
+      },
+      {
+        name: "nodes.json: more entries than the limit",
+        program: "client",
+        env: { NODES_FILE: tooMany, REGISTER: "" },
+        expect: /has 100001 entries, more than one client registers \(at most 100000\)/,
+      },
+      {
+        name: "nodes.json: larger than the limit",
+        program: "client",
+        env: { NODES_FILE: tooBig, REGISTER: "" },
+        expect: /more than the limit of 33554432 \(32 MiB\)/,
+      },
+      {
+        name: "STATUS_PORT taken: the client",
+        program: "client",
+        env: { STATUS_PORT: String(taken.addr.port), STATUS_HOST: "127.0.0.1" },
+        expect: new RegExp(
+          `^zk-client: --status-port \\(STATUS_PORT\\): cannot listen on 127\\.0\\.0\\.1:${taken.addr.port}: the port is already in use$`,
+        ),
+        code: 1,
+      },
+      {
+        name: "STATUS_PORT taken: the monitor",
+        program: "monitor",
+        env: { STATUS_PORT: String(taken.addr.port), STATUS_HOST: "127.0.0.1" },
+        expect: new RegExp(
+          `^zk-monitor: --status-port .*:${taken.addr.port}: the port is already in use$`,
+        ),
+        code: 1,
+      },
       {
         name: "the same proxy twice",
         program: "monitor",
@@ -139,8 +192,9 @@ Deno.test("refused at start: one line, exit 2, no connection to ZooKeeper", asyn
         });
         const { code, lines } = await program.finished();
         const printed = lines.filter((line) => line.trim() !== "");
-        assertEquals(code, 2, printed.join(" | "));
+        assertEquals(code, testCase.code ?? 2, printed.join(" | "));
         assertEquals(printed.length, 1, printed.join(" | "));
+        if (testCase.expect) assertMatch(printed[0], testCase.expect);
         assert(!printed[0].includes("s3cret-pw"), printed[0]);
         assertEquals(connections, 0, "no connection to ZooKeeper");
       });
