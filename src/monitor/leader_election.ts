@@ -228,6 +228,14 @@ export class LeaderElection {
       if (!this.#stopped) this.#check();
     });
     if (!watched) this.#again = true; // gone between the listing and the watch
+    if (problem !== undefined && leader !== predecessor) {
+      // The problem is the leader's node, not our predecessor's: look again when it goes, so that
+      // /readyz does not keep reporting it.
+      const stillThere = await this.#session.exists(childPath(this.#path, leader.name), () => {
+        if (!this.#stopped) this.#check();
+      });
+      if (!stillThere) this.#again = true;
+    }
   }
 
   /**

@@ -537,7 +537,10 @@ function logStateChange(change: SessionStateChange): void {
     log.error("ZooKeeper session closed: {reason}", properties);
   } else if (change.sessionId === 0n) {
     // No session ever existed: "session 0x0" would name one that never was.
-    log.info("closed before a ZooKeeper session was established", properties);
+    log.info("closed before a ZooKeeper session was established", {
+      state: change.state,
+      previous: change.previous,
+    });
   } else {
     log.info("ZooKeeper session {sessionId} is {state}", properties);
   }
