@@ -213,3 +213,20 @@ Deno.test("the client: LOG_LEVEL=DEBUG and a valid ZK_AUTH are taken", async () 
   );
   assertEquals(loaded.kind === "run" && loaded.config.options.logLevel, "debug");
 });
+
+Deno.test("the client: a path in both REGISTER and nodes.json with other data is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "zkcm-refusals-" });
+  try {
+    const file = `${dir}/nodes.json`;
+    await Deno.writeTextFile(file, JSON.stringify({ [SERVICE]: "other:1" }));
+    const env = (data: string) =>
+      new Map([["REGISTER", `${SERVICE}=${data}`], ["NODES_FILE", file]]);
+    const conflicting = await loadClientConfig([], env("localhost:2023"));
+    assertEquals(conflicting.kind === "invalid" && conflicting.problems, [
+      `--register (REGISTER): "${SERVICE}": is in nodes.json too, with other data: list it once`,
+    ]);
+    assertEquals((await loadClientConfig([], env("other:1"))).kind, "run");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
