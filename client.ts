@@ -7,14 +7,13 @@
 import {
   ClientExit,
   configureLogging,
+  exitIfStatusPortTaken,
+  exitOnListenFailure,
   exitOnSecondSignal,
   ignoreDebugSignal,
-  listenErrorReason,
   loadClientConfig,
   printLines,
   startClient,
-  statusListenLine,
-  statusPortProblem,
 } from "./mod.ts";
 import { getLogger } from "@logtape/logtape";
 
@@ -29,12 +28,14 @@ if (loaded.kind === "invalid") {
 }
 
 const { options } = loaded.config;
-exitIfStatusPortTaken(options.statusPort, options.statusHost);
+exitIfStatusPortTaken("zk-client", options.statusPort, options.statusHost);
 await configureLogging({ level: options.logLevel, format: options.logFormat });
 const log = getLogger(["zkcm", "client"]);
 ignoreDebugSignal();
 
-const app = await startClient(loaded.config).catch(exitIfListenFailed);
+const app = await startClient(loaded.config).catch(
+  exitOnListenFailure("zk-client", options.statusPort, options.statusHost),
+);
 
 const shutdown = exitOnSecondSignal(async (signal) => {
   log.info("{signal}: removing registrations and closing the session", { signal });
@@ -54,28 +55,5 @@ await app.sessionClosed;
 if (!app.registrar.stopped) {
   log.fatal("the ZooKeeper session was closed (credentials refused?); exiting");
   await app.shutdown();
-  Deno.exit(ClientExit.FAILURE);
-}
-
-/**
- * The status port must be free before anything touches ZooKeeper: taken, it is one line and
- * exit 1 (a failure of the machine, not of the configuration).
- */
-function exitIfStatusPortTaken(port: number | undefined, hostname: string): void {
-  if (port === undefined) return;
-  const problem = statusPortProblem(port, hostname);
-  if (problem === undefined) return;
-  printLines(Deno.stderr, [`zk-client: ${statusListenLine(port, hostname, problem)}`]);
-  Deno.exit(ClientExit.FAILURE);
-}
-
-/** Taken between the check and the start (a race): the same one line, not a stack trace. */
-function exitIfListenFailed(error: unknown): never {
-  if (!(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable)) {
-    throw error;
-  }
-  const { statusPort, statusHost } = options;
-  const line = statusListenLine(statusPort ?? 0, statusHost, listenErrorReason(error));
-  printLines(Deno.stderr, [`zk-client: ${line}`]);
   Deno.exit(ClientExit.FAILURE);
 }

@@ -6,16 +6,15 @@
  */
 import {
   configureLogging,
+  exitIfStatusPortTaken,
+  exitOnListenFailure,
   exitOnSecondSignal,
   ignoreDebugSignal,
-  listenErrorReason,
   loadMonitorConfig,
   LocalZooKeeper,
   MonitorExit,
   printLines,
   startMonitor,
-  statusListenLine,
-  statusPortProblem,
   ZooKeeperNotInstalledError,
 } from "./mod.ts";
 import { getLogger } from "@logtape/logtape";
@@ -31,7 +30,7 @@ if (loaded.kind === "invalid") {
 }
 
 const { options } = loaded;
-exitIfStatusPortTaken(options.statusPort, options.statusHost);
+exitIfStatusPortTaken("zk-monitor", options.statusPort, options.statusHost);
 await configureLogging({ level: options.logLevel, format: options.logFormat });
 const log = getLogger(["zkcm", "monitor"]);
 ignoreDebugSignal();
@@ -54,7 +53,7 @@ if (options.localZookeeper) {
 const app = await startMonitor({
   ...options,
   zkHost: localZooKeeper?.connectionString ?? options.zkHost,
-}).catch(exitIfListenFailed);
+}).catch(exitOnListenFailure("zk-monitor", options.statusPort, options.statusHost));
 
 let stopRequested = false;
 const shutdown = exitOnSecondSignal(async (signal) => {
@@ -76,28 +75,5 @@ if (!stopRequested) {
   log.fatal("the ZooKeeper session was closed (credentials refused?); exiting");
   await app.shutdown();
   await localZooKeeper?.close();
-  Deno.exit(MonitorExit.FAILURE);
-}
-
-/**
- * The status port must be free before anything touches ZooKeeper: taken, it is one line and
- * exit 1 (a failure of the machine, not of the configuration).
- */
-function exitIfStatusPortTaken(port: number | undefined, hostname: string): void {
-  if (port === undefined) return;
-  const problem = statusPortProblem(port, hostname);
-  if (problem === undefined) return;
-  printLines(Deno.stderr, [`zk-monitor: ${statusListenLine(port, hostname, problem)}`]);
-  Deno.exit(MonitorExit.FAILURE);
-}
-
-/** Taken between the check and the start (a race): the same one line, not a stack trace. */
-function exitIfListenFailed(error: unknown): never {
-  if (!(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable)) {
-    throw error;
-  }
-  const { statusPort, statusHost } = options;
-  const line = statusListenLine(statusPort ?? 0, statusHost, listenErrorReason(error));
-  printLines(Deno.stderr, [`zk-monitor: ${line}`]);
   Deno.exit(MonitorExit.FAILURE);
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { printLines } from "./process.ts";
 
 /**
  * Listens on `hostname:port` and closes at once. Returns why it cannot listen there, in a few
@@ -43,4 +44,52 @@ export function listenErrorReason(error: unknown): string {
 export function statusListenLine(port: number, hostname: string, reason: string): string {
   const address = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
   return `--status-port (STATUS_PORT): cannot listen on ${address}: ${reason}`;
+}
+
+/** The exit code of a status port that cannot be listened on: a failure at run time (both programs). */
+export const STATUS_PORT_EXIT = 1;
+
+/**
+ * For an entry script, before anything touches ZooKeeper: when the status port is set and cannot
+ * be listened on, prints one line (`zk-client: --status-port (STATUS_PORT): cannot listen on
+ * 0.0.0.0:8080: the port is already in use`) and exits {@link STATUS_PORT_EXIT}.
+ */
+export function exitIfStatusPortTaken(
+  program: string,
+  port: number | undefined,
+  hostname: string,
+): void {
+  if (port === undefined) return;
+  const problem = statusPortProblem(port, hostname);
+  if (problem !== undefined) exitWithLine(program, statusListenLine(port, hostname, problem));
+}
+
+/**
+ * For an entry script's start-up: a port taken between {@link exitIfStatusPortTaken} and the
+ * server's start (a race) gives the same one line and exit, not a stack trace; any other error
+ * is thrown on.
+ *
+ * @example
+ * ```ts
+ * const app = await startClient(config).catch(exitOnListenFailure("zk-client", port, host));
+ * ```
+ */
+export function exitOnListenFailure(
+  program: string,
+  port: number | undefined,
+  hostname: string,
+): (error: unknown) => never {
+  return (error) => {
+    if (
+      !(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable)
+    ) {
+      throw error;
+    }
+    exitWithLine(program, statusListenLine(port ?? 0, hostname, listenErrorReason(error)));
+  };
+}
+
+function exitWithLine(program: string, line: string): never {
+  printLines(Deno.stderr, [`${program}: ${line}`]);
+  Deno.exit(STATUS_PORT_EXIT);
 }

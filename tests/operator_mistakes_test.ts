@@ -126,6 +126,17 @@ Deno.test("the monitor: a hostile tree, a wrong proxy path, a resync under load"
   await writer.waitUntilConnected({ timeoutMs: 10_000 });
   const statusPort = freePort();
   await writer.ensurePath("/cluster1/ep");
+  /** The monitor on `proxy`, once it has delivered what was there at its start. */
+  const startedMonitor = async () => {
+    const program = await monitor({
+      ZK_HOST: zk.connectionString,
+      ASABRU_API_URL: proxy.url,
+      STATUS_PORT: String(statusPort),
+      STATUS_HOST: "127.0.0.1",
+    });
+    await program.waitForLine(/in step after the start-up/, 15_000);
+    return program;
+  };
 
   await t.step(
     "invalid and odd services: reported once each, counted, lines kept short",
@@ -146,13 +157,7 @@ Deno.test("the monitor: a hostile tree, a wrong proxy path, a resync under load"
       await writer.create("/cluster1/ep/deep", text.encode("h:4"));
       await writer.create("/cluster1/ep/deep/extra", text.encode("h:5"));
 
-      await using program = await monitor({
-        ZK_HOST: zk.connectionString,
-        ASABRU_API_URL: proxy.url,
-        STATUS_PORT: String(statusPort),
-        STATUS_HOST: "127.0.0.1",
-      });
-      await program.waitForLine(/in step after the start-up/, 15_000);
+      await using program = await startedMonitor();
       assertEquals(proxy.list("ep").map((entry) => entry.service).sort(), [
         "deep",
         "good",
@@ -206,13 +211,7 @@ Deno.test("the monitor: a hostile tree, a wrong proxy path, a resync under load"
     for (let i = 0; i < 40; i++) {
       await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${100 + i}`), { mode: "ephemeral" });
     }
-    await using program = await monitor({
-      ZK_HOST: zk.connectionString,
-      ASABRU_API_URL: proxy.url,
-      STATUS_PORT: String(statusPort),
-      STATUS_HOST: "127.0.0.1",
-    });
-    await program.waitForLine(/in step after the start-up/, 15_000);
+    await using program = await startedMonitor();
     await proxy.setMode("slow", { slowMs: 300 });
     const inFlight = proxy.nextRequest();
     assertEquals((await status(statusPort, "/v1/resync", "POST")).status, 202);
