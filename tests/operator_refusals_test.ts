@@ -6,6 +6,7 @@
 import { loadMonitorConfig } from "../src/monitor_config.ts";
 import { loadClientConfig } from "../src/client_config.ts";
 import { MAX_ENTRIES, MAX_NODES_FILE_BYTES } from "../src/registrations.ts";
+import { redactUrl } from "../src/proxy_url.ts";
 import { Program } from "./harness/program.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 
@@ -229,4 +230,12 @@ Deno.test("the client: a path in both REGISTER and nodes.json with other data is
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("redactUrl hides every password in a line, and only the password", () => {
+  assertEquals(
+    redactUrl("to [http://ops:s3cret@p:8080/u, https://x:y@q/u, http://p/u, http://ops@p/u]"),
+    "to [http://ops:***@p:8080/u, https://x:***@q/u, http://p/u, http://ops:***@p/u]",
+  );
+  assertEquals(redactUrl("HTTP://a:b:c@p/"), "HTTP://a:***@p/");
 });
