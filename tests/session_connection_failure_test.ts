@@ -3,7 +3,7 @@
  * server tried, the kind and the reason as the system gave it; closing the session reports none.
  */
 import { type ZkConnectionFailure, ZkSession } from "../src/zookeeper/mod.ts";
-import { describeSocketError } from "../src/zookeeper/socket.ts";
+import { classifyConnectError } from "../src/zookeeper/socket.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { FaultProxy } from "./harness/fault_proxy.ts";
 import { expireSession } from "./harness/expire_session.ts";
@@ -118,22 +118,64 @@ Deno.test("connection failures are reported with the server and the system's rea
   });
 });
 
-Deno.test("socket errors are sorted by their code; the reason is the runtime's message", () => {
-  const failing = (code: string, message: string) => Object.assign(new Error(message), { code });
-  const cases: [string, string, string][] = [
-    ["ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:1", "refused"],
-    ["ENOTFOUND", "getaddrinfo ENOTFOUND zk.invalid", "unresolved"],
-    ["EAI_AGAIN", "getaddrinfo EAI_AGAIN zk.example", "unresolved"],
-    ["ETIMEDOUT", "connect ETIMEDOUT 10.0.0.1:2181", "timeout"],
-    ["ECONNRESET", "read ECONNRESET", "reset"],
-    ["EPIPE", "write EPIPE", "reset"],
-    ["ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames", "tls"],
-    ["CERT_HAS_EXPIRED", "certificate has expired", "tls"],
-    ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify the first certificate", "tls"],
-    ["EHOSTUNREACH", "connect EHOSTUNREACH 10.0.0.1:2181", "other"],
+Deno.test("connect errors are sorted by their class; the reason is the runtime's message", () => {
+  const server = { host: "zk.invalid", port: 2181 };
+  const cases: [Error, boolean, string, string | RegExp][] = [
+    [
+      new Deno.errors.ConnectionRefused("Connection refused (os error 111)"),
+      false,
+      "refused",
+      "Connection refused (os error 111)",
+    ],
+    [
+      new Error("failed to lookup address information: Name or service not known"),
+      false,
+      "unresolved",
+      "zk.invalid: failed to lookup address information: Name or service not known",
+    ],
+    [
+      new Deno.errors.TimedOut("Connection timed out (os error 110)"),
+      false,
+      "timeout",
+      "Connection timed out (os error 110)",
+    ],
+    [
+      new Deno.errors.ConnectionReset("Connection reset by peer (os error 104)"),
+      false,
+      "reset",
+      "Connection reset by peer (os error 104)",
+    ],
+    [
+      new Deno.errors.BrokenPipe("Broken pipe (os error 32)"),
+      false,
+      "reset",
+      "Broken pipe (os error 32)",
+    ],
+    [
+      new Error("invalid peer certificate: NotValidForName"),
+      true,
+      "tls",
+      /does not name this host/,
+    ],
+    [
+      new Error("invalid peer certificate: UnknownIssuer"),
+      true,
+      "tls",
+      /not signed by a trusted CA/,
+    ],
+    [new Error("received fatal alert: CertificateRequired"), true, "tls", /client certificate/],
+    [
+      new Error("No route to host (os error 113)"),
+      false,
+      "other",
+      "No route to host (os error 113)",
+    ],
   ];
-  for (const [code, message, kind] of cases) {
-    assertEquals(describeSocketError(failing(code, message)), { kind, reason: message }, code);
+  for (const [error, tls, kind, reason] of cases) {
+    const sorted = classifyConnectError(error, server, tls);
+    assertEquals(sorted.kind, kind, error.message);
+    if (typeof reason === "string") assertEquals(sorted.message, reason);
+    else assertMatch(sorted.message, reason);
   }
-  assertEquals(describeSocketError("odd"), { kind: "other", reason: "odd" });
+  assertEquals(classifyConnectError("odd", server, false).kind, "other");
 });

@@ -1,10 +1,11 @@
 /**
- * 30,000 watches across a server restart. The library alone re-sends them in one SetWatches
- * packet of about 1.5 MB, which the server refuses (jute.maxbuffer is 1 MiB), so the client
- * reconnects in a loop; the session layer sends them in 128 KiB chunks.
+ * 30,000 watches across a server restart. Re-sent in one SetWatches packet they would make about
+ * 1.5 MB, which the server refuses (jute.maxbuffer is 1 MiB), so a client would reconnect in a
+ * loop; the client sends them in 128 KiB chunks.
  */
-import { Buffer } from "node:buffer";
-import { chunkWatchPaths, PacketFramer, serversOf } from "../src/zookeeper/_library.ts";
+import { chunkWatchLists } from "../src/zookeeper/_watches.ts";
+import { PacketFramer } from "../src/zookeeper/_framing.ts";
+import { parseConnectionString } from "../src/zookeeper/servers.ts";
 import { ZkSession, type ZkWatchEvent } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
@@ -14,29 +15,45 @@ const WATCHES = 30_000;
 
 Deno.test("watch paths are split into packets under the size limit, none lost", () => {
   const paths = Array.from({ length: 10_000 }, (_, i) => `/some/fairly/long/path/node-${i}`);
-  const chunks = chunkWatchPaths(
-    { dataWatches: paths.slice(0, 4000), existWatches: paths.slice(4000), childWatches: ["/"] },
+  const chunks = chunkWatchLists(
+    {
+      data: paths.slice(0, 4000),
+      exist: paths.slice(4000, 9000),
+      child: ["/"],
+      persistent: paths.slice(9000, 9500),
+      persistentRecursive: paths.slice(9500),
+    },
     16 * 1024,
-    "/chroot".length,
   );
   assert(chunks.length > 1);
   const encoder = new TextEncoder();
   for (const chunk of chunks) {
-    const all = [...chunk.dataWatches, ...chunk.existWatches, ...chunk.childWatches];
-    const bytes = all.reduce((sum, p) => sum + 4 + 7 + encoder.encode(p).length, 0);
+    const all = [
+      ...chunk.data,
+      ...chunk.exist,
+      ...chunk.child,
+      ...chunk.persistent,
+      ...chunk.persistentRecursive,
+    ];
+    const bytes = all.reduce((sum, p) => sum + 4 + encoder.encode(p).length, 0);
     assert(bytes <= 16 * 1024, `chunk of ${bytes} bytes`);
   }
-  assertEquals(chunks.flatMap((c) => c.dataWatches), paths.slice(0, 4000));
-  assertEquals(chunks.flatMap((c) => c.existWatches), paths.slice(4000));
-  assertEquals(chunks.flatMap((c) => c.childWatches), ["/"]);
+  assertEquals(chunks.flatMap((c) => c.data), paths.slice(0, 4000));
+  assertEquals(chunks.flatMap((c) => c.exist), paths.slice(4000, 9000));
+  assertEquals(chunks.flatMap((c) => c.child), ["/"]);
+  assertEquals(chunks.flatMap((c) => c.persistent), paths.slice(9000, 9500));
+  assertEquals(chunks.flatMap((c) => c.persistentRecursive), paths.slice(9500));
 });
 
 Deno.test("connection strings name IPv6 members in brackets, ports default to 2181", () => {
-  assertEquals(serversOf("[::1]:2182,zk2,10.0.0.1:2183/chroot"), [
-    { host: "::1", port: 2182 },
-    { host: "zk2", port: 2181 },
-    { host: "10.0.0.1", port: 2183 },
-  ]);
+  assertEquals(parseConnectionString("[::1]:2182,zk2,10.0.0.1:2183/chroot"), {
+    servers: [
+      { host: "::1", port: 2182 },
+      { host: "zk2", port: 2181 },
+      { host: "10.0.0.1", port: 2183 },
+    ],
+    chroot: "/chroot",
+  });
 });
 
 Deno.test("a session holding 30,000 watches survives a server restart", async () => {
@@ -95,21 +112,27 @@ async function watchCount(zk: LocalZooKeeper): Promise<number> {
 }
 
 Deno.test("packets are cut out of the stream whole, however the bytes arrive", () => {
+  const body = (n: number) => Uint8Array.from({ length: n }, (_, i) => (n + i) & 0xff);
   const packet = (n: number) => {
-    const bytes = Buffer.alloc(4 + n);
-    bytes.writeInt32BE(n, 0);
-    for (let i = 0; i < n; i++) bytes[4 + i] = (n + i) & 0xff;
+    const bytes = new Uint8Array(4 + n);
+    new DataView(bytes.buffer).setInt32(0, n);
+    bytes.set(body(n), 4);
     return bytes;
   };
-  const stream = Buffer.concat([packet(0), packet(5), packet(70_000), packet(3), packet(1)]);
+  const sizes = [0, 5, 70_000, 3, 1];
+  const stream = new Uint8Array(sizes.reduce((sum, n) => sum + 4 + n, 0));
+  sizes.reduce((offset, n) => (stream.set(packet(n), offset), offset + 4 + n), 0);
   for (const chunkSize of [1, 3, 4, 7, 64 * 1024, stream.length]) {
     const framer = new PacketFramer();
     const seen: number[] = [];
+    // One reused read buffer, as the connection reads: the framer must copy what it keeps.
+    const readBuffer = new Uint8Array(chunkSize);
     for (let offset = 0; offset < stream.length; offset += chunkSize) {
-      framer.push(stream.subarray(offset, offset + chunkSize), (p) => {
-        assertEquals(p.length, p.readInt32BE(0) + 4);
-        assertEquals([...p], [...packet(p.readInt32BE(0))]);
-        seen.push(p.readInt32BE(0));
+      const chunk = stream.subarray(offset, offset + chunkSize);
+      readBuffer.set(chunk);
+      framer.push(readBuffer.subarray(0, chunk.length), (p) => {
+        assertEquals([...p], [...body(p.length)]);
+        seen.push(p.length);
       });
     }
     assertEquals(seen, [0, 5, 70_000, 3, 1], `chunks of ${chunkSize}`);

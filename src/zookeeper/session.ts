@@ -5,7 +5,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { LibraryClient, type LibraryEvent } from "./_library.ts";
+import { ZkConnection, type ZkConnectionEvent } from "./connection.ts";
+import type { ZkConnectionFailure, ZkTlsOptions } from "./socket.ts";
 import { ZkClosedError, ZkNodeExistsError, ZkTimeoutError } from "./errors.ts";
 import {
   formatSessionId,
@@ -13,6 +14,9 @@ import {
   type ZkAclEntry,
   type ZkCreateMode,
   type ZkOp,
+  type ZkPersistentWatchKind,
+  type ZkReadOp,
+  type ZkReadResult,
   type ZkStat,
   type ZkWatcher,
 } from "./types.ts";
@@ -51,16 +55,6 @@ export interface SessionStateChange {
   reason?: string;
 }
 
-/** One failed attempt to reach a ZooKeeper server or to establish a session on it. */
-export interface ZkConnectionFailure {
-  /** `host:port` of the server tried. */
-  server: string;
-  /** A small fixed set, for metrics labels. */
-  kind: "refused" | "timeout" | "unresolved" | "tls" | "auth" | "expired" | "reset" | "other";
-  /** The reason as the system gave it, e.g. "Connection refused (os error 111)". */
-  reason: string;
-}
-
 /** Options of {@link ZkSession.open}. */
 export interface ZkSessionOptions {
   /** `host:port[,host:port...][/chroot]` */
@@ -73,6 +67,8 @@ export interface ZkSessionOptions {
   digestAuth?: string;
   /** Longest random pause after every server was tried without success. Default 500 ms. */
   spinDelayMs?: number;
+  /** TLS to every server (`secureClientPort`); absent: plain TCP. */
+  tls?: ZkTlsOptions;
   /** Monotonic clock in milliseconds. Default `performance.now`. */
   now?: () => number;
 }
@@ -108,11 +104,13 @@ interface PendingRequest {
  * ```
  */
 export class ZkSession implements AsyncDisposable {
-  readonly #options: Required<Omit<ZkSessionOptions, "digestAuth">> & { digestAuth?: string };
+  readonly #options:
+    & Required<Omit<ZkSessionOptions, "digestAuth" | "tls">>
+    & Pick<ZkSessionOptions, "digestAuth" | "tls">;
   readonly #listeners = new Set<(change: SessionStateChange) => void>();
   readonly #failureListeners = new Set<(failure: ZkConnectionFailure) => void>();
   readonly #pending = new Set<PendingRequest>();
-  #client: LibraryClient;
+  #client: ZkConnection;
   #state: SessionState = "connecting";
   #sessionId = 0n;
   #suspendedSince = 0;
@@ -174,16 +172,20 @@ export class ZkSession implements AsyncDisposable {
     return { sessionId: this.#client.sessionId, password: this.#client.sessionPassword };
   }
 
+  /**
+   * Calls `listener` on every failed attempt to reach a server and every connection that ended
+   * other than by {@link close} (refused, timed out, unresolved, TLS, credentials, expired, reset);
+   * returns the function that stops it.
+   */
+  onConnectionFailure(listener: (failure: ZkConnectionFailure) => void): () => void {
+    this.#failureListeners.add(listener);
+    return () => this.#failureListeners.delete(listener);
+  }
+
   /** Calls `listener` on every state change; returns the function that stops it. */
   onStateChange(listener: (change: SessionStateChange) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
-  }
-
-  /** Calls `listener` on every failed connection attempt; returns the function that stops it. */
-  onConnectionFailure(listener: (failure: ZkConnectionFailure) => void): () => void {
-    this.#failureListeners.add(listener);
-    return () => this.#failureListeners.delete(listener);
   }
 
   /**
@@ -300,6 +302,41 @@ export class ZkSession implements AsyncDisposable {
     return this.#request(path, (client) => client.getAcl(path));
   }
 
+  /**
+   * Reads many znodes in one request (ZooKeeper 3.6+, `multiRead`), without watches; each read
+   * succeeds or fails on its own. Keep batches to tens or a few hundred reads (the reply must stay
+   * under the server's `jute.maxbuffer`). A server that does not know `multiRead` makes it reject.
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await session.multiRead([
+   *   { type: "getData", path: "/cluster1/node1/svc" },
+   *   { type: "getChildren", path: "/cluster1" },
+   * ]);
+   * if (a.op === "getData" && !("error" in a)) use(a.data, a.stat);
+   * ```
+   */
+  multiRead(ops: readonly ZkReadOp[]): Promise<ZkReadResult[]> {
+    return this.#request(ops[0]?.path, (client) => client.multiRead(ops));
+  }
+
+  /**
+   * Adds a persistent watch (ZooKeeper 3.6+, `addWatch`): `listener` receives every event on
+   * `path` (`"persistent"`), or on `path` and every node under it (`"persistentRecursive"`:
+   * created, deleted and dataChanged, never childrenChanged), until {@link removeWatch}. It is
+   * re-registered after every reconnect (SetWatches2); events missed while disconnected are not
+   * replayed, so re-read on `connected`. A new session (`newSession`) starts without it: add it
+   * again. Rejects on a server that does not know `addWatch`.
+   */
+  addWatch(path: string, kind: ZkPersistentWatchKind, listener: ZkWatcher): Promise<void> {
+    return this.#request(path, (client) => client.addWatch(path, kind, listener));
+  }
+
+  /** Stops a listener added with {@link addWatch}. */
+  removeWatch(path: string, kind: ZkPersistentWatchKind, listener: ZkWatcher): Promise<void> {
+    return this.#request(path, (client) => client.removeWatch(path, kind, listener));
+  }
+
   /** Applies all operations atomically, or none. */
   multi(ops: readonly ZkOp[]): Promise<void> {
     return this.#request(ops[0]?.path, (client) => client.multi(ops));
@@ -347,7 +384,7 @@ export class ZkSession implements AsyncDisposable {
     this.#failureListeners.clear();
   }
 
-  #request<T>(path: string | undefined, run: (client: LibraryClient) => Promise<T>): Promise<T> {
+  #request<T>(path: string | undefined, run: (client: ZkConnection) => Promise<T>): Promise<T> {
     if (this.#state === "closed") {
       return Promise.reject(new ZkClosedError("session closed", 0, path));
     }
@@ -369,21 +406,23 @@ export class ZkSession implements AsyncDisposable {
 
   // ---- state machine ----
 
-  #newClient(): LibraryClient {
-    const client: LibraryClient = new LibraryClient({
+  #newClient(): ZkConnection {
+    const client: ZkConnection = new ZkConnection({
       connectionString: this.#options.connectionString,
       sessionTimeoutMs: this.#options.sessionTimeoutMs,
       spinDelayMs: this.#options.spinDelayMs,
       digestAuth: this.#options.digestAuth,
+      tls: this.#options.tls,
       now: this.#options.now,
       onEvent: (event) => {
-        if (client === this.#client) this.#onLibraryEvent(event);
+        if (client === this.#client) this.#onConnectionEvent(event);
       },
       onConnectionFailure: (failure) => {
         if (client === this.#client) this.#reportFailure(failure);
       },
-      onInternalError: (error) =>
-        log.warn("unexpected answer from ZooKeeper, reconnecting: {error}", {
+      onProtocolError: (error, server) =>
+        log.warn("unexpected answer from ZooKeeper {server}, reconnecting: {error}", {
+          server,
           error: String(error),
         }),
       onWatcherError: (error, event) =>
@@ -396,9 +435,9 @@ export class ZkSession implements AsyncDisposable {
     return client;
   }
 
-  #onLibraryEvent(event: LibraryEvent): void {
+  #onConnectionEvent(event: ZkConnectionEvent): void {
     if (this.#state === "closed") return;
-    switch (event) {
+    switch (event.type) {
       case "connected": {
         const sessionId = this.#client.sessionId;
         const newSession = this.#state === "connecting" || sessionId !== this.#sessionId;
@@ -414,13 +453,17 @@ export class ZkSession implements AsyncDisposable {
         }
         break;
       case "expired":
+        if (event.reason) {
+          log.warn("{reason}", {
+            reason: event.reason,
+            sessionId: formatSessionId(this.#sessionId),
+          });
+        }
         void this.#replaceExpiredSession();
         break;
       case "authFailed":
         this.#setState("closed", { sessionId: this.#sessionId, reason: "authentication failed" });
         void this.close();
-        break;
-      case "closed":
         break;
     }
   }
@@ -453,12 +496,7 @@ export class ZkSession implements AsyncDisposable {
           silentForMs: Math.round(silentForMs),
           sessionId: formatSessionId(this.#sessionId),
         });
-        client.dropConnection({
-          kind: "timeout",
-          reason: this.#state === "connected"
-            ? `no answer for ${Math.round(silentForMs)} ms (limit ${Math.round(limitMs)} ms)`
-            : `no answer to the session request within ${Math.round(silentForMs)} ms`,
-        });
+        client.dropConnection();
       }
     }, checkEveryMs);
   }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ZkError } from "./errors.ts";
 
 /** A znode's metadata, with 64-bit fields as `bigint`. */
 export interface ZkStat {
@@ -84,7 +85,29 @@ export type ZkOp =
   | { op: "setData"; path: string; data: Uint8Array; version?: number }
   | { op: "check"; path: string; version: number };
 
+/**
+ * One result of `multiRead`, in the order of the reads: the data or children, or the error of
+ * that one read (`ZkNoNodeError` for a znode that is gone).
+ */
+export type ZkReadResult =
+  | { op: "getData"; path: string; data: Uint8Array; stat: ZkStat }
+  | { op: "getChildren"; path: string; children: string[] }
+  | { op: "getData" | "getChildren"; path: string; error: ZkError };
+
+/**
+ * A persistent watch's reach: `"persistent"` is the node itself (its data, its existence, its
+ * children list); `"persistentRecursive"` is the node and everything under it (created, deleted,
+ * dataChanged; never childrenChanged).
+ */
+export type ZkPersistentWatchKind = "persistent" | "persistentRecursive";
+
 /** Formats a session id the way ZooKeeper's own logs do (`0x` and hex). */
 export function formatSessionId(sessionId: bigint): string {
   return `0x${sessionId.toString(16)}`;
+}
+
+/** One read of {@link ZkSession.multiRead}. */
+export interface ZkReadOp {
+  type: "getData" | "getChildren";
+  path: string;
 }
