@@ -1,0 +1,65 @@
+/**
+ * An ensemble that lost its data: the server restarts on an empty data directory, so it has not
+ * seen the client's last zxid and hangs up on every reconnect. After the session timeout the
+ * client starts a new session from zxid 0, with one warning that says why.
+ */
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { type ZkConnectionFailure, ZkSession } from "../src/zookeeper/mod.ts";
+import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { assert, assertEquals } from "./harness/assert.ts";
+import { nextStateChange } from "./harness/wait.ts";
+
+Deno.test("a server restarted empty: a new session after the session timeout, one warning", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { capture: (record) => records.push(record) },
+    loggers: [
+      { category: ["zkcm", "session"], lowestLevel: "info", sinks: ["capture"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  try {
+    await using zk = await LocalZooKeeper.start({ maxSessionTimeoutMs: 2000 });
+    await using session = ZkSession.open({
+      connectionString: zk.connectionString,
+      sessionTimeoutMs: 2000,
+      requestTimeoutMs: 30_000,
+    });
+    await session.waitUntilConnected({ timeoutMs: 10_000 });
+    for (let i = 0; i < 20; i++) await session.create(`/before-${i}`);
+    await session.create("/mine", undefined, { mode: "ephemeral" });
+    const oldId = session.sessionId;
+    const failures: ZkConnectionFailure[] = [];
+    session.onConnectionFailure((failure) => failures.push(failure));
+
+    const suspended = nextStateChange(session, (c) => c.state === "suspended", 5000, "suspended");
+    await zk.kill();
+    await suspended;
+    for await (const entry of Deno.readDir(zk.dataDir)) {
+      await Deno.remove(`${zk.dataDir}/${entry.name}`, { recursive: true });
+    }
+    const renewed = nextStateChange(session, (c) => c.newSession, 30_000, "a new session");
+    const refusedFrom = performance.now();
+    await zk.restart();
+    const change = await renewed;
+    assert(change.sessionId !== oldId, "a different session");
+    assert(
+      performance.now() - refusedFrom >= session.sessionTimeoutMs * 0.9,
+      "not before the session timeout",
+    );
+    assert(
+      failures.some((f) => f.kind === "reset" && f.reason.includes("handshake")),
+      `the refusals were reported: ${JSON.stringify(failures)}`,
+    );
+    assertEquals(await session.exists("/before-0"), null, "the server's data is gone");
+    await session.create("/mine", undefined, { mode: "ephemeral" });
+    assertEquals((await session.exists("/mine"))?.ephemeralOwner, session.sessionId);
+
+    const warnings = records.filter((r) => r.level === "warning");
+    assertEquals(warnings.length, 1, `one warning: ${warnings.map((r) => r.message.join(""))}`);
+    assert(warnings[0].message.join("").includes("lost its data"), "the warning says why");
+  } finally {
+    await reset();
+  }
+});
