@@ -12,6 +12,20 @@ export interface ZooCfgSettings {
   clientPort: number;
   /** Ensemble members only: every member's quorum and election port, in member order (id = index + 1). */
   ensemble?: readonly { quorumPort: number; electionPort: number }[];
+  /** A TLS client port beside the plain one. */
+  tls?: ZooCfgTls;
+}
+
+/** TLS for clients (`secureClientPort`), with PEM key and trust stores. */
+export interface ZooCfgTls {
+  /** `secureClientPort` (on every address: ZooKeeper has no loopback-only setting for it). */
+  securePort: number;
+  /** A PEM file holding the server's private key and certificate chain. */
+  keyStorePem: string;
+  /** A PEM file of the CAs whose client certificates are accepted. */
+  trustStorePem: string;
+  /** `ssl.clientAuth`: `need` (a client certificate is required), `want` or `none`. */
+  clientAuth: "need" | "want" | "none";
 }
 
 /** Renders a `zoo.cfg` for a server that lives only on loopback and only for a test or a demo. */
@@ -34,6 +48,19 @@ export function renderZooCfg(settings: ZooCfgSettings): string {
     `forceSync=no`,
     `maxClientCnxns=0`,
   ];
+  const tls = settings.tls;
+  if (tls) {
+    lines.push(
+      `secureClientPort=${tls.securePort}`,
+      // The default NIO factory has no TLS; Netty serves the plain port too.
+      `serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory`,
+      `ssl.keyStore.location=${tls.keyStorePem}`,
+      `ssl.keyStore.type=PEM`,
+      `ssl.trustStore.location=${tls.trustStorePem}`,
+      `ssl.trustStore.type=PEM`,
+      `ssl.clientAuth=${tls.clientAuth}`,
+    );
+  }
   settings.ensemble?.forEach(({ quorumPort, electionPort }, index) => {
     lines.push(`server.${index + 1}=127.0.0.1:${quorumPort}:${electionPort}`);
   });

@@ -5,6 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { zkTlsOf } from "./zk_tls.ts";
 import { ZkSession } from "./zookeeper/mod.ts";
 import { CREATOR_ALL_WORLD_READ_ACL, OPEN_ACL } from "./zookeeper/mod.ts";
 import { Registrar } from "./registrar.ts";
@@ -39,6 +40,7 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
     connectionString: options.zkHost,
     sessionTimeoutMs: options.sessionTimeoutMs,
     digestAuth: options.zkAuth,
+    tls: zkTlsOf(options),
   });
   const reachability = new ZooKeeperReachability(session);
   const chrootWatch = watchChroot(session, connectionChroot(options.zkHost));

@@ -5,6 +5,7 @@
  * @module
  */
 import { commonOptions } from "./common_options.ts";
+import { loadZkTls } from "./zk_tls.ts";
 import {
   DurationSchema,
   EnumSchema,
@@ -187,6 +188,8 @@ export async function loadClientConfig(
   if (options.acl === "creator" && options.zkAuth === undefined) {
     lines.push("--acl (ZK_ACL): creator needs credentials: set --zk-auth (ZK_AUTH) too");
   }
+  const tls = loadZkTls(options);
+  if (!tls.ok) lines.push(...tls.problems);
   const healthTargets = new Map<string, HealthTarget>();
   const services = new Set(plan.value.ephemeral.map((service) => service.path));
   for (const entry of options.healthCheck) {

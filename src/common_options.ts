@@ -7,6 +7,7 @@
 import * as v from "valibot";
 import { ConnectionStringSchema } from "./connection_string.ts";
 import {
+  BooleanSchema,
   DurationSchema,
   EnumSchema,
   LogLevelSchema,
@@ -86,6 +87,39 @@ export const commonOptions = {
     default: 10_000,
     defaultText: "10s",
     schema: SessionTimeoutSchema,
+  },
+  zkTls: {
+    flag: "zk-tls",
+    env: "ZK_TLS",
+    description:
+      "Connect to ZooKeeper over TLS (its secureClientPort), trusting the system's CAs; implied by --zk-tls-ca, --zk-tls-cert and --zk-tls-key.",
+    schema: BooleanSchema,
+    boolean: true,
+    default: false,
+  },
+  zkTlsCa: {
+    flag: "zk-tls-ca",
+    env: "ZK_TLS_CA",
+    placeholder: "FILE",
+    description:
+      "PEM file of CA certificates trusted for ZooKeeper's certificate (besides the system's); turns TLS on.",
+    schema: NonEmptyStringSchema,
+  },
+  zkTlsCert: {
+    flag: "zk-tls-cert",
+    env: "ZK_TLS_CERT",
+    placeholder: "FILE",
+    description:
+      "PEM file of the client certificate (chain) for servers with ssl.clientAuth=need; needs --zk-tls-key; turns TLS on.",
+    schema: NonEmptyStringSchema,
+  },
+  zkTlsKey: {
+    flag: "zk-tls-key",
+    env: "ZK_TLS_KEY",
+    placeholder: "FILE",
+    description: "PEM file of the client certificate's private key; needs --zk-tls-cert.",
+    schema: NonEmptyStringSchema,
+    secret: true,
   },
   statusPort: {
     flag: "status-port",

@@ -58,6 +58,7 @@ const DEBIAN_ZOOKEEPER_JAR = "/usr/share/java/zookeeper.jar";
  * up in the server's log file. Used only when present.
  */
 const DEBIAN_SLF4J_BINDING = "/usr/share/java/slf4j-simple.jar";
+const DEBIAN_NETTY_CODEC = "/usr/share/java/netty-codec.jar";
 
 /**
  * Finds Java and ZooKeeper: `ZOOKEEPER_HOME` (an Apache distribution: `conf/`, `lib/*.jar` and the
@@ -82,6 +83,9 @@ function findClasspath(zookeeperHome: string | undefined): string {
     }
     const entries = [DEBIAN_CONF_DIR, DEBIAN_ZOOKEEPER_JAR];
     if (isFile(DEBIAN_SLF4J_BINDING)) entries.push(DEBIAN_SLF4J_BINDING);
+    // The jar's manifest lists Netty's transport and handler but not its codec, without which the
+    // Netty connection factory (the one with TLS) fails on the first connection.
+    if (isFile(DEBIAN_NETTY_CODEC)) entries.push(DEBIAN_NETTY_CODEC);
     return entries.join(":");
   }
   const jars = [...jarsIn(`${zookeeperHome}/lib`), ...jarsIn(zookeeperHome)];
@@ -147,6 +151,12 @@ export interface LocalZooKeeperOptions {
   minSessionTimeoutMs?: number;
   /** Largest session timeout the server grants (default 20 ticks: 4000 ms with the default tick). */
   maxSessionTimeoutMs?: number;
+  /**
+   * Standalone servers only: also serve TLS on {@link LocalZooKeeper.securePort}, with these PEM
+   * files (`keyStorePem`: the server's key and certificate; `trustStorePem`: the CAs of accepted
+   * client certificates). `clientAuth` defaults to `need`.
+   */
+  tls?: { keyStorePem: string; trustStorePem: string; clientAuth?: "need" | "want" | "none" };
 }
 
 const READY_DEADLINE_MS = 30_000;
@@ -164,6 +174,7 @@ interface ServerLayout {
   /** Temporary directory holding `zoo.cfg`, `data/` and `zookeeper.log`. */
   directory: string;
   port: number;
+  securePort?: number;
   servingModes: readonly string[];
 }
 
@@ -190,6 +201,8 @@ export class LocalZooKeeper {
   readonly port: number;
   /** The connection string clients use: `127.0.0.1:PORT`. */
   readonly connectionString: string;
+  /** The TLS client port, when started with `tls`. */
+  readonly securePort?: number;
   /** ZooKeeper's data directory (snapshots, transaction logs, `myid`); kept across restarts. */
   readonly dataDir: string;
   /** The server's stdout and stderr, appended across restarts. */
@@ -210,6 +223,7 @@ export class LocalZooKeeper {
     this.#layout = layout;
     this.port = layout.port;
     this.connectionString = `127.0.0.1:${layout.port}`;
+    this.securePort = layout.securePort;
     this.dataDir = `${layout.directory}/data`;
     this.logFile = `${layout.directory}/zookeeper.log`;
   }
@@ -225,19 +239,26 @@ export class LocalZooKeeper {
     const timing = resolveTiming(options ?? {});
     const install = findZooKeeperInstall();
     for (let attempt = 1;; attempt++) {
-      const [port] = reserveFreePorts(1);
+      const [port, securePort] = reserveFreePorts(options?.tls ? 2 : 1);
       const directory = await Deno.makeTempDir({ prefix: "zkcm-zk-" });
       const server = new LocalZooKeeper({
         install,
         directory,
         port,
+        securePort,
         servingModes: ["standalone"],
       });
+      const tls = options?.tls && {
+        securePort,
+        keyStorePem: options.tls.keyStorePem,
+        trustStorePem: options.tls.trustStorePem,
+        clientAuth: options.tls.clientAuth ?? "need",
+      };
       try {
         await Deno.mkdir(server.dataDir);
         await Deno.writeTextFile(
           `${directory}/zoo.cfg`,
-          renderZooCfg({ ...timing, dataDir: server.dataDir, clientPort: port }),
+          renderZooCfg({ ...timing, dataDir: server.dataDir, clientPort: port, tls }),
         );
         await server.#launch();
         return server;

@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { zkTlsOf } from "./zk_tls.ts";
 import { ZkSession } from "./zookeeper/mod.ts";
 import { type MirrorChange, TreeMirror } from "./monitor/tree_mirror.ts";
 import { serviceOddity, toWanted } from "./monitor/wanted_service.ts";
@@ -64,6 +65,7 @@ export async function startMonitor(
     connectionString: options.zkHost,
     sessionTimeoutMs: options.sessionTimeoutMs,
     digestAuth: options.zkAuth,
+    tls: zkTlsOf(options),
   });
   const reachability = new ZooKeeperReachability(session);
   const chrootWatch = watchChroot(session, connectionChroot(options.zkHost));

@@ -6,6 +6,7 @@
  */
 import * as v from "valibot";
 import { commonOptions } from "./common_options.ts";
+import { loadZkTls } from "./zk_tls.ts";
 import {
   BooleanSchema,
   DurationSchema,
@@ -258,9 +259,11 @@ export function loadMonitorConfig(args: readonly string[], env: EnvSource): Moni
       ],
     };
   }
+  const tls = loadZkTls(options);
   const problems = [
     ...duplicateProxies(options.proxyUrls, "--asabru-url (ASABRU_API_URL)"),
     ...electionPathProblems(options.rootNode, options.electionPath),
+    ...(tls.ok ? [] : tls.problems),
   ];
   if (problems.length > 0) return { kind: "invalid", problems };
   return { kind: "run", options };

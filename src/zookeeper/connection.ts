@@ -720,14 +720,15 @@ export class ZkConnection {
       // shutting down): count it towards "the ensemble lost its data".
       this.#refusedSince ??= this.#options.now();
       this.#refusedBy.add(name);
+      const causes = [
+        ...(this.#lastZxid > 0n ? [`has not seen zxid 0x${this.#lastZxid.toString(16)}`] : []),
+        "is starting, stopping or without quorum",
+        ...(this.#options.tls ? [] : ["serves TLS only on this port (see ZK_TLS)"]),
+      ];
       failure = {
         server: name,
         kind: "reset",
-        reason: this.#lastZxid > 0n
-          ? `closed the connection during the handshake (has it seen zxid 0x${
-            this.#lastZxid.toString(16)
-          }?)`
-          : "closed the connection during the handshake",
+        reason: `closed the connection during the handshake: it ${causes.join(", or ")}`,
       };
     }
     if (this.#authFailed) {

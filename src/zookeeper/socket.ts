@@ -148,7 +148,10 @@ function describeTlsFailure(message: string): string {
   if (/UnknownIssuer|unknown issuer|BadSignature|invalid peer certificate/i.test(message)) {
     return `TLS: the server's certificate is not signed by a trusted CA (ZK_TLS_CA) (${message})`;
   }
-  if (/CertificateRequired|certificate required|HandshakeFailure|bad certificate/i.test(message)) {
+  if (
+    /CertificateRequired|certificate required|HandshakeFailure|BadCertificate|bad certificate/i
+      .test(message)
+  ) {
     return `TLS: the server refused the handshake; does it require a client certificate (ZK_TLS_CERT, ZK_TLS_KEY)? (${message})`;
   }
   if (/InvalidContentType|corrupt message|received plaintext|wrong version/i.test(message)) {
