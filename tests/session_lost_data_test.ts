@@ -49,16 +49,16 @@ Deno.test("a server restarted empty: a new session after the session timeout, on
       "not before the session timeout",
     );
     assert(
-      failures.some((f) => f.kind === "reset" && f.reason.includes("handshake")),
+      failures.some((f) => f.kind === "reset" && f.reason.includes("has not seen zxid")),
       `the refusals were reported: ${JSON.stringify(failures)}`,
     );
     assertEquals(await session.exists("/before-0"), null, "the server's data is gone");
     await session.create("/mine", undefined, { mode: "ephemeral" });
     assertEquals((await session.exists("/mine"))?.ephemeralOwner, session.sessionId);
 
-    const warnings = records.filter((r) => r.level === "warning");
-    assertEquals(warnings.length, 1, `one warning: ${warnings.map((r) => r.message.join(""))}`);
-    assert(warnings[0].message.join("").includes("lost its data"), "the warning says why");
+    // One warning says why (a loaded machine may add a watchdog's "silent" line of its own).
+    const warnings = records.filter((r) => r.level === "warning").map((r) => r.message.join(""));
+    assertEquals(warnings.filter((w) => w.includes("lost its data")).length, 1, `${warnings}`);
   } finally {
     await reset();
   }

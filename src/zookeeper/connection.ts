@@ -124,6 +124,8 @@ export class ZkConnection {
   readonly #chroot: string;
   readonly #watches = new WatchRegistry();
   readonly #dial: ZkDialer;
+  /** Aborts a connection attempt in progress when the connection is disposed of. */
+  readonly #disposing = new AbortController();
   #phase = "idle" as Phase;
   #sessionId = 0n;
   #password: Uint8Array = new Uint8Array(16);
@@ -152,8 +154,11 @@ export class ZkConnection {
   #deliveryTimer?: ReturnType<typeof setTimeout>;
   /** Whether a reply was delivered since the last read from the socket. */
   #replyInThisRead = false;
-  /** Set when we close the connection ourselves (watchdog, close): not the server's doing. */
-  #droppedOnPurpose = false;
+  /**
+   * Set when we close the connection ourselves, not the server: `null` for no failure to report
+   * (closing), or the failure to report (the watchdog's "silent").
+   */
+  #dropped?: Pick<ZkConnectionFailure, "kind" | "reason"> | null;
   #authFailed = false;
   /** When the current run of "server closed the handshake" refusals began, if one is going on. */
   #refusedSince?: number;
@@ -216,10 +221,13 @@ export class ZkConnection {
     return this.#lastReceivedAt;
   }
 
-  /** Drops the current connection; the session carries on through the next server. */
-  dropConnection(): void {
+  /**
+   * Drops the current connection; the session carries on through the next server. `failure`, when
+   * given, is reported as the reason the connection ended.
+   */
+  dropConnection(failure?: Pick<ZkConnectionFailure, "kind" | "reason">): void {
     if (!this.#conn) return;
-    this.#droppedOnPurpose = true;
+    this.#dropped ??= failure ?? null;
     closeQuietly(this.#conn);
   }
 
@@ -229,6 +237,8 @@ export class ZkConnection {
    */
   async close(graceMs: number): Promise<void> {
     if (this.#phase === "connected") {
+      // The server hangs up after answering: that is not a failure.
+      this.#dropped = null;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const answered = this.#submit<void>(OpCode.closeSession, undefined, () => undefined);
       await Promise.race([
@@ -244,6 +254,7 @@ export class ZkConnection {
   async dispose(): Promise<void> {
     if (this.#phase === "stopped" && !this.#loop) return;
     this.#phase = "stopped";
+    this.#disposing.abort();
     clearTimeout(this.#spinTimer);
     this.#wakeSpin?.();
     this.dropConnection();
@@ -595,7 +606,11 @@ export class ZkConnection {
     const timeoutMs = this.#timeoutMs / this.#servers.length;
     let conn: Deno.Conn;
     try {
-      conn = await this.#dial(server, { tls: this.#options.tls, timeoutMs });
+      conn = await this.#dial(server, {
+        tls: this.#options.tls,
+        timeoutMs,
+        signal: this.#disposing.signal,
+      });
     } catch {
       return false;
     }
@@ -632,7 +647,11 @@ export class ZkConnection {
     const connectTimeoutMs = this.#timeoutMs / this.#servers.length;
     let conn: Deno.Conn;
     try {
-      conn = await this.#dial(server, { tls: this.#options.tls, timeoutMs: connectTimeoutMs });
+      conn = await this.#dial(server, {
+        tls: this.#options.tls,
+        timeoutMs: connectTimeoutMs,
+        signal: this.#disposing.signal,
+      });
     } catch (error) {
       const failure = classifyConnectError(error, server, this.#options.tls !== undefined);
       this.#options.onConnectionFailure({
@@ -647,7 +666,7 @@ export class ZkConnection {
       return "stop";
     }
     this.#conn = conn;
-    this.#droppedOnPurpose = false;
+    this.#dropped = undefined;
     this.#server = name;
     this.#lastReceivedAt = this.#options.now();
     const framer = new PacketFramer();
@@ -675,7 +694,11 @@ export class ZkConnection {
       if (response.timeoutMs <= 0) {
         outcome = "stop";
         this.#phase = "stopped";
-        failure = { server: name, kind: "expired", reason: "the session has expired" };
+        failure = {
+          server: name,
+          kind: "expired",
+          reason: `the server no longer knows session 0x${this.#sessionId.toString(16)}`,
+        };
         this.#options.onEvent({ type: "expired" });
         closeQuietly(conn);
         return;
@@ -715,7 +738,12 @@ export class ZkConnection {
       this.#conn = undefined;
       this.#server = undefined;
     }
-    if (handshake === "waiting" && !failure && !this.#droppedOnPurpose) {
+    const dropped = this.#dropped as
+      | Pick<ZkConnectionFailure, "kind" | "reason">
+      | null
+      | undefined;
+    if (dropped) failure ??= { server: name, kind: dropped.kind, reason: dropped.reason };
+    if (handshake === "waiting" && !failure && dropped === undefined && !this.#stopped) {
       // A server that has not seen our last zxid hangs up without a word (so does one that is
       // shutting down): count it towards "the ensemble lost its data".
       this.#refusedSince ??= this.#options.now();
@@ -728,13 +756,15 @@ export class ZkConnection {
       failure = {
         server: name,
         kind: "reset",
-        reason: `closed the connection during the handshake: it ${causes.join(", or ")}`,
+        reason: `connection closed by the server before a session was established (it ${
+          causes.join(", or ")
+        })`,
       };
     }
     if (this.#authFailed) {
       failure = { server: name, kind: "auth", reason: "the server refused our credentials" };
-    } else if (!failure && outcome === "connected" && !this.#droppedOnPurpose) {
-      failure = { server: name, kind: "reset", reason: "the server closed the connection" };
+    } else if (!failure && outcome === "connected" && dropped === undefined && !this.#stopped) {
+      failure = { server: name, kind: "reset", reason: "connection closed by the server" };
     }
     this.#onDisconnected(outcome === "connected");
     if (failure) this.#options.onConnectionFailure(failure);

@@ -418,7 +418,7 @@ export class ZkSession implements AsyncDisposable {
         if (client === this.#client) this.#onConnectionEvent(event);
       },
       onConnectionFailure: (failure) => {
-        if (client === this.#client) this.#reportFailure(failure);
+        if (client === this.#client && this.#state !== "closed") this.#reportFailure(failure);
       },
       onProtocolError: (error, server) =>
         log.warn("unexpected answer from ZooKeeper {server}, reconnecting: {error}", {
@@ -496,7 +496,12 @@ export class ZkSession implements AsyncDisposable {
           silentForMs: Math.round(silentForMs),
           sessionId: formatSessionId(this.#sessionId),
         });
-        client.dropConnection();
+        client.dropConnection({
+          kind: "timeout",
+          reason: this.#state === "connected"
+            ? `no answer for ${Math.round(silentForMs)} ms (limit ${Math.round(limitMs)} ms)`
+            : `no answer to the session request within ${Math.round(silentForMs)} ms`,
+        });
       }
     }, checkEveryMs);
   }

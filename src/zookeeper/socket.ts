@@ -47,10 +47,15 @@ export class ZkConnectError extends Error {
 }
 
 /** Opens sockets: {@link openZkSocket}, or a stand-in for tests. */
-export type ZkDialer = (
-  server: ZkServerAddress,
-  options: { tls?: ZkTlsOptions; timeoutMs: number },
-) => Promise<Deno.Conn>;
+export type ZkDialer = (server: ZkServerAddress, options: DialOptions) => Promise<Deno.Conn>;
+
+/** How to connect: TLS or not, within how long, until when. */
+export interface DialOptions {
+  tls?: ZkTlsOptions;
+  timeoutMs: number;
+  /** Gives up at once when aborted (the connection is being closed). */
+  signal?: AbortSignal;
+}
 
 /**
  * Connects to one server (TLS included: the handshake is done before this resolves, so a
@@ -58,23 +63,38 @@ export type ZkDialer = (
  */
 export async function openZkSocket(
   server: ZkServerAddress,
-  options: { tls?: ZkTlsOptions; timeoutMs: number },
+  options: DialOptions,
 ): Promise<Deno.Conn> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let conn: Deno.Conn | undefined;
   let timedOut = false;
+  let onAbort = () => {};
+  /** Stops a TCP connect in progress (TLS connects cannot be stopped; they are closed later). */
+  const giveUp = new AbortController();
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       timedOut = true;
+      giveUp.abort();
       reject(
         new ZkConnectError("timeout", `no connection within ${Math.round(options.timeoutMs)} ms`),
       );
     }, options.timeoutMs);
+    onAbort = () => {
+      timedOut = true;
+      giveUp.abort();
+      reject(new ZkConnectError("other", "connection closed while connecting"));
+    };
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener("abort", onAbort);
   });
   const connecting = (async () => {
     const { tls } = options;
     if (tls === undefined) {
-      const tcp = await Deno.connect({ hostname: server.host, port: server.port });
+      const tcp = await Deno.connect({
+        hostname: server.host,
+        port: server.port,
+        signal: giveUp.signal,
+      });
       tcp.setNoDelay(true);
       return tcp;
     }
@@ -104,6 +124,7 @@ export async function openZkSocket(
     throw classifyConnectError(error, server, options.tls !== undefined);
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
   }
 }
 
