@@ -3,23 +3,14 @@
  * seen the client's last zxid and hangs up on every reconnect. After the session timeout the
  * client starts a new session from zxid 0, with one warning that says why.
  */
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { type ZkConnectionFailure, ZkSession } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { nextStateChange } from "./harness/wait.ts";
+import { withCapturedLogs } from "./harness/logs.ts";
 
 Deno.test("a server restarted empty: a new session after the session timeout, one warning", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { capture: (record) => records.push(record) },
-    loggers: [
-      { category: ["zkcm", "session"], lowestLevel: "info", sinks: ["capture"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  try {
+  await withCapturedLogs(["zkcm", "session"], "info", async (records) => {
     await using zk = await LocalZooKeeper.start({ maxSessionTimeoutMs: 2000 });
     await using session = ZkSession.open({
       connectionString: zk.connectionString,
@@ -59,7 +50,5 @@ Deno.test("a server restarted empty: a new session after the session timeout, on
     // One warning says why (a loaded machine may add a watchdog's "silent" line of its own).
     const warnings = records.filter((r) => r.level === "warning").map((r) => r.message.join(""));
     assertEquals(warnings.filter((w) => w.includes("lost its data")).length, 1, `${warnings}`);
-  } finally {
-    await reset();
-  }
+  });
 });

@@ -3,23 +3,13 @@
  * persistent recursive watches (`addWatch`), and their re-registration after a reconnect
  * (SetWatches2), chroot included.
  */
-import {
-  ZkNoNodeError,
-  ZkSession,
-  type ZkSessionOptions,
-  type ZkWatchEvent,
-} from "../src/zookeeper/mod.ts";
+import { ZkNoNodeError, type ZkWatchEvent } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { connected } from "./harness/session.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { nextStateChange, waitFor } from "./harness/wait.ts";
 
 const text = new TextEncoder();
-
-async function connected(options: ZkSessionOptions): Promise<ZkSession> {
-  const session = ZkSession.open({ sessionTimeoutMs: 4000, requestTimeoutMs: 5000, ...options });
-  await session.waitUntilConnected({ timeoutMs: 10_000 });
-  return session;
-}
 
 Deno.test("ZooKeeper 3.6+ reads and watches", async (t) => {
   await using zk = await LocalZooKeeper.start();

@@ -10,24 +10,17 @@ import {
   ZkNodeExistsError,
   ZkNoNodeError,
   ZkNotEmptyError,
-  ZkSession,
-  type ZkSessionOptions,
   ZkTimeoutError,
   type ZkWatchEvent,
 } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { connected } from "./harness/session.ts";
 import { FaultProxy } from "./harness/fault_proxy.ts";
 import { expireSession } from "./harness/expire_session.ts";
 import { assert, assertEquals, assertRejects } from "./harness/assert.ts";
 import { deferred, nextStateChange, withTimeout } from "./harness/wait.ts";
 
 const text = new TextEncoder();
-
-async function connected(options: ZkSessionOptions): Promise<ZkSession> {
-  const session = ZkSession.open({ sessionTimeoutMs: 4000, requestTimeoutMs: 5000, ...options });
-  await session.waitUntilConnected({ timeoutMs: 10_000 });
-  return session;
-}
 
 Deno.test("session layer against one server", async (t) => {
   await using zk = await LocalZooKeeper.start();

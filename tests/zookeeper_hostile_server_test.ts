@@ -3,12 +3,12 @@
  * its first connection with bad bytes, then behaves. The client drops that connection with one
  * warning, fails the request as a connection loss, and carries on with the same session.
  */
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { ZkConnectionLossError, ZkSession } from "../src/zookeeper/mod.ts";
 import { JuteWriter } from "../src/zookeeper/_jute.ts";
 import { PacketFramer } from "../src/zookeeper/_framing.ts";
 import { assert, assertEquals, assertRejects } from "./harness/assert.ts";
 import { nextStateChange } from "./harness/wait.ts";
+import { withCapturedLogs } from "./harness/logs.ts";
 
 const SESSION_ID = 0x7777n;
 
@@ -109,16 +109,7 @@ class FakeZooKeeper {
 
 for (const [name, hostile] of Object.entries(hostileAnswers)) {
   Deno.test(`a server sending ${name}: one warning, a reconnect, the session lives on`, async () => {
-    const records: LogRecord[] = [];
-    await configure({
-      reset: true,
-      sinks: { capture: (record) => records.push(record) },
-      loggers: [
-        { category: ["zkcm", "session"], lowestLevel: "warning", sinks: ["capture"] },
-        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-      ],
-    });
-    try {
+    await withCapturedLogs(["zkcm", "session"], "warning", async (records) => {
       await using server = new FakeZooKeeper(hostile);
       await using session = ZkSession.open({
         connectionString: server.address,
@@ -138,8 +129,6 @@ for (const [name, hostile] of Object.entries(hostileAnswers)) {
       const warnings = records.filter((r) => r.level === "warning");
       assertEquals(warnings.length, 1, `one warning: ${warnings.map((r) => r.message)}`);
       assert(String(warnings[0].message.join("")).includes("unexpected answer"));
-    } finally {
-      await reset();
-    }
+    });
   });
 }

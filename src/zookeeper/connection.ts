@@ -261,12 +261,12 @@ export class ZkConnection {
     const loop = this.#loop;
     this.#loop = undefined;
     await loop;
+    // Replies and failures still waiting for their turn are delivered, so no promise hangs.
     clearTimeout(this.#deliveryTimer);
-    this.#deliveryTimer = undefined;
+    this.#drainDeliveries();
     const lost = new ZkConnectionLossError("connection closed", -4);
     for (const pending of this.#queued) pending.fail(lost);
     this.#queued = [];
-    this.#deliveries = [];
   }
 
   // ---- operations ----
