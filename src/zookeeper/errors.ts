@@ -48,6 +48,11 @@ export class ZkAuthFailedError extends ZkError {}
  * may still be applied later.
  */
 export class ZkTimeoutError extends ZkError {}
+/**
+ * The server does not know the operation: `multiRead`, `addWatch` and persistent watches need
+ * ZooKeeper 3.6 or later.
+ */
+export class ZkUnimplementedError extends ZkError {}
 /** The session was closed by its owner; no more requests are accepted. */
 export class ZkClosedError extends ZkError {}
 
@@ -62,6 +67,7 @@ const errorByCode: Record<number, new (message: string, code: number, path?: str
   [-4]: ZkConnectionLossError,
   [-112]: ZkSessionExpiredError,
   [-115]: ZkAuthFailedError,
+  [-6]: ZkUnimplementedError,
 };
 
 const messageByCode: Record<number, string> = {
@@ -76,6 +82,7 @@ const messageByCode: Record<number, string> = {
   [-112]: "session expired",
   [-115]: "authentication failed",
   [-124]: "request throttled by the server",
+  [-6]: "operation not implemented by this server (ZooKeeper before 3.6?)",
 };
 
 /** Builds the error class that matches a ZooKeeper error code. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatServer, type ZkServerAddress } from "./servers.ts";
+import type { ZkServerAddress } from "./servers.ts";
 
 /** TLS to ZooKeeper (`secureClientPort`): PEM text, not file names. */
 export interface ZkTlsOptions {
@@ -136,9 +136,8 @@ export function classifyConnectError(
 ): ZkConnectError {
   if (error instanceof ZkConnectError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  const where = formatServer(server);
   if (error instanceof Deno.errors.ConnectionRefused) {
-    return new ZkConnectError("refused", `${where} refused the connection`, { cause: error });
+    return new ZkConnectError("refused", message, { cause: error });
   }
   if (error instanceof Deno.errors.TimedOut) {
     return new ZkConnectError("timeout", message, { cause: error });
@@ -147,9 +146,7 @@ export function classifyConnectError(
     /lookup|resolve|name or service not known|no address/i.test(message) ||
     error instanceof Deno.errors.NotFound
   ) {
-    return new ZkConnectError("unresolved", `${server.host} does not resolve: ${message}`, {
-      cause: error,
-    });
+    return new ZkConnectError("unresolved", `${server.host}: ${message}`, { cause: error });
   }
   if (tls) return new ZkConnectError("tls", describeTlsFailure(message), { cause: error });
   if (
