@@ -183,7 +183,15 @@ export class ZkConnection {
   connect(): void {
     if (this.#phase !== "idle") return;
     this.#phase = "connecting";
-    this.#loop = this.#run();
+    // The loop catches what it expects; anything else (a listener that throws) stops it, said
+    // once, rather than becoming an unhandled rejection that ends the process.
+    this.#loop = this.#run().catch((error) => {
+      this.#options.onProtocolError(error, this.#server ?? "(no server)");
+      if (!this.#stopped) {
+        this.#phase = "stopped";
+        this.#options.onEvent({ type: "expired", reason: `the connection loop failed: ${error}` });
+      }
+    });
   }
 
   /** The session id, `0n` before the first handshake. */
