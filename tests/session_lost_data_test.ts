@@ -5,8 +5,11 @@
  */
 import { type ZkConnectionFailure, ZkSession } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { planRegistrations } from "../src/registrations.ts";
+import { Registrar } from "../src/registrar.ts";
+import { connected } from "./harness/session.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
-import { nextStateChange } from "./harness/wait.ts";
+import { nextStateChange, waitFor } from "./harness/wait.ts";
 import { withCapturedLogs } from "./harness/logs.ts";
 
 Deno.test("a server restarted empty: a new session after the session timeout, one warning", async () => {
@@ -51,4 +54,52 @@ Deno.test("a server restarted empty: a new session after the session timeout, on
     const warnings = records.filter((r) => r.level === "warning").map((r) => r.message.join(""));
     assertEquals(warnings.filter((w) => w.includes("lost its data")).length, 1, `${warnings}`);
   });
+});
+
+/** Kills the server, empties its data directory and starts it again on the same port. */
+async function restartEmpty(zk: LocalZooKeeper): Promise<void> {
+  await zk.kill();
+  for await (const entry of Deno.readDir(zk.dataDir)) {
+    await Deno.remove(`${zk.dataDir}/${entry.name}`, { recursive: true });
+  }
+  await zk.restart();
+}
+
+Deno.test("a server restarted empty: the registrar puts every node back", async () => {
+  await using zk = await LocalZooKeeper.start({ maxSessionTimeoutMs: 2000 });
+  const planned = planRegistrations({
+    "/cluster1": "",
+    "/cluster1/node1": "",
+    "/cluster1/node1/svc": "localhost:2023",
+  });
+  if (!planned.ok) throw new Error(planned.problems.join("; "));
+  await using session = await connected({
+    connectionString: zk.connectionString,
+    sessionTimeoutMs: 2000,
+    requestTimeoutMs: 30_000,
+  });
+  const registrar = new Registrar({ session, plan: planned.value });
+  registrar.start();
+  try {
+    await waitFor(
+      () => registrar.leaves().every((leaf) => leaf.status === "registered"),
+      5000,
+      "registered",
+    );
+    const oldId = session.sessionId;
+    const renewed = nextStateChange(session, (c) => c.newSession, 30_000, "a new session");
+    await restartEmpty(zk);
+    await renewed;
+    await using observer = await connected({ connectionString: zk.connectionString });
+    await waitFor(
+      async () =>
+        (await observer.exists("/cluster1/node1/svc"))?.ephemeralOwner === session.sessionId,
+      10_000,
+      "the leaf is back, owned by the new session",
+    );
+    assert(session.sessionId !== oldId);
+    assertEquals((await observer.exists("/cluster1/node1"))?.ephemeralOwner, 0n);
+  } finally {
+    await registrar.stop();
+  }
 });
