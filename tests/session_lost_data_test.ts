@@ -4,10 +4,11 @@
  * client starts a new session from zxid 0, with one warning that says why.
  */
 import { type ZkConnectionFailure, ZkSession } from "../src/zookeeper/mod.ts";
-import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { LocalEnsemble, LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { planRegistrations } from "../src/registrations.ts";
 import { Registrar } from "../src/registrar.ts";
 import { connected } from "./harness/session.ts";
+import { FaultProxy } from "./harness/fault_proxy.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { nextStateChange, waitFor } from "./harness/wait.ts";
 import { withCapturedLogs } from "./harness/logs.ts";
@@ -103,3 +104,52 @@ Deno.test("a server restarted empty: the registrar puts every node back", async 
     await registrar.stop();
   }
 });
+
+Deno.test(
+  "every member hanging up, none serving (no quorum) beyond the session timeout: no new session",
+  async () => {
+    await withCapturedLogs(["zkcm", "session"], "warning", async (records) => {
+      await using ensemble = await LocalEnsemble.start(3, { maxSessionTimeoutMs: 2000 });
+      // Through proxies, so that the killed members also accept and hang up, as a member
+      // without quorum does: every member refuses the handshake, none can serve.
+      const proxies = await Promise.all(
+        ensemble.members.map((m) => FaultProxy.start({ hostname: "127.0.0.1", port: m.port })),
+      );
+      try {
+        await using session = await connected({
+          connectionString: proxies.map((p) => p.address).join(","),
+          sessionTimeoutMs: 2000,
+          requestTimeoutMs: 30_000,
+        });
+        await session.create("/kept", undefined, { mode: "ephemeral" });
+        const inUse = proxies.findIndex((p) => p.address === session.server);
+        const others = ensemble.members.filter((_, i) => i !== inUse);
+        const suspended = nextStateChange(
+          session,
+          (c) => c.state === "suspended",
+          10_000,
+          "suspended",
+        );
+        const failures: ZkConnectionFailure[] = [];
+        session.onConnectionFailure((failure) => failures.push(failure));
+        await Promise.all(others.map((member) => member.kill()));
+        await suspended;
+        await waitFor(
+          () => session.suspendedForMs() > 3 * session.sessionTimeoutMs,
+          30_000,
+          "three session timeouts of refusals",
+        );
+        const refusedBy = new Set(
+          failures.filter((f) => f.reason.includes("before a session was established"))
+            .map((f) => f.server),
+        );
+        assertEquals(refusedBy.size, 3, "every member hung up on the handshake");
+        assertEquals(session.state, "suspended", "still waiting for the same session");
+        const warnings = records.map((r) => r.message.join(""));
+        assertEquals(warnings.filter((w) => w.includes("lost its data")), []);
+      } finally {
+        await Promise.all(proxies.map((p) => p.close()));
+      }
+    });
+  },
+);
