@@ -1,7 +1,8 @@
 /**
  * A server that breaks the protocol: a fake ZooKeeper on loopback answers the first request of
  * its first connection with bad bytes, then behaves. The client drops that connection with one
- * warning, fails the request as a connection loss, and carries on with the same session.
+ * warning, fails the request as a connection loss, and carries on with the same session. A
+ * SESSIONMOVED error is met the same way.
  */
 import { ZkConnectionLossError, ZkSession } from "../src/zookeeper/mod.ts";
 import { FAKE_SESSION_ID, FakeZooKeeper, frame, stat } from "./harness/fake_zookeeper.ts";
@@ -17,6 +18,8 @@ const hostileAnswers: Record<string, (xid: number) => Uint8Array> = {
   "an unknown event type": () =>
     frame((w) => w.int(-1).long(-1n).int(0).int(42).int(3).string("/x")),
   "a reply to an xid nobody sent": (xid) => frame((w) => stat(w.int(xid + 1000).long(1n).int(0))),
+  // Not hostile, but handled the same way: the session lives on another server now.
+  "SESSIONMOVED (-118)": (xid) => frame((w) => w.int(xid).long(1n).int(-118)),
 };
 
 for (const [name, hostile] of Object.entries(hostileAnswers)) {
