@@ -32,7 +32,7 @@ Deno.test("connection failures are reported with the server and the system's rea
     for (const failure of failures) {
       assertEquals(failure.server, `127.0.0.1:${port}`);
       assertEquals(failure.kind, "refused");
-      assertMatch(failure.reason, /ECONNREFUSED/);
+      assertMatch(failure.reason, /^Connection refused \(os error 111\)$/);
     }
   });
 
@@ -42,7 +42,7 @@ Deno.test("connection failures are reported with the server and the system's rea
     await waitForFailures(1, "an unresolved name");
     assertEquals(failures[0].server, "zk.example.invalid:2181");
     assertEquals(failures[0].kind, "unresolved");
-    assertMatch(failures[0].reason, /ENOTFOUND zk\.example\.invalid/);
+    assertMatch(failures[0].reason, /failed to lookup address information/);
   });
 
   await t.step("a server that accepts but never answers: timeout, then a session", async () => {
@@ -71,7 +71,8 @@ Deno.test("connection failures are reported with the server and the system's rea
     assertEquals(failures[0].server, proxy.address);
     assertMatch(
       failures[0].reason,
-      /^connection closed by the server before a session was established$/,
+      // With the causes a client can only guess at (the server says nothing).
+      /^connection closed by the server before a session was established \(.*quorum.*\)$/,
     );
   });
 
@@ -119,7 +120,6 @@ Deno.test("connection failures are reported with the server and the system's rea
 });
 
 Deno.test("connect errors are sorted by their class; the reason is the runtime's message", () => {
-  const server = { host: "zk.invalid", port: 2181 };
   const cases: [Error, boolean, string, string | RegExp][] = [
     [
       new Deno.errors.ConnectionRefused("Connection refused (os error 111)"),
@@ -131,7 +131,7 @@ Deno.test("connect errors are sorted by their class; the reason is the runtime's
       new Error("failed to lookup address information: Name or service not known"),
       false,
       "unresolved",
-      "zk.invalid: failed to lookup address information: Name or service not known",
+      "failed to lookup address information: Name or service not known",
     ],
     [
       new Deno.errors.TimedOut("Connection timed out (os error 110)"),
@@ -172,10 +172,10 @@ Deno.test("connect errors are sorted by their class; the reason is the runtime's
     ],
   ];
   for (const [error, tls, kind, reason] of cases) {
-    const sorted = classifyConnectError(error, server, tls);
+    const sorted = classifyConnectError(error, tls);
     assertEquals(sorted.kind, kind, error.message);
     if (typeof reason === "string") assertEquals(sorted.message, reason);
     else assertMatch(sorted.message, reason);
   }
-  assertEquals(classifyConnectError("odd", server, false).kind, "other");
+  assertEquals(classifyConnectError("odd", false).kind, "other");
 });

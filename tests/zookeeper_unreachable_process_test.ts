@@ -189,9 +189,9 @@ Deno.test("ZooKeeper unreachable: both programs say so", async (t) => {
       zkHost: zk.connectionString,
       kind: "refused",
       warning: new RegExp(
-        `^ZooKeeper server ${server} refused the connection: connect ECONNREFUSED ${server}$`,
+        `^ZooKeeper server ${server} refused the connection: Connection refused \\(os error 111\\)$`,
       ),
-      reason: new RegExp(`connect ECONNREFUSED ${server}`),
+      reason: /Connection refused \(os error 111\)/,
       attempts: 5,
       repair: () => zk.restart(),
     });
@@ -218,8 +218,8 @@ Deno.test("ZooKeeper unreachable: both programs say so", async (t) => {
       zkHost: "zk.example.invalid:2181",
       kind: "unresolved",
       warning:
-        /^the name of ZooKeeper server zk\.example\.invalid:2181 does not resolve: getaddrinfo ENOTFOUND zk\.example\.invalid$/,
-      reason: /getaddrinfo ENOTFOUND zk\.example\.invalid/,
+        /^the name of ZooKeeper server zk\.example\.invalid:2181 does not resolve: failed to lookup address information: .+$/,
+      reason: /failed to lookup address information: .+/,
       attempts: 3,
     });
   });

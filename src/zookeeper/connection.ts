@@ -661,7 +661,7 @@ export class ZkConnection {
         signal: this.#disposing.signal,
       });
     } catch (error) {
-      const failure = classifyConnectError(error, server, this.#options.tls !== undefined);
+      const failure = classifyConnectError(error, this.#options.tls !== undefined);
       this.#options.onConnectionFailure({
         server: name,
         kind: failure.kind,
@@ -702,11 +702,12 @@ export class ZkConnection {
       if (response.timeoutMs <= 0) {
         outcome = "stop";
         this.#phase = "stopped";
-        failure = {
+        // Reported before the event, whose listener replaces this connection by a new one.
+        this.#options.onConnectionFailure({
           server: name,
           kind: "expired",
           reason: `the server no longer knows session 0x${this.#sessionId.toString(16)}`,
-        };
+        });
         this.#options.onEvent({ type: "expired" });
         closeQuietly(conn);
         return;
@@ -732,8 +733,10 @@ export class ZkConnection {
       if (error instanceof ZkDecodeError || error instanceof ProtocolError) {
         this.#options.onProtocolError(error, name);
         failure ??= { server: name, kind: "other", reason: error.message };
-      } else if (!(error instanceof Deno.errors.BadResource) && !failure) {
-        const kind = classifyConnectError(error, server, this.#options.tls !== undefined).kind;
+      } else if (!failure && this.#dropped === undefined && !this.#stopped) {
+        // Not closed by us (a read we interrupted fails with "operation canceled" or "bad
+        // resource"): the system's reason for the connection ending.
+        const kind = classifyConnectError(error, this.#options.tls !== undefined).kind;
         failure = {
           server: name,
           kind,

@@ -121,7 +121,7 @@ export async function openZkSocket(
       connecting.then(closeQuietly, () => {});
       throw error;
     }
-    throw classifyConnectError(error, server, options.tls !== undefined);
+    throw classifyConnectError(error, options.tls !== undefined);
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
@@ -129,11 +129,7 @@ export async function openZkSocket(
 }
 
 /** Puts a system error from connecting into a {@link ZkConnectError} of the right kind. */
-export function classifyConnectError(
-  error: unknown,
-  server: ZkServerAddress,
-  tls: boolean,
-): ZkConnectError {
+export function classifyConnectError(error: unknown, tls: boolean): ZkConnectError {
   if (error instanceof ZkConnectError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof Deno.errors.ConnectionRefused) {
@@ -146,7 +142,7 @@ export function classifyConnectError(
     /lookup|resolve|name or service not known|no address/i.test(message) ||
     error instanceof Deno.errors.NotFound
   ) {
-    return new ZkConnectError("unresolved", `${server.host}: ${message}`, { cause: error });
+    return new ZkConnectError("unresolved", message, { cause: error });
   }
   if (tls) return new ZkConnectError("tls", describeTlsFailure(message), { cause: error });
   if (
