@@ -452,10 +452,10 @@ export class TreeMirror {
   #fallBack(reason: string, level: "info" | "warn"): void {
     if (this.#watchMode === "oneShotWatches") return;
     this.#watchMode = "oneShotWatches";
-    (level === "warn" ? log.warn : log.info)(
-      "mirror of {root}: one-shot watches from now on, because {reason}",
-      { root: this.#root, reason },
-    );
+    const properties = { root: this.#root, reason };
+    const line = "mirror of {root}: one-shot watches from now on, because {reason}";
+    if (level === "warn") log.warn(line, properties);
+    else log.info(line, properties);
     if (this.#recursiveWatchSession !== 0n) this.#dropRecursiveWatch();
     this.resync();
   }
