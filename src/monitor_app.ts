@@ -8,7 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import { zkTlsOf } from "./zk_tls.ts";
 import { ZkSession } from "./zookeeper/mod.ts";
-import { type MirrorChange, TreeMirror } from "./monitor/tree_mirror.ts";
+import { MIRROR_WATCH_MODES, type MirrorChange, TreeMirror } from "./monitor/tree_mirror.ts";
 import { serviceOddity, toWanted } from "./monitor/wanted_service.ts";
 import { ProxyQueue, type ProxyQueueOptions } from "./delivery/proxy_queue.ts";
 import { AsabruSender } from "./asabru/sender.ts";
@@ -412,7 +412,13 @@ function servicesReport(
       : { czxid: service.czxid.toString(), invalid: invalid.get(key) ?? result.invalid };
     (endPoints[service.endPoint] ??= {})[service.service] = entry;
   }
-  return { root, synced: mirror.synced, services: mirror.size, endPoints };
+  return {
+    root,
+    synced: mirror.synced,
+    services: mirror.size,
+    watchMode: mirror.watchMode,
+    endPoints,
+  };
 }
 
 function registerMonitorMetrics(
@@ -438,6 +444,16 @@ function registerMonitorMetrics(
     "Mirrored services not sent: data not host:port, names XML cannot carry.",
     [],
     () => invalid().current,
+  );
+  metrics.gauge(
+    "zkcm_mirror_watch_mode",
+    "1 for how the mirror watches ZooKeeper (recursiveWatch, oneShotWatches, probing), 0 for the others.",
+    ["mode"],
+    () =>
+      MIRROR_WATCH_MODES.map((mode) => ({
+        labels: { mode },
+        value: mirror.watchMode === mode ? 1 : 0,
+      })),
   );
   metrics.collectedCounter(
     "zkcm_mirror_invalid_total",

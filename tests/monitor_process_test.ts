@@ -84,7 +84,10 @@ Deno.test("monitor process with the client process", async (t) => {
     const services = await (await status("/v1/services")).json();
     assertEquals(services.endPoints.ch_http_node1["svc-a"].host, "10.0.0.1");
     assertEquals(services.endPoints.ch_http_node1["svc-a"].delivered[proxy.url], true);
+    assertEquals(services.watchMode, "recursiveWatch");
     const metrics = await (await status("/metrics")).text();
+    assertMatch(metrics, /^zkcm_mirror_watch_mode\{mode="recursiveWatch"\} 1$/m);
+    assertMatch(metrics, /^zkcm_mirror_watch_mode\{mode="oneShotWatches"\} 0$/m);
     assertMatch(metrics, /zkcm_delivery_pending\{proxy="[^"]+"\} 0/);
     assertMatch(metrics, /zkcm_zookeeper_session_state\{state="connected"\} 1/);
     // The process's own memory, as the monitor process itself reads it: tens of MB, not zero.

@@ -56,6 +56,13 @@ const HANG_UPS_BEFORE_CLASSIC = 2;
  */
 export type MirrorWatchMode = "probing" | "recursiveWatch" | "oneShotWatches";
 
+/** Every {@link MirrorWatchMode}, for metrics that report each. */
+export const MIRROR_WATCH_MODES: readonly MirrorWatchMode[] = [
+  "probing",
+  "recursiveWatch",
+  "oneShotWatches",
+];
+
 const log = getLogger(["zkcm", "mirror"]);
 
 /** One service as ZooKeeper holds it. */
