@@ -197,9 +197,24 @@ async function main(): Promise<number> {
     partial ? "partial.json" : settings.quick ? "latest-quick.json" : "latest.json",
     resultsDirectory,
   );
+  const previous = await readPrevious(file);
   await Deno.writeTextFile(file, JSON.stringify(results, bigintSafe, 2) + "\n");
-  printLines(Deno.stdout, [...renderTable(results), "", `figures written to ${file.pathname}`]);
+  printLines(Deno.stdout, [
+    ...renderTable(results, previous),
+    "",
+    `figures written to ${file.pathname}`,
+  ]);
   return exitCode;
+}
+
+/** The results this run replaces, printed beside its own; `undefined` when there are none. */
+async function readPrevious(file: URL): Promise<BenchResults | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(file)) as BenchResults;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
 }
 
 function bigintSafe(_key: string, value: unknown): unknown {

@@ -11,6 +11,7 @@ import type { ClientResult } from "./scenarios/client_registration.ts";
 import type { ColdSyncResult } from "./scenarios/cold_sync.ts";
 import type { LatencyResult } from "./scenarios/latency.ts";
 import { mb, ms, round } from "./stats.ts";
+import { issue16Targets } from "./issue16_targets.ts";
 
 /** Everything one run measured (written as JSON). */
 export interface BenchResults {
@@ -252,7 +253,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
 }
 
 /** The table, as lines. */
-export function renderTable(results: BenchResults): string[] {
+export function renderTable(results: BenchResults, previous?: BenchResults): string[] {
   const lines: string[] = [];
   const { machine } = results;
   lines.push(
@@ -288,6 +289,23 @@ export function renderTable(results: BenchResults): string[] {
         check.met === null ? "" : check.met ? "met" : "MISSED",
         check.kazoo,
         check.curator,
+      ]),
+    ),
+  );
+
+  lines.push("");
+  lines.push(
+    `Targets of issue 16, beside the previous run (${previous?.startedAt ?? "none"})`,
+  );
+  lines.push(
+    ...table(
+      ["figure", "previous", "measured", "target", "verdict"],
+      issue16Targets(results, previous).map((row) => [
+        row.figure,
+        row.previous,
+        row.measured,
+        row.target,
+        row.met === null ? "" : row.met ? "met" : "MISSED",
       ]),
     ),
   );
@@ -337,6 +355,7 @@ export function renderTable(results: BenchResults): string[] {
           "µs/svc",
           "marginal µs/svc",
           "CPU ms: monitor / ZooKeeper / receiver",
+          "ZooKeeper CPU µs per service read",
           "peak RSS MB",
           "heap MB used / total",
           "B/svc",
@@ -358,6 +377,8 @@ export function renderTable(results: BenchResults): string[] {
             ms(s.perServiceUs),
             ms(s.marginalPerServiceUs),
             cpuFigures(s.monitorCpuMs, s.zooKeeperCpuMs, s.receiverCpuMs),
+            // Older results lack the field: computed from the same figures.
+            ms(s.zooKeeperCpuPerReadUs ?? (s.zooKeeperCpuMs * 1000) / s.services),
             mb(s.peakRssBytes),
             `${mb(s.heapUsedBytes)} / ${mb(s.heapTotalBytes)}`,
             String(s.rssPerServiceBytes),

@@ -44,6 +44,8 @@ export interface ColdSyncResult {
   receiverCpuMs: number;
   /** `monitorCpuMs / n`, in microseconds. */
   cpuPerServiceUs: number;
+  /** `zooKeeperCpuMs / n`, in microseconds: what one service's read costs the server. */
+  zooKeeperCpuPerReadUs: number;
   /** The monitor's `VmHWM` after the sync. */
   peakRssBytes: number;
   /** Its `VmRSS` after the sync. */
@@ -139,6 +141,7 @@ export async function coldSync(
     zooKeeperCpuMs,
     receiverCpuMs,
     cpuPerServiceUs: round((monitorCpuMs * 1000) / count, 1),
+    zooKeeperCpuPerReadUs: round((zooKeeperCpuMs * 1000) / count, 1),
     peakRssBytes: memory.peak,
     rssBytes: memory.rss,
     heapUsedBytes: status.heapUsedBytes,
