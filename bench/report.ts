@@ -356,6 +356,7 @@ export function renderTable(results: BenchResults, previous?: BenchResults): str
           "marginal µs/svc",
           "CPU ms: monitor / ZooKeeper / receiver",
           "ZooKeeper CPU µs per service read",
+          "ZooKeeper CPU ms/s quiet before",
           "peak RSS MB",
           "heap MB used / total",
           "B/svc",
@@ -379,6 +380,7 @@ export function renderTable(results: BenchResults, previous?: BenchResults): str
             cpuFigures(s.monitorCpuMs, s.zooKeeperCpuMs, s.receiverCpuMs),
             // Older results lack the field: computed from the same figures.
             ms(s.zooKeeperCpuPerReadUs ?? (s.zooKeeperCpuMs * 1000) / s.services),
+            s.zooKeeperQuietCpuMsPerS === undefined ? "—" : String(s.zooKeeperQuietCpuMsPerS),
             mb(s.peakRssBytes),
             `${mb(s.heapUsedBytes)} / ${mb(s.heapTotalBytes)}`,
             String(s.rssPerServiceBytes),

@@ -46,6 +46,11 @@ export interface ColdSyncResult {
   cpuPerServiceUs: number;
   /** `zooKeeperCpuMs / n`, in microseconds: what one service's read costs the server. */
   zooKeeperCpuPerReadUs: number;
+  /**
+   * ZooKeeper's CPU in the second before the spawn, with nobody asking anything (its JVM's own
+   * work: GC and JIT after the fill): the part of `zooKeeperCpuMs` that is not the sync's.
+   */
+  zooKeeperQuietCpuMsPerS: number;
   /** The monitor's `VmHWM` after the sync. */
   peakRssBytes: number;
   /** Its `VmRSS` after the sync. */
@@ -79,6 +84,9 @@ export interface ColdSyncRun {
   sent: SentUpdate[];
 }
 
+/** How long ZooKeeper's CPU is measured with nobody asking anything, before the spawn. */
+const QUIET_MS = 1000;
+
 /** Runs one cold sync of `count` services; `restart` adds the ZooKeeper-restart check. */
 export async function coldSync(
   context: BenchContext,
@@ -102,6 +110,13 @@ export async function coldSync(
   const fillMs = await createServices(loader, services);
 
   receiver.reset();
+  const quietCpu = cpuSince(zk.pid);
+  const quietStarted = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+  const zooKeeperQuietCpuMsPerS = round(
+    (quietCpu() * 1000) / (performance.now() - quietStarted),
+    0,
+  );
   const zooKeeperCpu = cpuSince(zk.pid);
   const receiverCpu = cpuSince(Deno.pid);
   const monitor = await startMonitorProcess(context, root, `cold-${count}`);
@@ -142,6 +157,7 @@ export async function coldSync(
     receiverCpuMs,
     cpuPerServiceUs: round((monitorCpuMs * 1000) / count, 1),
     zooKeeperCpuPerReadUs: round((zooKeeperCpuMs * 1000) / count, 1),
+    zooKeeperQuietCpuMsPerS,
     peakRssBytes: memory.peak,
     rssBytes: memory.rss,
     heapUsedBytes: status.heapUsedBytes,
