@@ -1,8 +1,8 @@
 /**
  * Makes sure what the tests and a local ZooKeeper need is here: ZooKeeper with Java, and
- * systemd-analyze (the unit files' test). On a Debian machine, as root, installs what is missing
- * from Debian's packages, saying so in one line; otherwise says in one line what is missing and
- * how to install it.
+ * systemd-analyze (the unit files' test); with `--tests` (`deno task test`) also clickhouse-server
+ * (the health-check tests). On a Debian machine, as root, installs what is missing from Debian's
+ * packages, saying so in one line; otherwise says in one line what is missing and how to install it.
  */
 import { findZooKeeperInstall, ZooKeeperNotInstalledError } from "../src/local_zookeeper.ts";
 import {
@@ -65,8 +65,9 @@ if (zookeeper && zookeeperHomeChosen) {
 }
 if (zookeeper) missing.push("zookeeper");
 if (!onPath("systemd-analyze")) missing.push("systemd");
-// The health-check tests start a real ClickHouse (tests/harness/local_clickhouse.ts).
-if (clickHouseMissing()) missing.push("clickhouse-server");
+// Only the tests start a real ClickHouse (tests/harness/local_clickhouse.ts): `monitor:local`,
+// `demo`, `bench` and `chaos` neither need nor should install a database server.
+if (Deno.args.includes("--tests") && clickHouseMissing()) missing.push("clickhouse-server");
 
 if (missing.length > 0) {
   const isRoot = Deno.uid() === 0;
