@@ -7,7 +7,8 @@
  * it on (tried), because the runtime installs its own handler about 500 ms after start.
  *
  * So this sets SIGUSR1's disposition to "ignore" through libc (FFI, the one library the
- * programs' `--allow-ffi` names), at once and again every {@link POLL_MS} ms until it has replaced
+ * programs' `--allow-ffi` names, revoked as soon as libc is open so that nothing else in the
+ * process can load a library), at once and again every {@link POLL_MS} ms until it has replaced
  * the runtime's handler (or {@link GIVE_UP_MS} have passed: a runtime without that handler).
  * A SIGUSR1 that arrives between the runtime's installation and the next turn (at most
  * {@link POLL_MS} ms, once, at start) still opens the inspector. Linux only, where the programs
@@ -34,8 +35,9 @@ export const LIBC_PATHS: Partial<Record<typeof Deno.build.arch, string>> = {
 };
 
 /**
- * Makes SIGUSR1 ignored for the rest of the process's life (see the module's comment). Without
- * FFI permission or glibc it logs one warning and changes nothing.
+ * Makes SIGUSR1 ignored for the rest of the process's life (see the module's comment), and
+ * revokes the FFI permission: call it before anything else could need FFI. Without FFI permission
+ * or glibc it logs one warning and changes nothing else.
  *
  * @example
  * ```ts
@@ -54,6 +56,10 @@ export function ignoreDebugSignal(): void {
       error: String(error),
     });
     return;
+  } finally {
+    // FFI on libc can do anything the process's user can. The permission is for this one
+    // handle, which keeps working once it is revoked; no other code (a dependency) may use FFI.
+    Deno.permissions.revokeSync({ name: "ffi" });
   }
   const startedAt = performance.now();
   // True once the disposition replaced was the runtime's handler (not "default" or ours).

@@ -1,0 +1,69 @@
+/**
+ * src/debug_signal.ts in a real child process with the programs' own `--allow-ffi` (read from
+ * deno.json's client task): FFI is given up as soon as libc is open, and the handle it keeps still
+ * replaces the runtime's SIGUSR1 handler when that comes (the kernel then shows SIGUSR1 ignored and
+ * no longer caught). The programs' process tests send the signal itself.
+ */
+import { taskPermissions } from "./harness/program.ts";
+import { assert, assertEquals } from "./harness/assert.ts";
+import { deferred, withTimeout } from "./harness/wait.ts";
+
+const probe = new URL("./harness/debug_signal_probe.ts", import.meta.url).pathname;
+const SIGUSR1_BIT = 1n << 9n;
+
+/** Whether the kernel has SIGUSR1 ignored, and whether a handler catches it, for `pid`. */
+async function sigusr1Disposition(pid: number): Promise<{ ignored: boolean; caught: boolean }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const mask = (field: string) =>
+    BigInt(`0x${new RegExp(`^${field}:\\s*(\\w+)`, "m").exec(status)![1]}`);
+  return {
+    ignored: (mask("SigIgn") & SIGUSR1_BIT) !== 0n,
+    caught: (mask("SigCgt") & SIGUSR1_BIT) !== 0n,
+  };
+}
+
+Deno.test("ignoreDebugSignal gives up FFI at once and still replaces the runtime's handler", async () => {
+  const ffi = (await taskPermissions("client")).filter((flag) => flag.startsWith("--allow-ffi"));
+  assertEquals(ffi.length, 1, "the client task gives FFI to glibc");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...ffi, probe],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const report = deferred<string>();
+  const replaced = deferred();
+  const stderr: string[] = [];
+  const reading = Promise.all([
+    (async () => {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        report.resolve(chunk.trim());
+      }
+    })(),
+    (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        stderr.push(chunk);
+        if (/runtime's inspector handler replaced/.test(chunk)) replaced.resolve();
+      }
+    })(),
+  ]);
+  try {
+    const line = await withTimeout(report.promise, 15_000, "the probe's report");
+    const { ffi: state, loadAgain } = JSON.parse(line);
+    assert(state !== "granted", `FFI given up once libc is open, got ${line}`);
+    assertEquals(loadAgain, "NotCapable", "no other library can be loaded");
+
+    await withTimeout(replaced.promise, 15_000, `the runtime's handler replaced:\n${stderr}`);
+    assertEquals(await sigusr1Disposition(child.pid), { ignored: true, caught: false });
+    child.kill("SIGTERM");
+    assertEquals((await child.status).code, 0, stderr.join(""));
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await child.status;
+    await reading;
+  }
+});
