@@ -52,7 +52,8 @@ const SURELY_A_DUPLICATE_MS = 50;
  * first was handled (the line `stopping` seen) is the same request: it ends as the first does,
  * with exit 0. The verdict goes by the gap the program itself measured: on a machine so loaded
  * that the test's second signal came {@link SURELY_A_DUPLICATE_MS} or more after the first, it
- * proves nothing either way (then `duplicate` is false). Returns the program's lines.
+ * proves nothing either way (then `duplicate` is false: run it under {@link untilProvedDuplicate}).
+ * Returns the program's lines.
  */
 export async function assertDuplicateIsOneRequest(
   program: Program,
@@ -72,6 +73,26 @@ export async function assertDuplicateIsOneRequest(
   assert(again.message?.includes("the same request"), "taken for the same request");
   assert(lines.some((line) => line.includes('"stopped"')), "an orderly stop");
   return { duplicate: true, lines };
+}
+
+/** How many fresh programs {@link untilProvedDuplicate} tries before it fails. */
+const DUPLICATE_TRIES = 5;
+
+/**
+ * Runs `attempt` (a fresh program and {@link assertDuplicateIsOneRequest} on it) until one run
+ * proved something: its second signal came within {@link SURELY_A_DUPLICATE_MS} of the first.
+ * Fails after {@link DUPLICATE_TRIES} runs that proved nothing, instead of passing without a test.
+ */
+export async function untilProvedDuplicate(
+  attempt: () => Promise<{ duplicate: boolean }>,
+): Promise<void> {
+  for (let tries = 1; tries <= DUPLICATE_TRIES; tries++) {
+    if ((await attempt()).duplicate) return;
+  }
+  throw new Error(
+    `in ${DUPLICATE_TRIES} runs the second signal never came within ${SURELY_A_DUPLICATE_MS} ms ` +
+      "of the first: the duplicate was never delivered, nothing was proved",
+  );
 }
 
 function logEntry(line: string): { message?: string; afterMs?: unknown } | undefined {
