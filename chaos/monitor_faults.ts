@@ -9,6 +9,10 @@
  * - A blackhole of a monitor overlaps with no other monitor fault (no kill, stop, restart or
  *   other blackhole under way), so a blackholed leader's standby is there to take over.
  * - One action per monitor at a time (its slot is busy meanwhile).
+ * - A fault aimed at the leader that finds none idle (a takeover still under way, another
+ *   monitor fault, a slow start on a loaded machine) waits for one, bounded, instead of being
+ *   skipped: whether a drawn leader fault runs must not depend on how fast the machine is. One
+ *   such wait at a time; the heal calls it off.
  *
  * @module
  */
@@ -34,6 +38,19 @@ export type MonitorFaultKind =
 const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 5000;
 
+/**
+ * How long a fault aimed at the leader waits for an idle one: a blackholed leader's session
+ * expiring (2 s), the standby's election and full resync, and a killed leader's fresh process
+ * starting, with a margin for a loaded 2-core machine.
+ */
+export const LEADER_WAIT_MS = 12_000;
+/** How often a waiting leader fault looks again (leadership is read from the monitors' logs). */
+const LEADER_POLL_MS = 100;
+const AIMED_AT_LEADER: ReadonlySet<MonitorFaultKind> = new Set([
+  "monitor.kill9-leader",
+  "net.blackhole-leader",
+]);
+
 /** What the schedule lends: its task ownership and its pending heals. */
 export interface FaultContext {
   /** Owns a task: awaited at the end; its failure is recorded as `<kind>.failed`. */
@@ -47,6 +64,9 @@ export class MonitorFaults {
   readonly #slots: readonly MonitorSlot[];
   readonly #history: History;
   readonly #context: FaultContext;
+  /** Aborted by {@link callOff}: the faults still waiting for a leader give up. */
+  readonly #heal = new AbortController();
+  #leaderFaultWaiting = false;
 
   constructor(world: ChaosWorld, history: History, context: FaultContext) {
     this.#slots = world.monitors;
@@ -60,8 +80,31 @@ export class MonitorFaults {
     return running.length === 0 ? undefined : running[pickIndex(target, running.length)];
   }
 
-  /** Runs one monitor fault; returns why it had no target, or `undefined` when it ran. */
+  /**
+   * Runs one monitor fault; returns why it had no target, or `undefined` when it ran or, aimed
+   * at the leader, waits for one (its `fault` entry, or a `skip` when the wait ends without one,
+   * is recorded then).
+   */
   step(kind: MonitorFaultKind, target: number, parameter: number): string | undefined {
+    const skipped = this.#runNow(kind, target, parameter);
+    if (skipped === undefined || !AIMED_AT_LEADER.has(kind)) return skipped;
+    if (this.#leaderFaultWaiting) return `${skipped}; another fault already waits for a leader`;
+    this.#waitForLeader(kind, target, parameter, skipped);
+    return undefined;
+  }
+
+  /** Calls off the faults still waiting for a leader (everything heals now). */
+  callOff(): void {
+    this.#heal.abort();
+  }
+
+  /** Runs one monitor fault if it has a target now; returns why not, or `undefined`. */
+  #runNow(
+    kind: MonitorFaultKind,
+    target: number,
+    parameter: number,
+    waitedMs?: number,
+  ): string | undefined {
     const idle = this.#slots.filter((slot) => slot.running && !slot.busy && !slot.blackholed);
     switch (kind) {
       case "net.blackhole-monitor":
@@ -77,7 +120,12 @@ export class MonitorFaults {
           : idle;
         if (candidates.length === 0) return `no ${kindTarget(kind)} to blackhole`;
         const slot = candidates[pickIndex(target, candidates.length)];
-        this.#blackhole(kind, slot, between(parameter, BLACKHOLE_MIN_MS, BLACKHOLE_MAX_MS));
+        this.#blackhole(
+          kind,
+          slot,
+          between(parameter, BLACKHOLE_MIN_MS, BLACKHOLE_MAX_MS),
+          waited(waitedMs),
+        );
         return undefined;
       }
       case "monitor.kill9-leader":
@@ -96,6 +144,7 @@ export class MonitorFaults {
           slot,
           signal,
           between(parameter, RESTART_MIN_MS, RESTART_MAX_MS),
+          waited(waitedMs),
         );
         return undefined;
       }
@@ -134,14 +183,44 @@ export class MonitorFaults {
     }
   }
 
-  #blackhole(kind: MonitorFaultKind, slot: MonitorSlot, ms: number): void {
+  /**
+   * Looks again every {@link LEADER_POLL_MS} until the fault finds its target, for at most
+   * {@link LEADER_WAIT_MS}, unless the heal calls it off; records what became of it.
+   */
+  #waitForLeader(kind: MonitorFaultKind, target: number, parameter: number, why: string): void {
+    this.#leaderFaultWaiting = true;
+    this.#history.record(
+      "note",
+      "monitor.leader-wait",
+      `${kind}: ${why}; waiting up to ${LEADER_WAIT_MS} ms for an idle leader`,
+    );
+    const signal = this.#heal.signal;
+    const waiting = (async () => {
+      const since = performance.now();
+      let reason = why;
+      while (performance.now() - since < LEADER_WAIT_MS) {
+        await pause(LEADER_POLL_MS, signal);
+        if (signal.aborted) {
+          this.#history.record("skip", kind, `called off while waiting: everything heals`);
+          return;
+        }
+        const skipped = this.#runNow(kind, target, parameter, performance.now() - since);
+        if (skipped === undefined) return;
+        reason = skipped;
+      }
+      this.#history.record("skip", kind, `${reason}, still after waiting ${LEADER_WAIT_MS} ms`);
+    })().finally(() => this.#leaderFaultWaiting = false);
+    this.#context.own(kind, [], waiting);
+  }
+
+  #blackhole(kind: MonitorFaultKind, slot: MonitorSlot, ms: number, after: string): void {
     slot.blackholed = true;
     for (const proxy of slot.proxies) proxy.setMode("blackhole");
     const role = slot.leading ? "the leader" : "a standby";
     this.#history.record(
       "fault",
       kind,
-      `${slot.current?.sender} (${role}) cut off from ZooKeeper for ${Math.round(ms)} ms`,
+      `${slot.current?.sender} (${role}) cut off from ZooKeeper for ${Math.round(ms)} ms${after}`,
     );
     this.#context.later(ms, "net.heal-monitor", () => {
       for (const proxy of slot.proxies) proxy.setMode("pass");
@@ -156,6 +235,7 @@ export class MonitorFaults {
     slot: MonitorSlot,
     signal: "SIGTERM" | "SIGKILL",
     downMs: number,
+    after: string,
   ): void {
     slot.busy = true;
     const process = slot.current!;
@@ -164,7 +244,7 @@ export class MonitorFaults {
       "fault",
       kind,
       `${process.sender} (${role}) pid ${process.program.pid} by ${signal}; a fresh process ` +
-        `in ${Math.round(downMs)} ms`,
+        `in ${Math.round(downMs)} ms${after}`,
     );
     const stopped = (async () => {
       const status = await slot.stop(signal);
@@ -193,6 +273,25 @@ export class MonitorFaults {
   #note(kind: string, details: string): void {
     this.#history.record("note", `${kind}.problem`, details);
   }
+}
+
+/** The history's words for a fault that had to wait for its target. */
+function waited(waitedMs: number | undefined): string {
+  return waitedMs === undefined ? "" : ` (after waiting ${Math.round(waitedMs)} ms for a leader)`;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (the timer cleared either way). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
 }
 
 function kindTarget(kind: MonitorFaultKind): string {

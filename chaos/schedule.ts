@@ -141,6 +141,7 @@ export class Schedule {
    */
   async healAll(): Promise<void> {
     this.#cancelRestartWait?.();
+    this.#monitorFaults.callOff();
     const heals = this.#heals;
     this.#heals = [];
     for (const heal of heals) this.#own(heal.what, [], this.#runHeal(heal));
