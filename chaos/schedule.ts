@@ -3,7 +3,8 @@
  * parameter, pause), whatever it then decides, so a seed replays the same decisions (what the
  * system does in between depends on timing, so a replay is close, not identical). A kind with no
  * target at that moment is recorded as skipped, except that stopping a client when none runs
- * starts one instead, and a proxy fault during another changes the fault's mode. Faults heal
+ * starts one instead, a proxy fault during another changes the fault's mode, and a fault aimed
+ * at the leader waits (bounded) for an idle leader (`monitor_faults.ts`). Faults heal
  * themselves after a drawn duration; {@link Schedule.healAll} ends every fault at once when the
  * schedule is over.
  *

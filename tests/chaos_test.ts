@@ -36,7 +36,9 @@ Deno.test("chaos, short: after faults heal the proxy equals ZooKeeper, no duplic
  * Chosen because its 25 s draw, with three monitors, blackholes the leader until its session
  * expires (a standby takes over with a full resync), kills the next leader with SIGKILL (a fresh
  * process starts in its slot) and SIGTERMs a monitor, besides client, member, quorum and proxy
- * faults, the proxy restarted empty right after an add among them.
+ * faults, the proxy restarted empty right after an add among them. The kill is drawn while the
+ * first takeover may still be under way; it waits for the new leader (chaos/monitor_faults.ts),
+ * so it runs however slow the machine is.
  */
 const FLEET_SEED = 144;
 
