@@ -199,7 +199,8 @@ export class MonitorFaults {
       const since = performance.now();
       let reason = why;
       while (performance.now() - since < LEADER_WAIT_MS) {
-        await pause(LEADER_POLL_MS, signal);
+        // A short timer, not cut short by the heal: the heal awaits this task anyway.
+        await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
         if (signal.aborted) {
           this.#history.record("skip", kind, `called off while waiting: everything heals`);
           return;
@@ -278,20 +279,6 @@ export class MonitorFaults {
 /** The history's words for a fault that had to wait for its target. */
 function waited(waitedMs: number | undefined): string {
   return waitedMs === undefined ? "" : ` (after waiting ${Math.round(waitedMs)} ms for a leader)`;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts (the timer cleared either way). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 }
 
 function kindTarget(kind: MonitorFaultKind): string {
