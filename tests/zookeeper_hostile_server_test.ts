@@ -14,6 +14,8 @@ import { withCapturedLogs } from "./harness/logs.ts";
 const hostileAnswers: Record<string, (xid: number) => Uint8Array> = {
   "an absurd length prefix": () => frame((w) => w.int(0x7fff_fff0).int(0)).subarray(4),
   "a truncated packet": (xid) => frame((w) => w.int(xid).int(0)),
+  // A whole header saying "no error", then no Stat: the request is matched before its body fails.
+  "a reply whose body is cut short": (xid) => frame((w) => w.int(xid).long(1n).int(0).int(7)),
   "an unknown error code": (xid) => frame((w) => w.int(xid).long(1n).int(-9999)),
   "an unknown event type": () =>
     frame((w) => w.int(-1).long(-1n).int(0).int(42).int(3).string("/x")),

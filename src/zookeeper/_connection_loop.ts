@@ -615,12 +615,15 @@ export abstract class ConnectionLoop {
       // fails as a connection loss with the others in flight.
       throw new ProtocolError("the session moved to another server");
     }
+    // Decoded while still in flight: a body that breaks the protocol throws here, and the request
+    // fails with the others as a connection loss instead of waiting for its timeout.
+    const delivery = pending.complete(header, reader);
     this.#inFlight[this.#inFlightHead++] = undefined!;
     if (this.#inFlightHead > 1024 && this.#inFlightHead * 2 > this.#inFlight.length) {
       this.#inFlight = this.#inFlight.slice(this.#inFlightHead);
       this.#inFlightHead = 0;
     }
-    this.#delivery.deliver(pending.complete(header, reader));
+    this.#delivery.deliver(delivery);
   }
 
   #onEvent(reader: JuteReader): void {
