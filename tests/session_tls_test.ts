@@ -78,4 +78,24 @@ Deno.test("TLS to ZooKeeper", async (t) => {
     assert(/TLS/.test(failure.reason), `${failure.kind}: ${failure.reason}`);
     assert(!failure.reason.includes("\n"), "one line");
   });
+
+  await t.step(
+    "the server going away under a TLS session: a reset, not a TLS failure",
+    async () => {
+      for (const goAway of [() => zk.stop(), () => zk.kill()]) {
+        const failures: ZkConnectionFailure[] = [];
+        await using session = ZkSession.open({
+          connectionString: secure,
+          tls: trusted,
+          sessionTimeoutMs: 4000,
+        });
+        session.onConnectionFailure((failure) => failures.push(failure));
+        await session.waitUntilConnected({ timeoutMs: 10_000 });
+        await goAway();
+        await waitFor(() => failures.length > 0, 10_000, "the connection's end reported");
+        assertEquals(failures[0].kind, "reset", failures[0].reason);
+        await zk.restart();
+      }
+    },
+  );
 });

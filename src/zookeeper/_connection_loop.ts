@@ -489,8 +489,11 @@ export abstract class ConnectionLoop {
         failure ??= { server: name, kind: "other", reason: error.message };
       } else if (!failure && this.#dropped === undefined && !this.#stopped) {
         // Not closed by us (a read we interrupted fails with "operation canceled" or "bad
-        // resource"): the system's reason for the connection ending.
-        const kind = classifyConnectError(error, this.#options.tls !== undefined).kind;
+        // resource"): the system's reason for the connection ending. Once the server has answered
+        // the handshake, TLS was accepted long ago: a server going away is a reset, not TLS (the
+        // refusal of a missing client certificate arrives before that answer, on TLS 1.3).
+        const tlsPhase = this.#options.tls !== undefined && handshake === "waiting";
+        const kind = classifyConnectError(error, tlsPhase).kind;
         failure = {
           server: name,
           kind,
