@@ -317,3 +317,23 @@ Deno.test("recursive watch: a full read's answer older than an event's read does
     await mirror.stop();
   }
 });
+
+Deno.test("recursive watch: services whose data makes a multiRead answer too large for the client are still read (smaller batches)", async () => {
+  await using zk = await LocalZooKeeper.start();
+  await using writer = await connected({ connectionString: zk.connectionString });
+  await using session = await connected({ connectionString: zk.connectionString });
+  await writer.ensurePath("/cluster1/ep1");
+  // Each under ZooKeeper's 1 MiB request limit; three in one answer are over the client's 2 MiB.
+  const big = new Uint8Array(800 * 1024).fill(0x61);
+  for (const name of ["a", "b", "c"]) await writer.create(`/cluster1/ep1/${name}`, big);
+  await writer.create("/cluster1/ep1/small", text.encode("h1:1"));
+  const { mirror } = mirrorOf(session);
+  try {
+    mirror.start();
+    await waitFor(() => mirror.synced, 30_000, "synced");
+    assertEquals(mirror.watchMode, "recursiveWatch");
+    assertEquals(mirror.size, 4);
+  } finally {
+    await mirror.stop();
+  }
+});

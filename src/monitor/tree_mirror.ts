@@ -142,6 +142,12 @@ export class TreeMirror {
   #rootStat: RootStat | null | undefined;
   /** Hang-ups in a row on the first `addWatch` or `multiRead` (a server that lacks them). */
   #probeHangUps = 0;
+  /**
+   * `getData` per `multiRead` now: halved after a batch lost with its connection (an answer over
+   * the client's packet limit ends the connection: services of hundreds of KB each), doubled
+   * back after each full read that completes.
+   */
+  #batchSize = READ_BATCH;
   readonly #onRecursiveEvent: ZkWatcher = (event) => this.#onSubtreeEvent(event);
 
   constructor(options: TreeMirrorOptions) {
@@ -216,6 +222,7 @@ export class TreeMirror {
       if (this.#session.state !== "connected" || this.#unretried > 0) return;
       pass.done = true;
       this.#synced = true;
+      this.#batchSize = Math.min(READ_BATCH, this.#batchSize * 2);
       const ms = performance.now() - pass.started;
       log.info(
         "mirror of {root} synced: {services} services in {endPoints} end points ({ms} ms, {watchMode})",
@@ -319,7 +326,7 @@ export class TreeMirror {
     ));
     const batches = new Limiter(BATCHES_IN_FLIGHT);
     await Promise.all(
-      inBatches(toRead, READ_BATCH).map((batch) =>
+      inBatches(toRead, this.#batchSize).map((batch) =>
         batches.run(() => this.#readBatch(batch)).then(() => {})
       ),
     );
@@ -327,12 +334,22 @@ export class TreeMirror {
 
   /** Reads services' data in one `multiRead`, and keeps what is new. */
   async #readBatch(batch: readonly { endPoint: string; service: string }[]): Promise<void> {
-    const results = await this.#session.multiRead(
-      batch.map(({ endPoint, service }) => ({
-        type: "getData" as const,
-        path: childPath(childPath(this.#root, endPoint), service),
-      })),
-    );
+    let results;
+    try {
+      results = await this.#session.multiRead(
+        batch.map(({ endPoint, service }) => ({
+          type: "getData" as const,
+          path: childPath(childPath(this.#root, endPoint), service),
+        })),
+      );
+    } catch (error) {
+      // Read again after the reconnection: in smaller batches, in case this one's answer was
+      // what ended the connection (the same batch would end it again, for ever).
+      if (error instanceof ZkConnectionLossError && batch.length > 1) {
+        this.#batchSize = Math.min(this.#batchSize, Math.ceil(batch.length / 2));
+      }
+      throw error;
+    }
     results.forEach((result, i) => {
       const { endPoint, service } = batch[i];
       const key = `svc:${endPoint}/${service}`;
