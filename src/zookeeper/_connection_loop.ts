@@ -243,7 +243,7 @@ export abstract class ConnectionLoop {
     this.#loop = undefined;
     await loop;
     // Replies and failures still waiting for their turn are delivered, so no promise hangs.
-    this.#delivery.drain();
+    this.#delivery.dispose();
     const lost = new ZkConnectionLossError("connection closed", -4);
     for (const pending of this.#queued) pending.fail(lost);
     this.#queued = [];
@@ -480,7 +480,6 @@ export abstract class ConnectionLoop {
       for (;;) {
         const read = await conn.read(buffer);
         if (read === null) break;
-        this.#delivery.newRead();
         framer.push(buffer.subarray(0, read), onPacket);
       }
     } catch (error) {
