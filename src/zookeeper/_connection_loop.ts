@@ -32,7 +32,7 @@ import {
   type ZkTlsOptions,
 } from "./socket.ts";
 import { formatServer, parseConnectionString, shuffled, type ZkServerAddress } from "./servers.ts";
-import { ZkConnectionLossError, ZkError, zkErrorFromCode } from "./errors.ts";
+import { ZkConnectionLossError, ZkError, zkErrorFromCode, ZkTimeoutError } from "./errors.ts";
 import type { ZkWatchEvent } from "./types.ts";
 
 /** What a connection reports to its owner. */
@@ -70,6 +70,8 @@ export interface ZkConnectionOptions {
 interface Pending {
   xid: number;
   type: number;
+  /** When it was made, on the options' clock. */
+  madeAt: number;
   writeBody?: (writer: JuteWriter) => void;
   /** Called with the reply, synchronously, when it is matched; returns what to deliver. */
   complete(header: ReplyHeader, reader: JuteReader): () => void;
@@ -273,6 +275,7 @@ export abstract class ConnectionLoop {
       const pending: Pending = {
         xid: 0,
         type,
+        madeAt: this.#options.now(),
         writeBody,
         complete: (header, reader) => {
           if (header.err !== 0) {
@@ -294,6 +297,19 @@ export abstract class ConnectionLoop {
       if (this.#phase === "connected") this.#send(pending);
       else this.#queued.push(pending);
     });
+  }
+
+  /**
+   * Drops the requests still waiting for a connection that were made before `cutoff`: their
+   * callers were told they timed out, so they must not be carried out after the reconnection.
+   */
+  dropQueuedBefore(cutoff: number): void {
+    let stale = 0;
+    while (stale < this.#queued.length && this.#queued[stale].madeAt <= cutoff) stale++;
+    if (stale === 0) return;
+    const dropped = this.#queued.splice(0, stale);
+    const error = new ZkTimeoutError("not sent: timed out waiting for a connection");
+    for (const pending of dropped) pending.fail(error);
   }
 
   #send(pending: Pending): void {

@@ -508,6 +508,8 @@ export class ZkSession implements AsyncDisposable {
 
   #timeOutOverdueRequests(): void {
     const now = this.#options.now();
+    // Requests made this long ago have timed out (below, or already): never send them.
+    this.#client.dropQueuedBefore(now - this.#options.requestTimeoutMs);
     for (const pending of this.#pending) {
       if (pending.deadline > now) continue;
       this.#pending.delete(pending);
