@@ -1,10 +1,12 @@
 /**
- * A stand-in for the ChistaDATA Asabru proxy's control API, with the real proxy's semantics (see
- * DESIGN.md, "The proxy's control API"): a real HTTP server on 127.0.0.1 that parses each
- * `POST /updateService` body strictly, keeps per end point the list of services the proxy would
- * balance over, and can be switched into the faults the monitor must survive.
+ * A stand-in for the ChistaDATA Asabru proxy's control API (DESIGN.md, "The proxy's control
+ * API"): a real server on 127.0.0.1 that keeps per end point the list of services the proxy would
+ * balance over ({@link StandInAsabru.table}), a history of every request with the table after each
+ * ({@link StandInAsabru.history}, {@link StandInAsabru.everDuplicated}), and can be switched into
+ * the faults the monitor must survive. It behaves in one of two ways ({@link StandInBehaviour}):
  *
- * Semantics, as the real proxy's source has them:
+ * **`documented`** (the default), as the proxy's newer source has it: `Deno.serve`, keep-alive,
+ * each `POST /updateService` body parsed strictly, and:
  * - `add` APPENDS `{service, host, port}` to the end point's list without looking for an existing
  *   entry: a repeated add gives the service a second slot ({@link StandInAsabru.duplicates}).
  * - `delete` removes every entry of that service name from the end point.
@@ -14,6 +16,19 @@
  *
  * Every answer goes out in one write (`Deno.serve` with a string body), so keep-alive clients
  * never meet a delayed-ACK stall. The server is quiet: it prints nothing.
+ *
+ * **`deployed`**, as the proxy users run behaves (every line observed; issue 15): a raw TCP server
+ * with one worker that reads until the client half-closes or is idle 10 ms, answers once and
+ * closes, with a modelled listen backlog of 5 (`_one_shot_http_server.ts`); text answers, an add
+ * that appends, a delete that removes nothing, `/auth/login` with HS256 tokens when `users` are
+ * given, `/configuration` that replaces every end point's list (`_deployed_asabru.ts`). A request
+ * that crashes the proxy (no names, no `<service>`, an empty host; for `/configuration` an end
+ * point it does not have or no `<protocol-server-config>`) is modelled in process: the listener
+ * closes and every connection is dropped, every run-time service is forgotten (the static
+ * configuration of `config` stays), and after `restartMs` it listens again on the same port. In
+ * process rather than as a supervised child process because the tests read the table and the
+ * history synchronously, between any two requests; what a client sees is the same (connections
+ * refused or reset for a short window, then an empty proxy).
  *
  * @example
  * ```ts
@@ -28,6 +43,18 @@
  *
  * @module
  */
+import {
+  RoundRobinTable,
+  type StandInEntry,
+  type StandInHistoryRecord,
+} from "./_round_robin_table.ts";
+import {
+  type OneShotAnswer,
+  OneShotHttpServer,
+  type OneShotRequest,
+} from "./_one_shot_http_server.ts";
+import { type DeployedAuthOptions, DeployedControlApi } from "./_deployed_asabru.ts";
+import { PARSE_ERRORS, readConfiguration } from "./_deployed_xml.ts";
 
 /**
  * How the stand-in treats the next requests:
@@ -50,15 +77,12 @@ export type StandInAsabruMode =
   | "apply-then-hang"
   | "reject-all";
 
-/** One slot of an end point's balancer list. */
-export interface StandInEntry {
-  /** The service's name (`<service name>`). */
-  service: string;
-  /** The host as sent (`<host>`, entities decoded). */
-  host: string;
-  /** The port as sent (`<port>`). */
-  port: number;
-}
+export type { StandInEntry, StandInHistoryRecord, TableChange } from "./_round_robin_table.ts";
+export { PARSE_ERRORS } from "./_deployed_xml.ts";
+export { UPDATED } from "./_deployed_asabru.ts";
+
+/** Which proxy the stand-in plays: see the module documentation. */
+export type StandInBehaviour = "documented" | "deployed";
 
 /** One well-formed update the stand-in received. */
 export interface StandInRequest {
@@ -87,14 +111,30 @@ export interface StandInRequest {
 }
 
 /** Options of {@link StandInAsabru.start}. */
-export interface StandInAsabruOptions {
+export interface StandInAsabruOptions extends DeployedAuthOptions {
+  /** Which proxy it plays. Default `documented`; also `STAND_IN_BEHAVIOUR` in the environment. */
+  behaviour?: StandInBehaviour;
   /**
    * The end points the proxy's own configuration knows; an update naming another one is answered
-   * with `Endpoint '...' not found.`. Default: every name is known.
+   * with `Endpoint '...' not found.` (documented) or ignored (deployed). Default: every name is
+   * known (deployed with `config`: its end points).
    */
   endPoints?: string[];
+  /**
+   * Deployed: the proxy's `config.xml` (text): its end points are the known ones and its services
+   * the static configuration, which a restart keeps.
+   */
+  config?: string;
   /** The delay of mode `slow`, in ms. Default 200. */
   slowMs?: number;
+  /** Deployed: how long a crashed proxy refuses connections before it is back. Default 50 ms. */
+  restartMs?: number;
+  /** Deployed: how long a client may be idle before its request counts as complete. Default 10. */
+  idleMs?: number;
+  /** Deployed: the modelled listen backlog. Default 5. */
+  backlog?: number;
+  /** Deployed: how long a connect that overflows the backlog stalls. Default 1000 ms. */
+  overflowStallMs?: number;
 }
 
 /** The parts of an update body (see {@link parseUpdateBody}). */
@@ -115,37 +155,93 @@ export interface ParsedUpdate {
 export class StandInAsabru implements AsyncDisposable {
   /** `http://127.0.0.1:PORT/updateService` */
   readonly url: string;
-  /** The port it listens on; kept across `refuse`. */
+  /** The port it listens on; kept across `refuse` and restarts. */
   readonly port: number;
+  /** Which proxy it plays. */
+  readonly behaviour: StandInBehaviour;
 
   readonly #knownEndPoints: ReadonlySet<string> | undefined;
-  readonly #lists = new Map<string, StandInEntry[]>();
+  readonly #table: RoundRobinTable;
   readonly #requests: StandInRequest[] = [];
   readonly #malformedReasons: string[] = [];
   readonly #remotePorts = new Set<number>();
   readonly #listeners = new Set<(request: StandInRequest) => void>();
-  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  readonly #options: StandInAsabruOptions;
+  /** Deployed: the control API's semantics. */
+  readonly #deployed: DeployedControlApi | undefined;
+  #server: Server | undefined;
   #mode: StandInAsabruMode = "ok";
   #slowMs: number;
   /** Resolved to let every held-back answer (`slow`, `apply-then-hang`) go out now. */
   #release = Promise.withResolvers<void>();
+  /** Resolved by close(): a restart window waiting on it ends. */
+  readonly #closing = Promise.withResolvers<void>();
   #transition: Promise<void> = Promise.resolve();
   #closed?: Promise<void>;
+  #crashes = 0;
+  #overflows = 0;
+  #mostWaiting = 0;
 
-  private constructor(server: Deno.HttpServer<Deno.NetAddr>, options: StandInAsabruOptions) {
-    this.#server = server;
-    this.port = server.addr.port;
+  private constructor(port: number, options: StandInAsabruOptions, table: RoundRobinTable) {
+    this.port = port;
     this.url = `http://127.0.0.1:${this.port}/updateService`;
+    this.behaviour = options.behaviour ?? "documented";
+    this.#options = options;
+    this.#table = table;
     this.#knownEndPoints = options.endPoints ? new Set(options.endPoints) : undefined;
     this.#slowMs = options.slowMs ?? 200;
+    this.#deployed = this.behaviour === "deployed"
+      ? new DeployedControlApi({
+        table,
+        knownEndPoints: this.#knownEndPoints,
+        crash: (reason) => this.#crash(reason),
+        malformed: (reason) => this.#malformedReasons.push(reason),
+        updated: (update, request) =>
+          this.#report({
+            at: performance.now(),
+            ...update,
+            status: 200,
+            authorization: request.authorization,
+            contentType: request.contentType,
+            remotePort: request.remotePort,
+          }),
+      }, options)
+      : undefined;
   }
 
-  /** Starts the stand-in on a free port of 127.0.0.1, in mode `ok`, with no services. */
+  /**
+   * Starts the stand-in on a free port of 127.0.0.1, in mode `ok`, with no services (deployed:
+   * those of `config`). `behaviour` defaults to the environment's `STAND_IN_BEHAVIOUR`, else
+   * `documented`.
+   *
+   * @throws {TypeError} when `config` is not a configuration the proxy could start with.
+   */
   static async start(options: StandInAsabruOptions = {}): Promise<StandInAsabru> {
+    const behaviour = options.behaviour ?? standInBehaviourFromEnv();
+    let endPoints = options.endPoints;
+    let table = new RoundRobinTable();
+    if (options.config !== undefined) {
+      const reading = readConfiguration(options.config);
+      if (reading.kind !== "configuration") {
+        throw new TypeError(
+          `config is not a configuration the proxy starts with (${reading.kind})`,
+        );
+      }
+      table = new RoundRobinTable(reading.endPoints);
+      endPoints ??= [...reading.endPoints.keys()];
+    }
+    const settled = { ...options, behaviour, endPoints };
     let standIn: StandInAsabru | undefined = undefined;
-    const { server, listening } = serve(0, (request, info) => standIn!.#handle(request, info));
-    // The address is known as soon as Deno.serve returns; no request is handled before `await`.
-    standIn = new StandInAsabru(server, options);
+    const { server, listening } = listen(
+      behaviour,
+      0,
+      settled,
+      (request, info) => standIn!.#handle(request, info),
+      (request) => standIn!.#handleDeployed(request),
+    );
+    // The address is known as soon as the server exists; no request is handled before `await`.
+    standIn = new StandInAsabru(server.port, settled, table);
+    standIn.#server = server;
     await listening;
     return standIn;
   }
@@ -167,34 +263,35 @@ export class StandInAsabru implements AsyncDisposable {
       if (options.slowMs !== undefined) this.#slowMs = options.slowMs;
       this.#releaseHeld();
       this.#mode = mode;
-      if (mode === "refuse" && this.#server) {
-        const server = this.#server;
-        this.#server = undefined;
-        await server.shutdown();
-      } else if (mode !== "refuse" && !this.#server) {
-        const { server, listening } = serve(
-          this.port,
-          (request, info) => this.#handle(request, info),
-        );
-        this.#server = server;
-        await listening;
-      }
+      if (mode === "refuse") await this.#stopListening();
+      else await this.#listenAgain();
     });
     return this.#transition;
   }
 
   /** The services of `endPoint`, in the proxy's order (a copy; empty for an unknown one). */
   list(endPoint: string): StandInEntry[] {
-    return (this.#lists.get(endPoint) ?? []).map((entry) => ({ ...entry }));
+    return this.#table.list(endPoint);
   }
 
   /** Every end point that holds at least one service, with its list (a deep copy). */
   snapshot(): Map<string, StandInEntry[]> {
-    const copy = new Map<string, StandInEntry[]>();
-    for (const [endPoint, entries] of this.#lists) {
-      if (entries.length > 0) copy.set(endPoint, entries.map((entry) => ({ ...entry })));
-    }
-    return copy;
+    return this.#table.snapshot();
+  }
+
+  /** The round-robin table now: the same as {@link snapshot}. */
+  table(): Map<string, StandInEntry[]> {
+    return this.#table.snapshot();
+  }
+
+  /** Every request (and crash, restart) handled, in order, with the table's changes of each. */
+  get history(): readonly StandInHistoryRecord[] {
+    return this.#table.history;
+  }
+
+  /** The table right after history record `index`. */
+  tableAfter(index: number): Map<string, StandInEntry[]> {
+    return this.#table.tableAfter(index);
   }
 
   /** Every well-formed update received, in arrival order (copies). */
@@ -207,24 +304,20 @@ export class StandInAsabru implements AsyncDisposable {
    * what a repeated add leaves behind. Sorted.
    */
   duplicates(): string[] {
-    const found: string[] = [];
-    for (const [endPoint, entries] of this.#lists) {
-      const seen = new Set<string>();
-      const reported = new Set<string>();
-      for (const { service } of entries) {
-        if (seen.has(service) && !reported.has(service)) {
-          reported.add(service);
-          found.push(`${endPoint}/${service}`);
-        }
-        seen.add(service);
-      }
-    }
-    return found.sort();
+    return this.#table.duplicates();
   }
 
   /**
-   * Requests that were not a well-formed `POST /updateService` (answered 400, 404 or 405 and
-   * not applied). Tests assert there are none.
+   * `endPoint/service` for every name that held more than one slot after ANY request so far,
+   * even if a later one cleaned it up. Sorted.
+   */
+  everDuplicated(): string[] {
+    return this.#table.everDuplicated();
+  }
+
+  /**
+   * Requests that the monitor should never send (answered 4xx or, deployed, one of the 500 parse
+   * errors or a crash; not applied). Tests assert there are none.
    */
   get malformed(): number {
     return this.#malformedReasons.length;
@@ -238,6 +331,56 @@ export class StandInAsabru implements AsyncDisposable {
   /** How many client connections (distinct client ports) sent requests so far. */
   get connections(): number {
     return this.#remotePorts.size;
+  }
+
+  /** Deployed: how many times the proxy crashed (or {@link restartEmpty} restarted it). */
+  get crashes(): number {
+    return this.#crashes;
+  }
+
+  /** Deployed: connects that overflowed the modelled listen backlog (each stalled 1 s). */
+  get backlogOverflows(): number {
+    return this.#overflows + (this.#oneShot()?.overflows ?? 0);
+  }
+
+  /** Deployed: the most connections that waited for the proxy's one worker at once. */
+  get mostWaiting(): number {
+    return Math.max(this.#mostWaiting, this.#oneShot()?.mostWaiting ?? 0);
+  }
+
+  /** Deployed: successful logins, refused logins, and other requests answered 401. */
+  get auth(): { logins: number; refusedLogins: number; unauthorized: number } {
+    return {
+      logins: this.#deployed?.logins ?? 0,
+      refusedLogins: this.#deployed?.refusedLogins ?? 0,
+      unauthorized: this.#deployed?.unauthorized ?? 0,
+    };
+  }
+
+  /** Deployed: every token issued so far is expired from now on. */
+  expireTokens(): void {
+    this.#deployedApi("expireTokens").expireTokens();
+  }
+
+  /** Deployed: a token as `/auth/login` would issue it (to test a static token). */
+  issueToken(username: string): Promise<string> {
+    return this.#deployedApi("issueToken").issueToken(username);
+  }
+
+  /**
+   * Deployed: one data-plane request to `endPoint`, as a client of the proxied database would
+   * make it: the slot the round robin picks, `undefined` when there is none, or `"crashed"` when
+   * `/configuration` pushed the end point an empty list (the proxy crashes, then restarts).
+   */
+  dataPlaneRequest(endPoint: string): StandInEntry | "crashed" | undefined {
+    const picked = this.#deployedApi("dataPlaneRequest").dataPlaneRequest(endPoint);
+    if (picked === "crashed") this.#crash(`a data-plane request to ${endPoint}, pushed empty`);
+    return picked;
+  }
+
+  /** Resolves once mode changes, crashes and restarts begun so far are over. */
+  settled(): Promise<void> {
+    return this.#transition.catch(() => {});
   }
 
   /**
@@ -266,9 +409,15 @@ export class StandInAsabru implements AsyncDisposable {
     });
   }
 
-  /** Forgets every service, as a restarted proxy does (its configuration's end points remain). */
+  /**
+   * Forgets every service, as a restarted proxy does (its configuration's end points remain).
+   * Deployed: the proxy really restarts, as after a crash: connections are refused for
+   * `restartMs` ({@link settled} resolves when it is back).
+   */
   restartEmpty(): void {
-    this.#lists.clear();
+    if (this.#deployed) return this.#crash("restart");
+    this.#table.apply({ kind: "reset" });
+    this.#table.record({ kind: "restart", detail: "restartEmpty()", status: 0, answer: "" });
   }
 
   /**
@@ -276,11 +425,10 @@ export class StandInAsabru implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      this.#closing.resolve();
       await this.#transition.catch(() => {});
       this.#releaseHeld();
-      const server = this.#server;
-      this.#server = undefined;
-      await server?.shutdown();
+      await this.#stopListening();
     })();
     return this.#closed;
   }
@@ -290,9 +438,90 @@ export class StandInAsabru implements AsyncDisposable {
     return this.close();
   }
 
+  #deployedApi(what: string): DeployedControlApi {
+    if (!this.#deployed) throw new TypeError(`${what}() needs the deployed behaviour`);
+    return this.#deployed;
+  }
+
+  #oneShot(): OneShotHttpServer | undefined {
+    return this.#server instanceof OneShotHttpServer ? this.#server : undefined;
+  }
+
+  async #stopListening(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (server instanceof OneShotHttpServer) {
+      this.#overflows += server.overflows;
+      this.#mostWaiting = Math.max(this.#mostWaiting, server.mostWaiting);
+      await server.close();
+    } else {
+      await server?.shutdown();
+    }
+  }
+
+  async #listenAgain(): Promise<void> {
+    if (this.#server) return;
+    const { server, listening } = listen(
+      this.behaviour,
+      this.port,
+      this.#options,
+      (request, info) => this.#handle(request, info),
+      (request) => this.#handleDeployed(request),
+    );
+    this.#server = server;
+    await listening;
+  }
+
+  /**
+   * The proxy crashed: it forgets every run-time service now, refuses connections for
+   * `restartMs`, then listens again (unless told to refuse meanwhile).
+   */
+  #crash(reason: string): void {
+    this.#crashes++;
+    this.#deployed?.restarted();
+    this.#table.apply({ kind: "reset" });
+    this.#table.record({ kind: "crash", detail: reason, status: 0, answer: "" });
+    this.#transition = this.#transition.then(async () => {
+      if (this.#closed) return;
+      await this.#stopListening();
+      await delay(this.#options.restartMs ?? 50, this.#closing.promise);
+      if (this.#closed || this.#mode === "refuse") return;
+      await this.#listenAgain();
+      this.#table.record({ kind: "restart", detail: "listening again", status: 0, answer: "" });
+    });
+  }
+
   #releaseHeld(): void {
     this.#release.resolve();
     this.#release = Promise.withResolvers<void>();
+  }
+
+  #report(record: StandInRequest): void {
+    this.#requests.push(record);
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener({ ...record });
+      } catch (error) {
+        reportError(error);
+      }
+    }
+  }
+
+  /** Deployed: one request on the one-shot server, through the faults of the current mode. */
+  async #handleDeployed(request: OneShotRequest): Promise<OneShotAnswer | undefined> {
+    this.#remotePorts.add(request.remotePort);
+    const mode = this.#mode;
+    const release = this.#release.promise;
+    if (request.path !== "/auth/login" && (mode === "error500" || mode === "reject-all")) {
+      // reject-all: an answer the monitor knows means "nothing applied"; error500: one it cannot.
+      const body = mode === "error500" ? "Internal Server Error" : PARSE_ERRORS.element;
+      this.#table.record({ kind: request.path, detail: `mode ${mode}`, status: 500, answer: body });
+      return { status: 500, contentType: "text/plain", body };
+    }
+    const answer = await this.#deployed!.handle(request);
+    if (answer !== undefined && mode === "slow") await delay(this.#slowMs, release);
+    if (answer !== undefined && mode === "apply-then-hang") await release;
+    return answer;
   }
 
   async #handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
@@ -335,6 +564,13 @@ export class StandInAsabru implements AsyncDisposable {
         message: parsed.op === "add" ? "Service added." : "Service deleted.",
       };
     }
+    this.#table.record({
+      at,
+      kind: "/updateService",
+      detail: `${parsed.op} ${parsed.endPoint}/${parsed.service} ${parsed.host}:${parsed.port}`,
+      status,
+      answer: JSON.stringify(answer),
+    });
 
     const record: StandInRequest = {
       at,
@@ -345,33 +581,62 @@ export class StandInAsabru implements AsyncDisposable {
       contentType: request.headers.get("content-type"),
       remotePort: info.remoteAddr.port,
     };
-    this.#requests.push(record);
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener({ ...record });
-      } catch (error) {
-        reportError(error);
-      }
-    }
+    this.#report(record);
+    // The record handed out is a copy: keep ours to fill in the status once it is answered.
+    const kept = this.#requests[this.#requests.length - 1];
 
     if (mode === "slow") await delay(this.#slowMs, release);
     if (mode === "apply-then-hang") {
       await release;
-      record.status = status;
+      kept.status = status;
     }
     return json(status, answer);
   }
 
   #apply(update: ParsedUpdate): void {
-    const entries = this.#lists.get(update.endPoint);
     if (update.op === "add") {
       const entry = { service: update.service, host: update.host, port: update.port };
-      if (entries) entries.push(entry);
-      else this.#lists.set(update.endPoint, [entry]);
-    } else if (entries) {
-      this.#lists.set(update.endPoint, entries.filter((entry) => entry.service !== update.service));
+      this.#table.apply({ kind: "append", endPoint: update.endPoint, entry });
+    } else {
+      this.#table.apply({
+        kind: "remove-service",
+        endPoint: update.endPoint,
+        service: update.service,
+      });
     }
   }
+}
+
+/** `STAND_IN_BEHAVIOUR` (`documented` or `deployed`), so whole suites run against either. */
+export function standInBehaviourFromEnv(): StandInBehaviour {
+  const value = Deno.env.get("STAND_IN_BEHAVIOUR");
+  if (value === undefined || value === "" || value === "documented") return "documented";
+  if (value === "deployed") return "deployed";
+  throw new TypeError(`STAND_IN_BEHAVIOUR: ${JSON.stringify(value)} is not documented|deployed`);
+}
+
+/** Either server the stand-in runs. */
+type Server = Deno.HttpServer<Deno.NetAddr> | OneShotHttpServer;
+
+function listen(
+  behaviour: StandInBehaviour,
+  port: number,
+  options: StandInAsabruOptions,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  oneShotHandler: (request: OneShotRequest) => Promise<OneShotAnswer | undefined>,
+): { server: Server & { port: number }; listening: Promise<void> } {
+  if (behaviour === "documented") {
+    const { server, listening } = serve(port, handler);
+    return { server: Object.assign(server, { port: server.addr.port }), listening };
+  }
+  const server = OneShotHttpServer.listen({
+    port,
+    handle: oneShotHandler,
+    idleMs: options.idleMs,
+    backlog: options.backlog,
+    overflowStallMs: options.overflowStallMs,
+  });
+  return { server, listening: Promise.resolve() };
 }
 
 /**
