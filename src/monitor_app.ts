@@ -12,6 +12,7 @@ import { MIRROR_WATCH_MODES, type MirrorChange, TreeMirror } from "./monitor/tre
 import { serviceOddity, toWanted } from "./monitor/wanted_service.ts";
 import { ProxyQueue, type ProxyQueueOptions } from "./delivery/proxy_queue.ts";
 import { AsabruSender } from "./asabru/sender.ts";
+import { ProxyCredentials } from "./asabru/login.ts";
 import type { ServiceRef } from "./asabru/wire.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { createStatusApp, serveStatus, type StatusServer } from "./status_server.ts";
@@ -93,9 +94,17 @@ export async function startMonitor(
       const proxy = redactUrl(url);
       const sender = new AsabruSender({
         url,
-        token: options.proxyToken,
+        credentials: new ProxyCredentials({
+          proxyUrl: url,
+          token: options.proxyToken,
+          username: options.proxyUsername,
+          password: options.proxyPassword,
+          timeoutMs: options.proxyTimeout,
+        }),
         timeoutMs: options.proxyTimeout,
         maxConnections: options.proxyConnections,
+        transport: options.proxyTransport,
+        onTextAnswers: () => warnDeletesRemoveNothing(url, sender),
       });
       senders.push(sender);
       return new ProxyQueue({
@@ -104,6 +113,9 @@ export async function startMonitor(
         concurrency: options.concurrency,
         retryMaxMs: options.retryMax,
         resyncPerSecond: options.resyncRate,
+        restartRecovery: options.restartRecovery,
+        // The deployed proxy (text answers) removes nothing on delete: see decide.ts.
+        deletesRemove: () => !sender.answersInText,
         mayDeliver,
         onDecision: onDecision(proxy),
         onConverged: (_key, ms) => latency.observe({ proxy }, ms / 1000),
@@ -240,6 +252,7 @@ export async function startMonitor(
   registerSessionMetrics(metrics, session);
   registerProcessMetrics(metrics);
   registerMonitorMetrics(metrics, mirror, queues, () => ({ current: invalid.size, invalidSeen }));
+  registerProxyAuthMetrics(metrics, senders);
   metrics.gauge(
     "zkcm_mirror_persistent_services",
     "Services sent although their znode is persistent (a client's registration is ephemeral).",
@@ -267,7 +280,7 @@ export async function startMonitor(
 
   const resync = (reason: string) => {
     log.info("full resync of every proxy ({reason})", { reason });
-    for (const queue of queues) queue.resync();
+    for (const queue of queues) queue.resync(reason);
   };
 
   log.info("watching {root} on ZooKeeper {zkHost}, delivering to {proxies}", {
@@ -283,7 +296,23 @@ export async function startMonitor(
 
   let resyncTimer: ReturnType<typeof setInterval> | undefined;
   if (options.resyncInterval !== undefined) {
-    resyncTimer = setInterval(() => resync("RESYNC_INTERVAL"), options.resyncInterval);
+    resyncTimer = setInterval(() => {
+      log.info("full resync of every proxy ({reason})", { reason: "RESYNC_INTERVAL" });
+      for (const [index, queue] of queues.entries()) {
+        // A resync re-adds every service; where delete removes nothing, each one would get
+        // another slot every interval. Restart recovery re-fills such a proxy instead.
+        if (senders[index]?.answersInText) {
+          warnOnce(`interval:${queue.proxy}`, () =>
+            log.warn(
+              "RESYNC_INTERVAL skips {proxy}: its delete removes nothing, so a resync would add a " +
+                "second slot of every service (restart recovery re-fills it after a restart)",
+              { proxy: queue.proxy },
+            ));
+          continue;
+        }
+        queue.resync("RESYNC_INTERVAL");
+      }
+    }, options.resyncInterval);
   }
 
   let status: StatusServer | undefined;
@@ -296,6 +325,8 @@ export async function startMonitor(
           readiness(mirror, election.leader ? queues : [], options.readyMaxPending, [
             chrootWatch?.problem,
             election.problem,
+            // A refused login or token: one line naming the proxy and its answer.
+            ...senders.map((sender) => sender.credentials.report().problem),
           ]),
         ),
       metrics,
@@ -496,7 +527,21 @@ function registerMonitorMetrics(
         { labels: { proxy: q.proxy, result: "not_sent" }, value: q.counters.notSent },
         { labels: { proxy: q.proxy, result: "uncertain" }, value: q.counters.uncertain },
         { labels: { proxy: q.proxy, result: "misconfigured" }, value: q.counters.misconfigured },
+        { labels: { proxy: q.proxy, result: "not_applied" }, value: q.counters.notApplied },
+        { labels: { proxy: q.proxy, result: "unauthorized" }, value: q.counters.unauthorized },
       ]),
+  );
+  metrics.collectedCounter(
+    "zkcm_delivery_restart_recoveries_total",
+    "Resyncs of a proxy that answered again after refused or broken connections (it may have restarted).",
+    ["proxy"],
+    perProxy((q) => q.counters.restartRecoveries),
+  );
+  metrics.collectedCounter(
+    "zkcm_delivery_assumed_applied_total",
+    "Adds of unknown outcome taken as applied, on a proxy whose delete removes nothing.",
+    ["proxy"],
+    perProxy((q) => q.counters.assumedApplied),
   );
   metrics.collectedCounter(
     "zkcm_delivery_retries_total",
@@ -509,5 +554,55 @@ function registerMonitorMetrics(
     "Full resyncs started.",
     ["proxy"],
     perProxy((q) => q.counters.resyncs),
+  );
+}
+
+/** The proxies' credentials: logins, refusals, and whether they work now. */
+function registerProxyAuthMetrics(
+  metrics: MetricsRegistry,
+  senders: readonly AsabruSender[],
+): void {
+  metrics.gauge(
+    "zkcm_asabru_auth_ok",
+    "0 while the proxy refuses the login or token (the reason is on /readyz), else 1.",
+    ["proxy"],
+    () =>
+      senders.map((sender) => ({
+        labels: { proxy: sender.url },
+        value: sender.credentials.report().problem === undefined ? 1 : 0,
+      })),
+  );
+  metrics.collectedCounter(
+    "zkcm_asabru_logins_total",
+    "Logins at the proxy's /auth/login, by result: ok or refused.",
+    ["proxy", "result"],
+    () =>
+      senders.flatMap((sender) => {
+        const report = sender.credentials.report();
+        return [
+          { labels: { proxy: sender.url, result: "ok" }, value: report.logins },
+          { labels: { proxy: sender.url, result: "refused" }, value: report.refusedLogins },
+        ];
+      }),
+  );
+}
+
+const warned = new Set<string>();
+
+/** Runs `warn` the first time `key` is seen in this process. */
+function warnOnce(key: string, warn: () => void): void {
+  if (warned.has(key)) return;
+  warned.add(key);
+  warn();
+}
+
+/** Once per proxy: it is the deployed kind, whose delete removes nothing. */
+function warnDeletesRemoveNothing(url: string, sender: AsabruSender): void {
+  log.warn(
+    "{proxy} answers in the deployed Asabru proxy's text format: requests go one per connection " +
+      "(transport {transport}), and its delete removes nothing, so a service removed from " +
+      "ZooKeeper stays in its rotation. Removals take effect only with whole-state delivery " +
+      "through /configuration: set ASABRU_CONFIG_TEMPLATE to the config.xml the proxy runs with.",
+    { proxy: url, transport: sender.transport },
   );
 }

@@ -10,6 +10,7 @@ import { loadZkTls } from "./zk_tls.ts";
 import {
   BooleanSchema,
   DurationSchema,
+  EnumSchema,
   type EnvSource,
   IntegerSchema,
   NonEmptyStringSchema,
@@ -107,6 +108,40 @@ export const monitorOptions = {
       "Kept-alive connections to each http: proxy at most; more requests in flight are pipelined on them (HTTP/1.1 pipelining: fewer system calls at both ends, but a request that times out closes its connection, and those behind it are sent again as delete + add). Set it to the delivery concurrency to never pipeline.",
     default: 4,
     schema: IntegerSchema(1, 1024),
+  },
+  proxyTransport: {
+    flag: "asabru-transport",
+    env: "ASABRU_TRANSPORT",
+    placeholder: "MODE",
+    description:
+      "How requests reach an http: proxy. keep-alive: kept-alive connections (the documented proxy); one-shot: one request per connection, the write side shut after it, at most 4 connections at once (the deployed proxy answers once and closes, and waits 10 ms for a client that does not shut its side); auto: keep-alive until the proxy answers in the deployed proxy's text format, one-shot from then on.",
+    default: "auto",
+    schema: EnumSchema(["auto", "keep-alive", "one-shot"] as const),
+  },
+  proxyUsername: {
+    flag: "asabru-username",
+    env: "ASABRU_USERNAME",
+    placeholder: "NAME",
+    description:
+      "With --asabru-password: log in at the proxy's /auth/login (same origin as the update URL) for a bearer token, reused until shortly before its exp and renewed after a 401. Instead of ASABRU_API_TOKEN.",
+    schema: NonEmptyStringSchema,
+  },
+  proxyPassword: {
+    flag: "asabru-password",
+    env: "ASABRU_PASSWORD",
+    placeholder: "PASSWORD",
+    description: "The password of --asabru-username (never logged nor shown).",
+    schema: NonEmptyStringSchema,
+    secret: true,
+  },
+  restartRecovery: {
+    flag: "restart-recovery",
+    env: "RESTART_RECOVERY",
+    description:
+      "When a proxy answers again after refused or broken connections, it may have restarted and forgotten every service added at run time: resync it (logged, counted in zkcm_delivery_restart_recoveries_total).",
+    schema: BooleanSchema,
+    boolean: true,
+    default: true,
   },
   retryMax: {
     flag: "retry-max",
@@ -249,6 +284,8 @@ export function loadMonitorConfig(args: readonly string[], env: EnvSource): Moni
   if (!parsed.ok) return { kind: "invalid", problems: parsed.problems };
   if (parsed.help) return { kind: "help", text: monitorHelp() };
   const options = parsed.value;
+  const loginProblem = proxyLoginProblem(options);
+  if (loginProblem) return { kind: "invalid", problems: [loginProblem] };
   const zkHostGiven = args.some((arg) => arg === "--zk-host" || arg.startsWith("--zk-host=")) ||
     Boolean(env.get("ZK_HOST")?.trim());
   if (options.localZookeeper && zkHostGiven) {
@@ -292,4 +329,18 @@ function electionPathProblems(root: string, electionPath: string | undefined): s
     ];
   }
   return [];
+}
+
+/** The login options that cannot work together, as one line; `undefined` when they can. */
+function proxyLoginProblem(options: MonitorOptions): string | undefined {
+  const { proxyUsername, proxyPassword, proxyToken } = options;
+  if ((proxyUsername === undefined) !== (proxyPassword === undefined)) {
+    return proxyUsername === undefined
+      ? "--asabru-password (ASABRU_PASSWORD): needs --asabru-username (ASABRU_USERNAME)"
+      : "--asabru-username (ASABRU_USERNAME): needs --asabru-password (ASABRU_PASSWORD)";
+  }
+  if (proxyUsername !== undefined && proxyToken !== undefined) {
+    return "--asabru-token (ASABRU_API_TOKEN): give either a token or a username and password, not both";
+  }
+  return undefined;
 }

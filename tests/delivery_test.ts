@@ -70,7 +70,9 @@ class ModelProxy {
     else this.entries.set(ref.endPoint, list.filter((e) => e.service !== ref.service));
     if (op === "add") this.entries.set(ref.endPoint, list);
     return Promise.resolve(
-      how === "ok" ? { kind: "ok", ms: 0 } : { kind: "uncertain", reason: "timed out", ms: 0 },
+      how === "ok"
+        ? { kind: "ok", ms: 0 }
+        : { kind: "uncertain", reason: "timed out", ms: 0, timedOut: true },
     );
   };
 

@@ -32,28 +32,25 @@
  * @module
  */
 import { setImmediate } from "node:timers";
+import {
+  concat,
+  connectTo,
+  CR,
+  CRLF,
+  describe,
+  Http1Error,
+  type Http1Response,
+  indexOfBlankLine,
+  latin1,
+  LF,
+  parseResponseHead,
+  type ResponseHead,
+  startsWith,
+  utf8,
+  writeAll,
+} from "./_http1_wire.ts";
 
-/** A request that failed; {@link sent} says whether any of it may have reached the server. */
-export class Http1Error extends Error {
-  /** False only when nothing was written: the request certainly did not reach the server. */
-  readonly sent: boolean;
-  /** One line: what went wrong. */
-  readonly reason: string;
-
-  /** Makes the error; `reason` becomes the message. */
-  constructor(reason: string, sent: boolean, options?: ErrorOptions) {
-    super(reason, options);
-    this.name = new.target.name;
-    this.reason = reason;
-    this.sent = sent;
-  }
-}
-
-/** A complete answer: its status, and its body as UTF-8 text (cut at `maxBodyBytes`). */
-export interface Http1Response {
-  status: number;
-  body: string;
-}
+export { Http1Error, type Http1Response, parseResponseHead, type ResponseHead };
 
 /** Options of {@link Http1Pool}. */
 export interface Http1PoolOptions {
@@ -67,6 +64,13 @@ export interface Http1PoolOptions {
   maxConnections?: number;
   /** How long making a connection may take before its requests fail (not sent). Default 5 s. */
   connectTimeoutMs?: number;
+  /**
+   * Asked after every answer that HTTP would let the connection be used again: `false` closes it
+   * instead. A server that answers once and closes without saying so (the deployed Asabru proxy:
+   * no `Connection: close`) is told by its answer, and must never get a second request on a
+   * connection it is closing. Default: every such answer allows reuse.
+   */
+  reuseAfter?: (answer: Http1Response) => boolean;
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -101,6 +105,7 @@ export class Http1Pool implements Disposable {
   readonly #idleTimeoutMs: number;
   readonly #maxConnections: number;
   readonly #connectTimeoutMs: number;
+  readonly #reuseAfter: (answer: Http1Response) => boolean;
   /** Every connection not yet ended: connecting, busy or idle. */
   readonly #connections = new Set<Connection>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
@@ -114,6 +119,7 @@ export class Http1Pool implements Disposable {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     this.#maxConnections = Math.max(1, options.maxConnections ?? 4);
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.#reuseAfter = options.reuseAfter ?? (() => true);
   }
 
   /** Connections open (or being opened) now, idle or busy. */
@@ -189,6 +195,7 @@ export class Http1Pool implements Disposable {
     const connection = new Connection({
       connect: () => this.#connect(),
       maxBodyBytes: this.#maxBodyBytes,
+      reuseAfter: this.#reuseAfter,
       onEnded: (unwritten) => {
         this.#connections.delete(connection);
         if (this.#connections.size === 0) {
@@ -219,28 +226,8 @@ export class Http1Pool implements Disposable {
   }
 
   /** Connects to the first address that answers, within the connect timeout. */
-  async #connect(): Promise<Deno.TcpConn> {
-    const signal = AbortSignal.timeout(this.#connectTimeoutMs);
-    let firstError: unknown;
-    for (const hostname of addressesToTry(this.#hostname)) {
-      try {
-        const conn = await abortable(
-          Deno.connect({ hostname, port: this.#port, transport: "tcp" }),
-          signal,
-          (late) => late.close(),
-        );
-        conn.setNoDelay(true);
-        return conn;
-      } catch (error) {
-        if (signal.aborted) {
-          throw new Http1Error(`could not connect within ${this.#connectTimeoutMs} ms`, false, {
-            cause: error,
-          });
-        }
-        firstError ??= error;
-      }
-    }
-    throw new Http1Error(connectFailure(firstError), false, { cause: firstError });
+  #connect(): Promise<Deno.TcpConn> {
+    return connectTo(this.#hostname, this.#port, { timeoutMs: this.#connectTimeoutMs });
   }
 }
 
@@ -255,6 +242,7 @@ interface ParsedAnswer {
 interface ConnectionHooks {
   connect: () => Promise<Deno.TcpConn>;
   maxBodyBytes: number;
+  reuseAfter: (answer: Http1Response) => boolean;
   /** The connection has ended; `unwritten` are its requests of which nothing was written. */
   onEnded: (unwritten: Pending[]) => void;
 }
@@ -428,8 +416,9 @@ class Connection {
         const answer = await this.readResponse(this.#hooks.maxBodyBytes);
         const pending = this.#written.shift();
         if (pending === undefined) break; // closed meanwhile
-        pending.resolve({ status: answer.status, body: answer.body });
-        if (!answer.keepAlive) {
+        const response = { status: answer.status, body: answer.body };
+        pending.resolve(response);
+        if (!answer.keepAlive || !this.#hooks.reuseAfter(response)) {
           this.close(
             new Http1Error("the server closed the connection after an earlier answer", true),
           );
@@ -653,179 +642,4 @@ class Connection {
       await this.#more(what);
     }
   }
-}
-
-const CR = 13;
-const LF = 10;
-const CRLF = [CR, LF];
-
-/** The parts of an answer's head the client acts on. */
-export interface ResponseHead {
-  status: number;
-  contentLength?: number;
-  chunked: boolean;
-  /** Whether the server lets the connection be used again (HTTP/1.1 default, `Connection`). */
-  keepAlive: boolean;
-}
-
-/**
- * Parses an answer's head (status line and header lines, CRLF-separated, the blank line removed or
- * not); returns what is wrong with it as a string when it cannot be trusted.
- *
- * @example
- * ```ts
- * parseResponseHead("HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n");
- * // { status: 200, contentLength: 15, chunked: false, keepAlive: true }
- * ```
- */
-export function parseResponseHead(text: string): ResponseHead | string {
-  const lines = text.replace(/\r\n\r\n$/, "").split("\r\n");
-  const statusLine = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: [^\r\n]*)?$/.exec(lines[0]);
-  if (!statusLine) return `status line ${JSON.stringify(lines[0].slice(0, 80))}`;
-  let contentLength: number | undefined;
-  let chunked = false;
-  let connection = "";
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) return `header line ${JSON.stringify(line.slice(0, 80))}`;
-    const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    if (name === "content-length") {
-      if (!/^[0-9]{1,15}$/.test(value)) return `Content-Length ${JSON.stringify(value)}`;
-      const length = Number(value);
-      if (contentLength !== undefined && contentLength !== length) {
-        return "two different Content-Length headers";
-      }
-      contentLength = length;
-    } else if (name === "transfer-encoding") {
-      const codings = value.toLowerCase().split(",").map((coding) => coding.trim());
-      if (codings.at(-1) !== "chunked" || codings.length > 1) {
-        return `Transfer-Encoding ${JSON.stringify(value)}`;
-      }
-      chunked = true;
-    } else if (name === "connection") {
-      connection += `,${value.toLowerCase()}`;
-    }
-  }
-  const tokens = connection.split(",").map((token) => token.trim());
-  const keepAlive = statusLine[1] === "1"
-    ? !tokens.includes("close")
-    : tokens.includes("keep-alive");
-  return {
-    status: Number(statusLine[2]),
-    // RFC 9112 6.3: with Transfer-Encoding, Content-Length is ignored.
-    contentLength: chunked ? undefined : contentLength,
-    chunked,
-    keepAlive,
-  };
-}
-
-/**
- * The addresses to try in turn, until one connects; the first one's failure is reported.
- * `Deno.connect` tries only the first address a name resolves to, where `fetch` tries them all.
- * `localhost` resolves to `::1` first on many systems while a proxy may listen on IPv4 only (or the
- * reverse): after the name itself (which permissions may allow alone), both loopback addresses.
- */
-function addressesToTry(hostname: string): string[] {
-  return /^localhost\.?$/i.test(hostname) ? [hostname, "127.0.0.1", "::1"] : [hostname];
-}
-
-function indexOfBlankLine(bytes: Uint8Array, from: number, to: number): number {
-  for (let i = from; i + 3 < to; i++) {
-    if (bytes[i] === CR && bytes[i + 1] === LF && bytes[i + 2] === CR && bytes[i + 3] === LF) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-const utf8Decoder = new TextDecoder();
-
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
-}
-
-/** Bytes as ISO-8859-1 text (an answer's head). */
-function latin1(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-  return text;
-}
-
-/** An answer's body as UTF-8 text; short all-ASCII bodies (the proxy's) without a decoder call. */
-function utf8(bytes: Uint8Array): string {
-  if (bytes.length > 512) return utf8Decoder.decode(bytes);
-  let text = "";
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] > 0x7f) return utf8Decoder.decode(bytes);
-    text += String.fromCharCode(bytes[i]);
-  }
-  return text;
-}
-
-async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const total = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    total.set(part, offset);
-    offset += part.length;
-  }
-  return total;
-}
-
-/** Resolves like `promise` unless `signal` aborts first; a late result goes to `discard`. */
-function abortable<T>(
-  promise: Promise<T>,
-  signal: AbortSignal,
-  discard: (late: T) => void,
-): Promise<T> {
-  if (signal.aborted) {
-    promise.then(discard, () => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      reject(signal.reason);
-      promise.then(discard, () => {});
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        if (signal.aborted) return;
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** One line naming why a connection could not be made. */
-function connectFailure(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
-  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-    return `no permission to connect: ${describe(error)}`;
-  }
-  const text = describe(error);
-  if (/failed to lookup|name or service not known|dns/i.test(text)) {
-    return `DNS lookup failed: ${text}`;
-  }
-  return `could not connect: ${text}`;
-}
-
-function describe(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  // deno-lint-ignore no-control-regex
-  const line = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
 }

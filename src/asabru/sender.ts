@@ -33,9 +33,13 @@
  */
 
 import { Http1Error, Http1Pool } from "./http1_pool.ts";
+import { Http1NoAnswerError } from "./_http1_wire.ts";
+import { OneShotClient } from "./one_shot.ts";
+import { AsabruLoginError, ProxyCredentials } from "./login.ts";
 import {
   classifyResponse,
   InvalidServiceRefError,
+  isDeployedTextAnswer,
   type Operation,
   renderUpdate,
   type ServiceRef,
@@ -46,6 +50,11 @@ import {
  *
  * - `ok`: the proxy applied it.
  * - `rejected`: the proxy answered that it refused it (`{"status":"error",...}`); not applied.
+ * - `unauthorized`: the proxy answered 401 (after one new login, with login credentials), or the
+ *   login was refused: nothing was applied. `message` is one line naming the proxy and its answer.
+ * - `not-applied`: it reached a proxy in the deployed text format, which closed the connection
+ *   without a byte of answer: it read nothing in time (it answers whatever it read), so it
+ *   applied nothing. Safe to send again as is; the proxy is not unreachable.
  * - `not-sent`: the request certainly did not reach the proxy (connection refused, DNS failure,
  *   an invalid ref, the sender closed before sending). Safe to send again as is.
  * - `uncertain`: the proxy may have applied it (timeout, connection reset after sending, 5xx, an
@@ -56,8 +65,10 @@ import {
 export type DeliveryOutcome =
   | { kind: "ok"; ms: number }
   | { kind: "rejected"; message: string; ms: number }
+  | { kind: "unauthorized"; message: string; ms: number }
+  | { kind: "not-applied"; reason: string; ms: number }
   | { kind: "not-sent"; reason: string; ms: number }
-  | { kind: "uncertain"; reason: string; ms: number }
+  | { kind: "uncertain"; reason: string; ms: number; timedOut?: boolean }
   | { kind: "misconfigured"; reason: string; ms: number };
 
 /** Answers that say the URL is not the update route at all: 404 Not Found, 405 Method Not Allowed. */
@@ -69,6 +80,20 @@ export interface AsabruSenderOptions {
   url: string;
   /** When set, every request carries `Authorization: Bearer TOKEN`. */
   token?: string;
+  /** Where tokens come from (a login, or a static token); overrides `token`. */
+  credentials?: ProxyCredentials;
+  /**
+   * `http:` proxies: how requests travel. `keep-alive`: kept-alive connections of a pool
+   * (pipelined beyond `maxConnections`); `one-shot`: one request per connection, the write side
+   * shut after it (the deployed proxy answers once and closes); `auto` (default): keep-alive
+   * until the proxy answers in the deployed proxy's text format, one-shot from then on.
+   */
+  transport?: AsabruTransport;
+  /**
+   * Told once, at the first answer in the deployed proxy's text format ({@link
+   * AsabruSender.answersInText}); `auto` has switched to `one-shot` by then.
+   */
+  onTextAnswers?: () => void;
   /** How long one request may take, answer body included. Default 5000 ms. */
   timeoutMs?: number;
   /**
@@ -77,6 +102,9 @@ export interface AsabruSenderOptions {
    */
   maxConnections?: number;
 }
+
+/** How requests reach an `http:` proxy (see {@link AsabruSenderOptions.transport}). */
+export type AsabruTransport = "auto" | "keep-alive" | "one-shot";
 
 // deno-lint-ignore no-control-regex
 const ASCII = /^[\u0000-\u007f]*$/;
@@ -93,7 +121,12 @@ type Aborted = "timed out" | "closed";
 /** An answer, before it is classified. */
 type Answer = { status: number; body: string };
 /** A request that got no usable answer. */
-type Failure = { kind: "not-sent" | "uncertain"; reason: string };
+type Failure = {
+  kind: "not-sent" | "not-applied" | "uncertain";
+  reason: string;
+  /** No answer within the timeout (the proxy is slow, not necessarily restarted). */
+  timedOut?: boolean;
+};
 
 /** The most of an answer's body we read; the proxy's answers are a few dozen bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -110,14 +143,24 @@ export class AsabruSender implements Disposable {
   /** The per-request timeout in milliseconds. */
   readonly timeoutMs: number;
 
-  readonly #headers: Headers;
+  readonly #credentials: ProxyCredentials;
+  /** The head up to the Authorization line, and the one last built for a token. */
+  readonly #headStart: string;
+  #head: { token: string | undefined; text: string } | undefined;
+  #transport: AsabruTransport;
+  readonly #onTextAnswers: (() => void) | undefined;
+  #textAnswers = false;
+  /** `auto`: the proxy's answers have told which transport it needs. */
+  #decided = false;
+  /** `auto`, undecided: the one request in flight whose answer will tell; the others wait. */
+  #probing: Promise<void> | undefined;
   #closed = false;
   readonly #inFlight = new Set<InFlight>();
   #deadlineTimer: ReturnType<typeof setInterval> | undefined;
   /** `http:` proxies: our own kept-alive connections. */
   readonly #pool: Http1Pool | undefined;
-  /** Everything of an `http:` request before the Content-Length value. */
-  readonly #requestHead: string;
+  /** `http:` proxies that answer once and close: a connection per request. */
+  readonly #oneShot: OneShotClient | undefined;
   readonly #encoder = new TextEncoder();
   /** `https:` proxies: fetch's client, made at the first send. */
   #client: Deno.HttpClient | undefined;
@@ -145,19 +188,16 @@ export class AsabruSender implements Disposable {
     }
     this.url = url.href;
     this.timeoutMs = timeoutMs;
-    this.#headers = new Headers({ "Content-Type": "application/xml" });
-    if (options.token !== undefined) {
+    if (options.token !== undefined && !/^[A-Za-z0-9\-._~+/]+=*$/.test(options.token)) {
       // RFC 6750 b64token, so the header cannot be split or refused by fetch.
-      if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(options.token)) {
-        throw new TypeError("token must be a non-empty RFC 6750 bearer token (b64token)");
-      }
-      this.#headers.set("Authorization", `Bearer ${options.token}`);
+      throw new TypeError("token must be a non-empty RFC 6750 bearer token (b64token)");
     }
-    const authorization = options.token === undefined
-      ? ""
-      : `Authorization: Bearer ${options.token}\r\n`;
-    this.#requestHead = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
-      `Content-Type: application/xml\r\n${authorization}Content-Length: `;
+    this.#credentials = options.credentials ??
+      new ProxyCredentials({ proxyUrl: url.href, token: options.token, timeoutMs });
+    this.#transport = options.transport ?? "auto";
+    this.#onTextAnswers = options.onTextAnswers;
+    this.#headStart = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+      `Content-Type: application/xml\r\n`;
     this.#pool = url.protocol === "http:"
       ? new Http1Pool({
         // URL keeps an IPv6 literal's brackets; a socket wants the address without them.
@@ -166,13 +206,47 @@ export class AsabruSender implements Disposable {
         maxBodyBytes: MAX_BODY_BYTES,
         maxConnections: options.maxConnections,
         connectTimeoutMs: timeoutMs,
+        // Only a JSON answer (the documented proxy's) lets a connection be used again: the
+        // deployed proxy closes after its text answer without saying so.
+        reuseAfter: (answer) => answer.body.trimStart().startsWith("{"),
+      })
+      : undefined;
+    this.#oneShot = url.protocol === "http:"
+      ? new OneShotClient({
+        hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+        port: Number(url.port || 80),
+        maxBodyBytes: MAX_BODY_BYTES,
+        // Never more connections than the pool would open; and the deployed proxy's backlog is 5.
+        maxConnections: Math.min(4, options.maxConnections ?? 4),
+        connectTimeoutMs: timeoutMs,
       })
       : undefined;
   }
 
+  /**
+   * How requests travel now: `auto` until the proxy's answers told (then `one-shot`), or what was
+   * set. `https:` proxies always go through `fetch` (kept alive).
+   */
+  get transport(): AsabruTransport {
+    return this.#transport;
+  }
+
+  /**
+   * Whether the proxy answered in the deployed proxy's text format at least once: its `delete`
+   * removes nothing (DESIGN.md, "Deployed").
+   */
+  get answersInText(): boolean {
+    return this.#textAnswers;
+  }
+
+  /** The proxy's credentials (for `/readyz` and metrics). */
+  get credentials(): ProxyCredentials {
+    return this.#credentials;
+  }
+
   /** Connections to an `http:` proxy open now, idle or busy (0 for `https:`: fetch pools those). */
   get openConnections(): number {
-    return this.#pool?.openConnections ?? 0;
+    return (this.#pool?.openConnections ?? 0) + (this.#oneShot?.openConnections ?? 0);
   }
 
   /**
@@ -206,21 +280,89 @@ export class AsabruSender implements Disposable {
     const aborted = (): Aborted => request.timedOut ? "timed out" : "closed";
 
     try {
-      const answer = this.#pool
-        ? await this.#overSocket(this.#pool, body, signal, aborted)
-        : await this.#overFetch(body, signal, aborted);
-      const ms = elapsed();
-      if ("kind" in answer) return { ...answer, ms };
-      const verdict = classifyResponse(answer.status, answer.body);
-      if (verdict.kind === "ok") return { kind: "ok", ms };
-      if (verdict.kind === "rejected") return { kind: "rejected", message: verdict.message, ms };
-      if (WRONG_ROUTE.has(answer.status)) {
-        return { kind: "misconfigured", reason: verdict.reason, ms };
+      // A 401 applied nothing: once more with a new login token may help; a second 401 not.
+      for (let attempt = 0;; attempt++) {
+        let token: string | undefined;
+        try {
+          token = await this.#credentials.token();
+        } catch (error) {
+          if (!(error instanceof AsabruLoginError)) throw error;
+          const ms = elapsed();
+          if (error.refused) return { kind: "unauthorized", message: error.message, ms };
+          return { kind: "not-sent", reason: error.message, ms };
+        }
+        const answer = this.#pool
+          ? await this.#probeFirst(() =>
+            this.#overSocket(this.#pool!, body, token, signal, aborted)
+          )
+          : await this.#overFetch(body, token, signal, aborted);
+        const ms = elapsed();
+        if ("kind" in answer) return { ...answer, ms };
+        const verdict = classifyResponse(answer.status, answer.body);
+        if (verdict.kind === "unauthorized") {
+          if (attempt === 0 && this.#credentials.unauthorized(token)) continue;
+          const problem = this.#credentials.report().problem;
+          return { kind: "unauthorized", message: problem ?? verdict.message, ms };
+        }
+        if (verdict.kind === "ok") {
+          this.#credentials.accepted();
+          return { kind: "ok", ms };
+        }
+        if (verdict.kind === "rejected") return { kind: "rejected", message: verdict.message, ms };
+        if (WRONG_ROUTE.has(answer.status)) {
+          return { kind: "misconfigured", reason: verdict.reason, ms };
+        }
+        return { kind: "uncertain", reason: verdict.reason, ms };
       }
-      return { kind: "uncertain", reason: verdict.reason, ms };
     } finally {
       this.#untrack(request);
     }
+  }
+
+  /**
+   * `auto`, until an answer has told the transport: one request at a time (queued on a kept-alive
+   * connection, hundreds of requests would each wait out the deployed proxy's 10 ms idle time).
+   */
+  async #probeFirst(send: () => Promise<Answer | Failure>): Promise<Answer | Failure> {
+    while (this.#transport === "auto" && !this.#decided && this.#probing) await this.#probing;
+    if (this.#transport !== "auto" || this.#decided) return this.#learnFrom(await send());
+    const probe = Promise.withResolvers<void>();
+    this.#probing = probe.promise;
+    try {
+      return this.#learnFrom(await send());
+    } finally {
+      this.#probing = undefined;
+      probe.resolve();
+    }
+  }
+
+  #learnFrom(answer: Answer | Failure): Answer | Failure {
+    if ("kind" in answer) return answer;
+    this.#learn(answer);
+    // A JSON answer: the documented proxy, which keeps connections alive.
+    if (answer.body.trimStart().startsWith("{")) this.#decided = true;
+    return answer;
+  }
+
+  /**
+   * The first answer in the deployed proxy's text format: it answers once per connection (`auto`
+   * switches to `one-shot`, for good) and its delete removes nothing.
+   */
+  #learn(answer: Answer): void {
+    if (this.#textAnswers || !isDeployedTextAnswer(answer.status, answer.body)) return;
+    this.#textAnswers = true;
+    if (this.#transport === "auto" && this.#oneShot !== undefined) this.#transport = "one-shot";
+    this.#decided = true;
+    this.#onTextAnswers?.();
+  }
+
+  /** The request head up to the Content-Length value, for `token`. */
+  #requestHead(token: string | undefined): string {
+    if (this.#head === undefined || this.#head.token !== token) {
+      const authorization = token === undefined ? "" : `Authorization: Bearer ${token}\r\n`;
+      this.#head = { token, text: `${this.#headStart}${authorization}Content-Length: ` };
+    }
+    return this.#head!.text;
   }
 
   /**
@@ -251,26 +393,39 @@ export class AsabruSender implements Disposable {
     }
   }
 
-  /** `http:`: the request in one write on a kept-alive connection of our own pool. */
+  /**
+   * `http:`: the request in one write, on a kept-alive connection of our own pool or (one-shot) on
+   * a connection of its own, shut for writing after it.
+   */
   async #overSocket(
     pool: Http1Pool,
     body: string,
+    token: string | undefined,
     signal: AbortSignal,
     aborted: () => Aborted,
   ): Promise<Answer | Failure> {
     // Content-Length counts UTF-8 bytes: the string's length when it is all ASCII (the usual case).
     const length = ASCII.test(body) ? body.length : this.#encoder.encode(body).length;
-    const request = this.#encoder.encode(`${this.#requestHead}${length}\r\n\r\n${body}`);
+    const request = this.#encoder.encode(`${this.#requestHead(token)}${length}\r\n\r\n${body}`);
     try {
+      if (this.#transport === "one-shot" && this.#oneShot) {
+        return await this.#oneShot.request(request, signal);
+      }
       return await pool.request(request, signal);
     } catch (error) {
       const failure = error instanceof Http1Error
         ? error
         : new Http1Error(describeCause(error), true, { cause: error });
       if (!signal.aborted) {
+        if (failure instanceof Http1NoAnswerError && this.#textAnswers) {
+          return { kind: "not-applied", reason: failure.reason };
+        }
         return { kind: failure.sent ? "uncertain" : "not-sent", reason: failure.reason };
       }
-      if (failure.sent) return { kind: "uncertain", reason: this.#abortReason(aborted()) };
+      if (failure.sent) {
+        const why = aborted();
+        return { kind: "uncertain", reason: this.#abortReason(why), timedOut: why === "timed out" };
+      }
       const reason = aborted() === "closed"
         ? "sender closed"
         : `not sent within ${this.timeoutMs} ms (no connection to the proxy, or every one busy)`;
@@ -281,6 +436,7 @@ export class AsabruSender implements Disposable {
   /** `https:`: through `fetch` and a `Deno.HttpClient` of our own (HTTP/1.1 only). */
   async #overFetch(
     body: string,
+    token: string | undefined,
     signal: AbortSignal,
     aborted: () => Aborted,
   ): Promise<Answer | Failure> {
@@ -288,14 +444,19 @@ export class AsabruSender implements Disposable {
     try {
       response = await fetch(this.url, {
         method: "POST",
-        headers: this.#headers,
+        headers: token === undefined
+          ? { "Content-Type": "application/xml" }
+          : { "Content-Type": "application/xml", "Authorization": `Bearer ${token}` },
         body,
         signal,
         redirect: "manual",
         client: this.#httpClient(),
       });
     } catch (error) {
-      if (signal.aborted) return { kind: "uncertain", reason: this.#abortReason(aborted()) };
+      if (signal.aborted) {
+        const why = aborted();
+        return { kind: "uncertain", reason: this.#abortReason(why), timedOut: why === "timed out" };
+      }
       return classifyFetchFailure(error);
     }
     try {
@@ -321,6 +482,7 @@ export class AsabruSender implements Disposable {
     this.#closed = true;
     for (const request of this.#inFlight) request.controller.abort();
     this.#pool?.close();
+    this.#oneShot?.close();
     this.#client?.close();
     this.#client = undefined;
   }

@@ -31,7 +31,30 @@ export type Operation = "add" | "delete";
 export type ResponseClass =
   | { kind: "ok" }
   | { kind: "rejected"; message: string }
+  | { kind: "unauthorized"; message: string }
   | { kind: "uncertain"; reason: string };
+
+/** The deployed proxy's answer to every change it accepts (and to some it ignores). */
+export const UPDATED_TEXT = "Configuration Updated Successfully!";
+
+/** The deployed proxy's 500 answers for a body it could not read: nothing was applied. */
+export const PARSE_ERROR_TEXTS: readonly string[] = [
+  "Error parsing xml document.",
+  "Error Parsing XML Element.",
+  "Port Must be an Integer value.",
+];
+
+/**
+ * Whether an answer is in the deployed proxy's text format (its success text, its 500 parse
+ * texts, its `Unauthorized`): a proxy that answers so serves one request per connection and
+ * removes nothing on `delete` (DESIGN.md, "Deployed").
+ */
+export function isDeployedTextAnswer(status: number, body: string): boolean {
+  const text = body.trim();
+  return (status === 200 && text === UPDATED_TEXT) ||
+    (status === 500 && PARSE_ERROR_TEXTS.includes(text)) ||
+    (status === 401 && text === "Unauthorized");
+}
 
 /** The longest end point or service name sent, in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 255;
@@ -152,6 +175,9 @@ export function validateServiceRef(ref: ServiceRef): string | undefined {
  * - `rejected`: a 2xx whose body is JSON with `"status":"error"` (the proxy answers 200 even then),
  *   for example `Endpoint 'x' not found.` The proxy refused the change; nothing was applied.
  *   `message` is the proxy's `message`, or a placeholder when it has none.
+ * - `unauthorized`: HTTP 401: no valid token; nothing was applied.
+ * - `rejected` too: a 500 with one of the deployed proxy's parse texts ({@link PARSE_ERROR_TEXTS});
+ *   it read nothing, so it applied nothing.
  * - `uncertain`: anything else, a non-2xx status or a 2xx with a body we do not recognise. We
  *   cannot know whether the proxy applied the change.
  *
@@ -166,6 +192,16 @@ export function validateServiceRef(ref: ServiceRef): string | undefined {
  * ```
  */
 export function classifyResponse(status: number, body: string): ResponseClass {
+  if (status === 401) {
+    const detail = oneLine(body);
+    return {
+      kind: "unauthorized",
+      message: bound(`HTTP 401${detail === "" ? "" : `: ${detail}`}`),
+    };
+  }
+  if (status === 500 && PARSE_ERROR_TEXTS.includes(body.trim())) {
+    return { kind: "rejected", message: `HTTP 500: ${body.trim()}` };
+  }
   if (status < 200 || status > 299) {
     const detail = oneLine(body);
     return {
@@ -174,7 +210,7 @@ export function classifyResponse(status: number, body: string): ResponseClass {
     };
   }
   const trimmed = body.trim();
-  if (trimmed === "Configuration Updated Successfully!") return { kind: "ok" };
+  if (trimmed === UPDATED_TEXT) return { kind: "ok" };
   const json = parseJson(trimmed);
   if (typeof json === "object" && json !== null && !Array.isArray(json)) {
     const { status: outcome, message } = json as Record<string, unknown>;

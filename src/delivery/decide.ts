@@ -34,9 +34,25 @@ export interface DeliveryState {
 /** The next operation for a service, or `undefined` when the proxy already matches. */
 export type NextOperation = { op: "add" | "delete"; ref: ServiceRef } | undefined;
 
-/** Decides the next operation; see the module doc. */
-export function nextOperation(state: DeliveryState): NextOperation {
+/**
+ * Decides the next operation; see the module doc. With `deletesRemove: false` (the deployed
+ * proxy, whose `delete` removes nothing), no delete is sent that only prepares an add: it cannot
+ * help, so an uncertain service is simply added when it is not known to be held. A service that
+ * is no longer wanted still gets its delete: it is what was asked, and it works on a proxy whose
+ * delete is fixed.
+ */
+export function nextOperation(
+  state: DeliveryState,
+  options: { deletesRemove?: boolean } = {},
+): NextOperation {
   const { wanted, acknowledged } = state;
+  if (options.deletesRemove === false) {
+    if (wanted && !(acknowledged && sameEntry(wanted, acknowledged))) {
+      return { op: "add", ref: wanted.ref };
+    }
+    if (acknowledged && !wanted) return { op: "delete", ref: acknowledged.ref };
+    return undefined;
+  }
   if (state.uncertain) return { op: "delete", ref: state.uncertain };
   if (acknowledged && !(wanted && sameEntry(wanted, acknowledged))) {
     return { op: "delete", ref: acknowledged.ref };
@@ -46,8 +62,11 @@ export function nextOperation(state: DeliveryState): NextOperation {
 }
 
 /** Whether the proxy's view of this service equals the wanted one. */
-export function converged(state: DeliveryState): boolean {
-  return nextOperation(state) === undefined;
+export function converged(
+  state: DeliveryState,
+  options: { deletesRemove?: boolean } = {},
+): boolean {
+  return nextOperation(state, options) === undefined;
 }
 
 function sameEntry(a: Wanted, b: Wanted): boolean {

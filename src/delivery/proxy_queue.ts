@@ -12,6 +12,15 @@
  *   delays that service alone, on the same capped back-off, logged once per service and reason.
  * - A full resync (the proxy restarted and forgot) marks every service uncertain, so each gets a
  *   delete and then an add, paced at `resyncPerSecond`.
+ * - Restart recovery: a proxy that could not be reached (refused, reset) and answers again may
+ *   have restarted and forgotten every service added at run time: it is resynced (on by default).
+ * - A proxy whose `delete` removes nothing (the deployed proxy, `deletesRemove`): no delete that
+ *   only prepares an add is sent (it cannot help), and an add whose outcome is unknown is taken
+ *   as applied: sending it again could give the service a second slot that nothing can remove,
+ *   while a lost add is restored by restart recovery or a resync. (The deployed proxy applies an
+ *   update before it answers; what it loses it loses by restarting, which recovery covers.)
+ * - `unauthorized` (401, refused login) pauses the whole queue like an unreachable proxy, but
+ *   nothing is uncertain: nothing was applied.
  *
  * @module
  */
@@ -42,6 +51,13 @@ export interface ProxyQueueOptions {
   resyncPerSecond?: number;
   /** Asked before every send; `false` holds everything (a monitor that is not the leader). */
   mayDeliver?: () => boolean;
+  /**
+   * Resync a proxy that was unreachable (refused, reset) once it answers again: it may have
+   * restarted and forgotten every run-time service. Default true.
+   */
+  restartRecovery?: boolean;
+  /** Whether the proxy's `delete` removes anything; asked at every decision. Default: yes. */
+  deletesRemove?: () => boolean;
   /** Told every decision about one service (for the decision journal). */
   onDecision?: (decision: {
     decision: "sent" | "retried" | "rejected" | "uncertain";
@@ -69,6 +85,14 @@ export interface QueueCounters {
   resyncs: number;
   /** Answers saying the URL is not the proxy's update route (404, 405). */
   misconfigured: number;
+  /** Answers 401, and refused logins. */
+  unauthorized: number;
+  /** Sent, closed without an answer by a deployed proxy that read nothing: sent again. */
+  notApplied: number;
+  /** Resyncs after the proxy answered again following refused or reset connections. */
+  restartRecoveries: number;
+  /** Adds of unknown outcome taken as applied (a proxy whose delete removes nothing). */
+  assumedApplied: number;
 }
 
 interface Entry extends DeliveryState {
@@ -116,6 +140,10 @@ export class ProxyQueue {
     retried: 0,
     resyncs: 0,
     misconfigured: 0,
+    unauthorized: 0,
+    notApplied: 0,
+    restartRecoveries: 0,
+    assumedApplied: 0,
   };
   /**
    * Why the proxy's URL looks wrong (its last answer was a 404 or 405), until it answers
@@ -128,6 +156,8 @@ export class ProxyQueue {
   readonly #retryMaxMs: number;
   readonly #resyncPerSecond: number;
   readonly #mayDeliver: () => boolean;
+  readonly #restartRecovery: boolean;
+  readonly #deletesRemove: () => boolean;
   readonly #onConverged?: (key: string, latencyMs: number) => void;
   readonly #onDecision?: ProxyQueueOptions["onDecision"];
   readonly #random: () => number;
@@ -148,6 +178,10 @@ export class ProxyQueue {
   #proxyFailures = 0;
   /** What is said about the proxy being down: the first failure, then a reminder per 30 s. */
   readonly #outage: OutageReport<string>;
+  /** During those failures, a connection was refused or reset: the proxy may have restarted. */
+  #mayHaveRestarted = false;
+  /** The proxy refuses our credentials (401): paused, not unreachable. */
+  #authProblem: string | undefined;
   #pausedUntil = 0;
   #pumpTimer?: ReturnType<typeof setTimeout>;
   #bulk?: BulkWork;
@@ -165,6 +199,8 @@ export class ProxyQueue {
     this.#retryMaxMs = options.retryMaxMs ?? 30_000;
     this.#resyncPerSecond = options.resyncPerSecond ?? 500;
     this.#mayDeliver = options.mayDeliver ?? (() => true);
+    this.#restartRecovery = options.restartRecovery ?? true;
+    this.#deletesRemove = options.deletesRemove ?? (() => true);
     this.#onConverged = options.onConverged;
     this.#onDecision = options.onDecision;
     this.#random = options.random ?? Math.random;
@@ -214,7 +250,7 @@ export class ProxyQueue {
    * wanted, paced; whatever the proxy held before (it may have restarted empty, or held copies of
    * an earlier leader's adds) ends as exactly one copy per wanted service.
    */
-  resync(): void {
+  resync(reason = "resync", options: { onlyDelivered?: boolean } = {}): void {
     this.counters.resyncs++;
     // A start-up still in progress carries on inside the resync (one summary for both).
     const open = this.#bulk;
@@ -227,6 +263,8 @@ export class ProxyQueue {
     };
     let count = 0;
     for (const entry of this.#entries.values()) {
+      // Restart recovery: what never reached the proxy cannot have been forgotten by it.
+      if (options.onlyDelivered && !entry.acknowledged && !entry.uncertain) continue;
       const ref = entry.acknowledged?.ref ?? entry.wanted?.ref;
       if (!ref) continue;
       entry.uncertain ??= ref;
@@ -238,8 +276,9 @@ export class ProxyQueue {
       this.#joinBulk(entry);
       this.#track(entry);
     }
-    log.info("full resync of {proxy}: {count} services, {rate} operations/s", {
+    log.info("full resync of {proxy} ({reason}): {count} services, {rate} operations/s", {
       proxy: this.proxy,
+      reason,
       count,
       rate: this.#resyncPerSecond,
     });
@@ -278,12 +317,12 @@ export class ProxyQueue {
   /** Whether the proxy holds exactly what is wanted for `key`. */
   delivered(key: string): boolean {
     const entry = this.#entries.get(key);
-    return entry === undefined || nextOperation(entry) === undefined;
+    return entry === undefined || this.#next(entry) === undefined;
   }
 
   /** Whether the proxy is unreachable right now (paused, probing). */
   get unreachable(): boolean {
-    return this.#proxyFailures > 0;
+    return this.#proxyFailures > 0 && this.#authProblem === undefined;
   }
 
   /** Resolves when nothing is pending nor in flight (tests, benchmarks). */
@@ -314,7 +353,16 @@ export class ProxyQueue {
     clearTimeout(timer);
   }
 
+  /** Whether the proxy refuses our credentials now: one line, for `/readyz`. */
+  get authProblem(): string | undefined {
+    return this.#authProblem;
+  }
+
   // ---- the pump ----
+
+  #next(entry: Entry): ReturnType<typeof nextOperation> {
+    return nextOperation(entry, { deletesRemove: this.#deletesRemove() });
+  }
 
   #entry(key: string): Entry {
     let entry = this.#entries.get(key);
@@ -345,7 +393,7 @@ export class ProxyQueue {
 
   /** Keeps {@link pending} exact after every change of an entry. */
   #track(entry: Entry): void {
-    if (nextOperation(entry)) this.#unconverged.add(entry.key);
+    if (this.#next(entry)) this.#unconverged.add(entry.key);
     else this.#unconverged.delete(entry.key);
   }
 
@@ -361,7 +409,7 @@ export class ProxyQueue {
         this.#unready(key);
         continue;
       }
-      const next = nextOperation(entry);
+      const next = this.#next(entry);
       if (!next) {
         this.#unready(key);
         this.#settleIfConverged(entry);
@@ -529,12 +577,41 @@ export class ProxyQueue {
       }
       case "not-sent":
         this.counters.notSent++;
+        this.#mayHaveRestarted = true;
         this.#proxyUnreachable(outcome.reason);
         entry.retrying = true;
+        return;
+      case "not-applied":
+        this.counters.notApplied++;
+        log.debug(`{proxy} closed the connection of ${op} {key} without an answer: sending again`, {
+          ...properties,
+          reason: outcome.reason,
+        });
+        this.#retryService(entry);
+        return;
+      case "unauthorized":
+        this.counters.unauthorized++;
+        entry.retrying = true;
+        this.#proxyUnauthorized(outcome.message);
         return;
       case "uncertain": {
         this.counters.uncertain++;
         this.#onDecision?.({ decision: "uncertain", key: entry.key, op, reason: outcome.reason });
+        if (!outcome.timedOut) this.#mayHaveRestarted = true;
+        if (!this.#deletesRemove()) {
+          // Nothing can remove a second copy: take the add as applied (see the module doc).
+          if (op === "add") this.counters.assumedApplied++;
+          entry.uncertain = undefined;
+          entry.acknowledged = op === "add" ? wantedAtSend : undefined;
+          entry.retrying = false;
+          log.warn(
+            `outcome of ${op} {key} at {proxy} unknown ({reason}); its delete removes nothing, ` +
+              "so it is taken as applied rather than risk a second slot",
+            { ...properties, reason: outcome.reason },
+          );
+          this.#proxyUnreachable(outcome.reason);
+          return;
+        }
         // Applied or not, we cannot know: the proxy may now hold an extra copy.
         entry.uncertain = ref;
         entry.acknowledged = undefined;
@@ -583,8 +660,25 @@ export class ProxyQueue {
     } else log.debug("{proxy} still unreachable ({reason})", properties);
   }
 
+  /** A 401 or a refused login: hold everything, probe with one request per back-off. */
+  #proxyUnauthorized(message: string): void {
+    this.#proxyFailures++;
+    const delay = this.#backoff(this.#proxyFailures);
+    this.#pausedUntil = this.#now() + delay;
+    if (this.#authProblem !== message) {
+      // The credentials have logged the line already; this says what the queue does about it.
+      log.warn("{proxy} holds every change until it accepts the credentials: {problem}", {
+        proxy: this.proxy,
+        problem: message,
+        retryInMs: Math.round(delay),
+      });
+    }
+    this.#authProblem = message;
+  }
+
   #proxyReachable(): void {
     this.misconfiguration = undefined;
+    this.#authProblem = undefined;
     if (this.#proxyFailures === 0) return;
     const ended = this.#outage.recovered();
     log.info("{proxy} reachable again after {seconds} s and {failures} failures", {
@@ -594,6 +688,18 @@ export class ProxyQueue {
     });
     this.#proxyFailures = 0;
     this.#pausedUntil = 0;
+    if (this.#mayHaveRestarted && this.#restartRecovery) {
+      this.#mayHaveRestarted = false;
+      this.counters.restartRecoveries++;
+      log.warn(
+        "{proxy} answers again after refused or broken connections: it may have restarted and " +
+          "forgotten every service added at run time; re-filling it (restart recovery)",
+        { proxy: this.proxy },
+      );
+      this.resync("restart recovery", { onlyDelivered: true });
+      return;
+    }
+    this.#mayHaveRestarted = false;
     this.kick();
   }
 
@@ -604,7 +710,7 @@ export class ProxyQueue {
   }
 
   #settleIfConverged(entry: Entry): void {
-    if (entry.inFlight || nextOperation(entry)) return;
+    if (entry.inFlight || this.#next(entry)) return;
     if (entry.changedAt !== undefined) {
       this.#onConverged?.(entry.key, this.#now() - entry.changedAt);
       entry.changedAt = undefined;

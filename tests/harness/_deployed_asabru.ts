@@ -263,7 +263,8 @@ export class DeployedControlApi {
 
   async #sign(username: string): Promise<string> {
     const now = Date.now();
-    const token = await new SignJWT({ sub: username })
+    // A token id of its own: two logins within one second are still two tokens.
+    const token = await new SignJWT({ sub: username, jti: crypto.randomUUID() })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setIssuedAt(Math.floor(now / 1000))
       .setExpirationTime(Math.ceil((now + this.#tokenTtlMs) / 1000))
