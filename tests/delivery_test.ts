@@ -338,3 +338,111 @@ Deno.test("queue: once the start-up is declared over, a service still unknown is
     await q.stop();
   });
 });
+
+// ---- the deployed proxy (issue 15) ----
+
+Deno.test("decide: where delete removes nothing, no delete before an add", () => {
+  const deployed = { deletesRemove: false };
+  assertEquals(nextOperation({ wanted: wanted("a"), uncertain: ref("a") }, deployed), {
+    op: "add",
+    ref: ref("a"),
+  });
+  assertEquals(
+    nextOperation({ wanted: wanted("a", 9001), acknowledged: wanted("a", 9000) }, deployed),
+    { op: "add", ref: ref("a", 9001) },
+    "a moved service is added at its new place (the old slot cannot be removed)",
+  );
+  assertEquals(nextOperation({ acknowledged: wanted("a") }, deployed), {
+    op: "delete",
+    ref: ref("a"),
+  });
+  assertEquals(
+    nextOperation({ wanted: wanted("a"), acknowledged: wanted("a") }, deployed),
+    undefined,
+  );
+});
+
+Deno.test("queue: restart recovery re-fills what a proxy that refused for a while had acknowledged", async () => {
+  const proxy = new ModelProxy();
+  let up = true;
+  proxy.script = () => up ? "ok" : "refuse-connection";
+  const q = queue(proxy);
+  for (let i = 0; i < 5; i++) q.setWanted(`ep/s${i}`, wanted(`s${i}`));
+  await withTimeout(q.idle(), 2000, "delivered");
+  // It restarts: refuses for a while and comes back empty.
+  up = false;
+  proxy.entries.clear();
+  q.setWanted("ep/new", wanted("new"));
+  await waitFor(() => q.counters.notSent >= 2, 2000, "refused attempts");
+  up = true;
+  await withTimeout(q.idle(), 2000, "recovered");
+  assertEquals(q.counters.restartRecoveries, 1);
+  assertEquals(proxy.holds(), ["new:9000", "s0:9000", "s1:9000", "s2:9000", "s3:9000", "s4:9000"]);
+  await q.stop();
+});
+
+Deno.test("queue: with restart recovery off, a proxy that comes back gets only the changes", async () => {
+  const proxy = new ModelProxy();
+  let up = true;
+  proxy.script = () => up ? "ok" : "refuse-connection";
+  const q = queue(proxy, { restartRecovery: false });
+  q.setWanted("ep/s0", wanted("s0"));
+  await withTimeout(q.idle(), 2000, "delivered");
+  up = false;
+  proxy.entries.clear();
+  q.setWanted("ep/new", wanted("new"));
+  await waitFor(() => q.counters.notSent >= 2, 2000, "refused attempts");
+  up = true;
+  await withTimeout(q.idle(), 2000, "caught up");
+  assertEquals([q.counters.restartRecoveries, proxy.holds()], [0, ["new:9000"]]);
+  await q.stop();
+});
+
+Deno.test("queue: where delete removes nothing, an add of unknown outcome is taken as applied", async () => {
+  const proxy = new ModelProxy();
+  // The deployed proxy: its delete removes nothing.
+  const send = proxy.send;
+  let first = true;
+  proxy.script = (op) => {
+    if (op === "add" && first) {
+      first = false;
+      return "timeout-after-apply";
+    }
+    return "ok";
+  };
+  const q = queue(proxy, {
+    deletesRemove: () => false,
+    send: (op, r) => op === "delete" ? Promise.resolve({ kind: "ok", ms: 0 }) : send(op, r),
+  });
+  q.setWanted("ep/a", wanted("a"), { proxyMayHold: true });
+  q.setWanted("ep/b", wanted("b"), { proxyMayHold: true });
+  await withTimeout(q.idle(), 2000, "settled");
+  assertEquals(proxy.log.sort(), ["add a:9000 timeout-after-apply", "add b:9000 ok"]);
+  assertEquals(proxy.holds(), ["a:9000", "b:9000"], "one slot each");
+  assertEquals(q.counters.assumedApplied, 1);
+  await q.stop();
+});
+
+Deno.test("queue: a 401 holds everything without uncertainty, then delivers once", async () => {
+  const proxy = new ModelProxy();
+  let authorized = false;
+  const q = queue(proxy, {
+    send: (op, r) =>
+      authorized
+        ? proxy.send(op, r)
+        : Promise.resolve({ kind: "unauthorized", message: "http://p refused the token", ms: 0 }),
+  });
+  for (let i = 0; i < 3; i++) q.setWanted(`ep/s${i}`, wanted(`s${i}`));
+  await waitFor(() => q.counters.unauthorized >= 3, 2000, "a few 401s");
+  assertEquals([q.authProblem, q.unreachable], ["http://p refused the token", false]);
+  authorized = true;
+  await withTimeout(q.idle(), 2000, "delivered");
+  assertEquals(proxy.log.sort(), ["add s0:9000 ok", "add s1:9000 ok", "add s2:9000 ok"]);
+  assertEquals(proxy.holds(), ["s0:9000", "s1:9000", "s2:9000"]);
+  assertEquals([q.counters.uncertain, q.counters.restartRecoveries, q.authProblem], [
+    0,
+    0,
+    undefined,
+  ]);
+  await q.stop();
+});

@@ -365,3 +365,104 @@ Deno.test("monitor against an ensemble: a member killed, no spurious deletes", a
     await member.restart();
   });
 });
+
+Deno.test("monitor against the proxy as deployed (one-shot, login, restarts)", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+  await using writer = await connect(zk.connectionString);
+  const reset = async () => await writer.deleteRecursive("/cluster1");
+  const deployed = (extra: Parameters<typeof StandInAsabru.start>[0] = {}) =>
+    StandInAsabru.start({ behaviour: "deployed", ...extra });
+
+  await t.step(
+    "a burst arrives once each, no unknown outcome; a removal stays (its bug)",
+    async () => {
+      await reset();
+      await writer.ensurePath("/cluster1/ep");
+      for (let i = 0; i < 10; i++) {
+        await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${2000 + i}`));
+      }
+      await using proxy = await deployed();
+      await withMonitor(options(zk.connectionString, [proxy]), async (app) => {
+        await converged(proxy, writer, "initial");
+        for (let i = 10; i < 200; i++) {
+          await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${2000 + i}`));
+        }
+        await converged(proxy, writer, "after the burst");
+        const counters = app.queues[0].counters;
+        assertEquals([counters.uncertain, counters.notSent], [0, 0]);
+        assertEquals(proxy.everDuplicated(), [], "no second slot, ever");
+        assert(proxy.mostWaiting <= 4, `at most 4 connections at once (${proxy.mostWaiting})`);
+        await writer.delete("/cluster1/ep/s0");
+        await proxy.nextRequest((r) => r.op === "delete" && r.service === "s0");
+        assertEquals(proxy.list("ep").filter((e) => e.service === "s0").length, 1);
+      });
+    },
+  );
+
+  await t.step("a proxy that restarted empty is re-filled once it answers again", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    for (let i = 0; i < 30; i++) {
+      await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${3000 + i}`));
+    }
+    await using proxy = await deployed({ restartMs: 500 });
+    await withMonitor(options(zk.connectionString, [proxy]), async (app) => {
+      await converged(proxy, writer, "initial");
+      proxy.restartEmpty(); // refuses connections for 500 ms, then holds nothing
+      // A change while it is down: the monitor meets the refused connections.
+      await writer.create("/cluster1/ep/during", text.encode("h:3999"));
+      await waitFor(() => app.queues[0].counters.notSent > 0, 5000, "a refused connection");
+      await converged(proxy, writer, "after the restart");
+      assertEquals(app.queues[0].counters.restartRecoveries, 1);
+      assertEquals(proxy.everDuplicated(), [], "no second slot, ever");
+    });
+  });
+
+  await t.step("login: delivery goes on across an expired token", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    await using proxy = await deployed({ users: { monitor: "s3cret" } });
+    const o = options(zk.connectionString, [proxy], {
+      proxyUsername: "monitor",
+      proxyPassword: "s3cret",
+    });
+    await withMonitor(o, async () => {
+      await writer.create("/cluster1/ep/a", text.encode("h:1"));
+      await converged(proxy, writer, "the first add");
+      proxy.expireTokens();
+      await writer.create("/cluster1/ep/b", text.encode("h:2"));
+      await converged(proxy, writer, "an add after the token expired");
+      assertEquals(proxy.auth.logins, 2);
+      assertEquals(proxy.everDuplicated(), []);
+    });
+  });
+
+  await t.step("a refused login is one line on /readyz, and nothing is sent", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    await using proxy = await deployed({ users: { monitor: "s3cret" } });
+    const o = options(zk.connectionString, [proxy], {
+      proxyUsername: "monitor",
+      proxyPassword: "wrong",
+      statusPort: 0,
+    });
+    await withMonitor(o, async (app) => {
+      await writer.create("/cluster1/ep/a", text.encode("h:1"));
+      await waitFor(() => proxy.auth.refusedLogins > 0, 5000, "a refused login");
+      const ready = await fetch(`http://127.0.0.1:${app.statusPort}/readyz`);
+      const body = await ready.text();
+      assertEquals(ready.status, 503);
+      const { reasons } = JSON.parse(body) as { reasons: string[] };
+      assertEquals(reasons.length, 1, body);
+      assert(
+        /^login as "monitor" at http:\/\/127\.0\.0\.1:\d+\/auth\/login refused: HTTP 401 Unauthorized$/
+          .test(reasons[0]),
+        body,
+      );
+      assert(!body.includes("wrong"), "the password is not shown");
+      const metrics = await (await fetch(`http://127.0.0.1:${app.statusPort}/metrics`)).text();
+      assert(/zkcm_asabru_auth_ok\{proxy="[^"]+"\} 0/.test(metrics), "auth_ok is 0");
+      assertEquals(proxy.snapshot(), new Map());
+    });
+  });
+});
