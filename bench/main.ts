@@ -6,6 +6,8 @@
  * Usage: deno run -A bench/main.ts [--quick] [--profile] [--only=latency,burst,growth,client]
  *
  * - `--quick`: a small version (under a minute); writes `bench/results/latest-quick.json`.
+ * - `--proxy=deployed`: instead, the deployed proxy's set (`bench/deployed.ts`): per-request
+ *   throughput and a 2,000-service burst against the deployed-behaviour stand-in.
  * - `--profile`: every monitor runs with `--cpu-prof`; profiles land in `bench/results/profiles/`.
  * - `--only`: a subset of the scenarios (for investigating one); writes `bench/results/partial.json`.
  * - `--monitor-flag=F` (repeatable): an extra `deno run` flag for every monitor, e.g.
@@ -19,6 +21,7 @@
 import { LocalZooKeeper, printLines } from "../mod.ts";
 import { type BenchContext, Cleanup, progress } from "./context.ts";
 import { BenchReceiver } from "./receiver.ts";
+import { runDeployedBench } from "./deployed.ts";
 import { type BenchResults, checkTargets, renderTable } from "./report.ts";
 import { baselines } from "./scenarios/baseline.ts";
 import { burst } from "./scenarios/burst.ts";
@@ -84,6 +87,10 @@ function plan(args: readonly string[]): Plan {
 const resultsDirectory = new URL("./results/", import.meta.url);
 
 async function main(): Promise<number> {
+  // The deployed proxy's benchmarks are their own set (issue 15): `--proxy=deployed [--quick]`.
+  if (Deno.args.includes("--proxy=deployed")) {
+    return await runDeployedBench(Deno.args.includes("--quick"));
+  }
   const settings = plan(Deno.args);
   const cleanup = new Cleanup();
   const started = performance.now();

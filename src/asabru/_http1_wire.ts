@@ -30,7 +30,7 @@ export class Http1Error extends Error {
 export class Http1NoAnswerError extends Http1Error {
   /** Makes the error (sent: the request was written). */
   constructor(options?: ErrorOptions) {
-    super("the server closed the connection without an answer", true, options);
+    super("the server closed the connection before any answer", true, options);
   }
 }
 
@@ -224,15 +224,20 @@ export function describe(error: unknown): string {
 
 /**
  * Connects to `hostname:port` (for `localhost` both loopback addresses in turn) with
- * `TCP_NODELAY`, within `timeoutMs`, or fails with a not-sent {@link Http1Error}.
+ * `TCP_NODELAY`, within `timeoutMs` and before `signal` aborts, or fails with a not-sent
+ * {@link Http1Error}.
  */
 export async function connectTo(
   hostname: string,
   port: number,
-  options: { timeoutMs: number; signal?: AbortSignal },
+  options: { timeoutMs?: number; signal?: AbortSignal },
 ): Promise<Deno.TcpConn> {
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const timeout = options.timeoutMs === undefined
+    ? undefined
+    : AbortSignal.timeout(options.timeoutMs);
+  const signal = timeout && options.signal
+    ? AbortSignal.any([timeout, options.signal])
+    : timeout ?? options.signal ?? new AbortController().signal;
   let firstError: unknown;
   for (const address of addressesToTry(hostname)) {
     try {
@@ -244,7 +249,7 @@ export async function connectTo(
       conn.setNoDelay(true);
       return conn;
     } catch (error) {
-      if (timeout.aborted) {
+      if (timeout?.aborted) {
         throw new Http1Error(`could not connect within ${options.timeoutMs} ms`, false, {
           cause: error,
         });

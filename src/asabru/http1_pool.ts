@@ -39,6 +39,7 @@ import {
   CRLF,
   describe,
   Http1Error,
+  Http1NoAnswerError,
   type Http1Response,
   indexOfBlankLine,
   latin1,
@@ -530,6 +531,14 @@ class Connection {
     while (this.#length === before) {
       if (this.#closed) throw new Http1Error(`connection closed while waiting for ${what}`, true);
       if (this.#ended) {
+        // A fresh connection, one request, a clean close without a byte: the server read nothing
+        // (the deployed proxy after 10 ms idle) or went down (and forgot): nothing applied.
+        if (
+          this.#endCause === undefined && this.#length === 0 && !this.#proven &&
+          this.#written.length === 1
+        ) {
+          throw new Http1NoAnswerError();
+        }
         const cause = this.#endCause === undefined ? "" : `: ${describe(this.#endCause)}`;
         throw new Http1Error(`the server closed the connection before ${what}${cause}`, true);
       }

@@ -12,6 +12,8 @@
  */
 import { decodeJwt } from "jose";
 import { getLogger } from "@logtape/logtape";
+import { OneShotClient } from "./one_shot.ts";
+import { Http1NoAnswerError } from "./_http1_wire.ts";
 
 const log = getLogger(["zkcm", "asabru", "login"]);
 
@@ -167,22 +169,10 @@ export class ProxyCredentials {
 
   async #login(): Promise<string> {
     const body = JSON.stringify({ username: this.#username, password: this.#password });
-    // A client of its own, closed after the login: the deployed proxy closes every connection
-    // after one answer, and a pooled connection would be stale at the next login an hour later.
-    using client = Deno.createHttpClient({ http2: false });
     let status: number;
     let text: string;
     try {
-      const response = await fetch(this.loginUrl, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body,
-        client,
-        signal: AbortSignal.timeout(this.#timeoutMs),
-        redirect: "manual",
-      });
-      status = response.status;
-      text = await response.text();
+      ({ status, body: text } = await this.#post(body));
     } catch (error) {
       const problem = `login at ${this.loginUrl} failed: ${describe(error)}`;
       this.#setProblem(problem);
@@ -207,6 +197,45 @@ export class ProxyCredentials {
       until: Number.isFinite(this.#renewAt) ? new Date(expiryOf(token)!).toISOString() : "(no exp)",
     });
     return token;
+  }
+
+  /**
+   * POSTs the login. `http:`: on a connection of its own with the write side shut after it, as
+   * the deployed proxy wants (it answers once and closes), once more if it closed without reading
+   * (its 10 ms idle time, on a busy machine); `https:`: `fetch`, with a client of its own closed
+   * after it (a pooled connection would be stale at the next login, an hour later).
+   */
+  async #post(body: string): Promise<{ status: number; body: string }> {
+    const url = new URL(this.loginUrl);
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    if (url.protocol === "http:") {
+      const length = new TextEncoder().encode(body).length;
+      const request = new TextEncoder().encode(
+        `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${body}`,
+      );
+      using client = new OneShotClient({
+        hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+        port: Number(url.port || 80),
+        maxConnections: 1,
+      });
+      try {
+        return await client.request(request, signal);
+      } catch (error) {
+        if (!(error instanceof Http1NoAnswerError)) throw error;
+        return await client.request(request, signal);
+      }
+    }
+    using client = Deno.createHttpClient({ http2: false });
+    const response = await fetch(this.loginUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+      client,
+      signal,
+      redirect: "manual",
+    });
+    return { status: response.status, body: await response.text() };
   }
 
   /** When to renew: `RENEW_BEFORE_MS` before `exp`, or a tenth of a short token's life. */

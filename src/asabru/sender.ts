@@ -52,9 +52,10 @@ import {
  * - `rejected`: the proxy answered that it refused it (`{"status":"error",...}`); not applied.
  * - `unauthorized`: the proxy answered 401 (after one new login, with login credentials), or the
  *   login was refused: nothing was applied. `message` is one line naming the proxy and its answer.
- * - `not-applied`: it reached a proxy in the deployed text format, which closed the connection
- *   without a byte of answer: it read nothing in time (it answers whatever it read), so it
- *   applied nothing. Safe to send again as is; the proxy is not unreachable.
+ * - `not-applied`: a proxy of the deployed kind (it answered in text, or `one-shot` was set)
+ *   closed a fresh connection cleanly without a byte of answer: it read nothing (it answers
+ *   whatever it read, and stops reading after 10 ms idle) or went down and forgot everything.
+ *   Safe to send again as is.
  * - `not-sent`: the request certainly did not reach the proxy (connection refused, DNS failure,
  *   an invalid ref, the sender closed before sending). Safe to send again as is.
  * - `uncertain`: the proxy may have applied it (timeout, connection reset after sending, 5xx, an
@@ -218,7 +219,6 @@ export class AsabruSender implements Disposable {
         maxBodyBytes: MAX_BODY_BYTES,
         // Never more connections than the pool would open; and the deployed proxy's backlog is 5.
         maxConnections: Math.min(4, options.maxConnections ?? 4),
-        connectTimeoutMs: timeoutMs,
       })
       : undefined;
   }
@@ -417,7 +417,12 @@ export class AsabruSender implements Disposable {
         ? error
         : new Http1Error(describeCause(error), true, { cause: error });
       if (!signal.aborted) {
-        if (failure instanceof Http1NoAnswerError && this.#textAnswers) {
+        // Only from a proxy known (or declared) to be the deployed kind: another server may have
+        // read and applied the request before it hung up.
+        if (
+          failure instanceof Http1NoAnswerError &&
+          (this.#textAnswers || this.#transport === "one-shot")
+        ) {
           return { kind: "not-applied", reason: failure.reason };
         }
         return { kind: failure.sent ? "uncertain" : "not-sent", reason: failure.reason };

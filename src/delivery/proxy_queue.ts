@@ -587,6 +587,13 @@ export class ProxyQueue {
           ...properties,
           reason: outcome.reason,
         });
+        // A request the proxy did not read in time (a busy client): at once the first time, with
+        // back-off if it keeps happening.
+        if (entry.failures === 0) {
+          entry.failures++;
+          entry.retrying = true;
+          return;
+        }
         this.#retryService(entry);
         return;
       case "unauthorized":

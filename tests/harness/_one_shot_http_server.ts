@@ -55,6 +55,8 @@ export interface OneShotServerOptions {
   overflowStallMs?: number;
 }
 
+const encoder = new TextEncoder();
+
 const STATUS_TEXT: Record<number, string> = {
   200: "OK",
   401: "Unauthorized",
@@ -201,10 +203,11 @@ export class OneShotHttpServer {
       ? { status: 500, contentType: "text/plain", body: "Error parsing xml document." }
       : await this.#options.handle(request);
     if (answer === undefined || this.#closed) return;
-    const body = new TextEncoder().encode(answer.body);
+    const body = encoder.encode(answer.body);
     const head = `HTTP/1.1 ${answer.status} ${STATUS_TEXT[answer.status] ?? "Unknown"}\r\n` +
       `Content-Type: ${answer.contentType}\r\nContent-Length: ${body.length}\r\n\r\n`;
-    const bytes = new Uint8Array([...new TextEncoder().encode(head), ...body]);
+    // One write, head and body together (two would meet the delayed-ACK stall).
+    const bytes = encoder.encode(head + answer.body);
     let offset = 0;
     while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
   }
@@ -222,8 +225,8 @@ async function readRequest(
   const chunks: Uint8Array[] = [];
   let total = 0;
   let halfClosed = false;
+  let buffer = new Uint8Array(16 * 1024);
   for (;;) {
-    const buffer = new Uint8Array(64 * 1024);
     const reading = conn.read(buffer);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const idle = new Promise<"idle">((resolve) =>
@@ -238,7 +241,9 @@ async function readRequest(
       halfClosed = true;
       break;
     }
-    chunks.push(buffer.slice(0, n));
+    chunks.push(buffer.subarray(0, n));
+    buffer = buffer.subarray(n);
+    if (buffer.length < 1024) buffer = new Uint8Array(64 * 1024);
     total += n;
   }
   if (total === 0) return undefined;

@@ -81,7 +81,7 @@ export class RoundRobinTable {
 
   /** Applies `change` now; the next {@link record} files it under its request. */
   apply(change: TableChange): void {
-    this.#pendingChanges.push(structuredClone(change));
+    this.#pendingChanges.push(copyChange(change));
     switch (change.kind) {
       case "append": {
         const list = this.#lists.get(change.endPoint);
@@ -214,6 +214,17 @@ export class RoundRobinTable {
     let counts = this.#counts.get(endPoint);
     if (!counts) this.#counts.set(endPoint, counts = new Map());
     return counts;
+  }
+}
+
+function copyChange(change: TableChange): TableChange {
+  switch (change.kind) {
+    case "append":
+      return { ...change, entry: copy(change.entry) };
+    case "replace":
+      return { ...change, entries: change.entries.map(copy) };
+    default:
+      return { ...change };
   }
 }
 
