@@ -12,7 +12,9 @@
  * Flags: `--seed N` (default: random, printed), `--duration D` (`60s`, `2m`, `90000ms`; default
  * 60s), `--clients N` (3–5, default 4), `--monitors N` (1–3, default 1: with two or three, the
  * leader is killed, stopped and cut off from ZooKeeper too, and the fencing rules are checked),
- * `--verbose` (print the history as it happens).
+ * `--verbose` (print the history as it happens), `--proxy documented|deployed` (which proxy the
+ * stand-in plays, default documented; deployed: one answer per connection, a delete that removes
+ * nothing, crashes that restart it empty).
  *
  * @module
  */
@@ -26,8 +28,8 @@ const fail = (line: string): never => {
   Deno.exit(2);
 };
 
-const USAGE =
-  "usage: chaos/main.ts [--seed N] [--duration 60s] [--clients 4] [--monitors 1] [--verbose]";
+const USAGE = "usage: chaos/main.ts [--seed N] [--duration 60s] [--clients 4] [--monitors 1] " +
+  "[--proxy documented|deployed] [--verbose]";
 
 function parseDuration(text: string): number | undefined {
   const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(text);
@@ -42,6 +44,7 @@ let durationMs = 60_000;
 let clients = 4;
 let monitors = 1;
 let verbose = false;
+let proxy: "documented" | "deployed" = "documented";
 const args = [...Deno.args];
 for (let i = 0; i < args.length; i++) {
   const [flag, inline] = args[i].split(/=(.*)/s, 2);
@@ -79,6 +82,14 @@ for (let i = 0; i < args.length; i++) {
     case "--verbose":
       verbose = true;
       break;
+    case "--proxy": {
+      const text = value();
+      if (text !== "documented" && text !== "deployed") {
+        fail(`--proxy must be documented or deployed, got ${JSON.stringify(text)}`);
+      }
+      proxy = text as "documented" | "deployed";
+      break;
+    }
     case "--help":
     case "-h":
       print(USAGE);
@@ -92,7 +103,15 @@ for (let i = 0; i < args.length; i++) {
 seed ??= randomSeed();
 print(`chaos: seed ${seed} (replay with --seed ${seed})`);
 try {
-  const result = await runChaos({ seed, durationMs, clients, monitors, verbose, print });
+  const result = await runChaos({
+    seed,
+    durationMs,
+    clients,
+    monitors,
+    verbose,
+    print,
+    proxy,
+  });
   Deno.exit(result.passed ? 0 : 1);
 } catch (error) {
   printLines(Deno.stderr, [

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { StandInBehaviour } from "../tests/harness/stand_in_asabru.ts";
 import { Prng } from "./prng.ts";
 import { formatEntry, History, type HistoryEntry } from "./history.ts";
 import { difference, keyOf, proxyHolds, readZooKeeper, type ZooKeeperView } from "./checker.ts";
@@ -34,6 +35,8 @@ export interface ChaosOptions {
   clients: number;
   /** Monitor processes (1-3; default 1). With two or more, the monitor faults join in. */
   monitors?: number;
+  /** Which proxy the stand-in plays (`stand_in_asabru.ts`). Default `documented`. */
+  proxy?: StandInBehaviour;
   /** Every line of the report (and of the live history when `verbose`). */
   print: (line: string) => void;
   /** Prints every history entry as it happens. */
@@ -92,7 +95,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       `retry cap ${RETRY_MAX_MS} ms; convergence bound ${CONVERGE_BOUND_MS} ms after the heal`,
   );
 
-  await using world = await ChaosWorld.start({ clients: options.clients, monitors }, history);
+  print(`chaos: the stand-in proxy behaves as ${options.proxy ?? "documented"}`);
+  await using world = await ChaosWorld.start(
+    { clients: options.clients, monitors, proxy: options.proxy },
+    history,
+  );
   const standIn = world.standIn;
   const duplicatesSeen: string[] = [];
   const stopWatching = standIn.onRequest((request) => {

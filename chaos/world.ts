@@ -9,7 +9,7 @@
  */
 import { LocalEnsemble, type LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { ZkSession } from "../src/zookeeper/mod.ts";
-import { StandInAsabru } from "../tests/harness/stand_in_asabru.ts";
+import { StandInAsabru, type StandInBehaviour } from "../tests/harness/stand_in_asabru.ts";
 import { FaultProxy } from "../tests/harness/fault_proxy.ts";
 import { Program } from "../tests/harness/program.ts";
 import { type ExitStatus, stopProgram } from "./stop_program.ts";
@@ -186,7 +186,7 @@ export class ChaosWorld implements AsyncDisposable {
 
   /** Starts everything and waits until every monitor has synced and every client registered. */
   static async start(
-    options: { clients: number; monitors: number },
+    options: { clients: number; monitors: number; proxy?: StandInBehaviour },
     history: History,
   ): Promise<ChaosWorld> {
     await using cleanup = new AsyncDisposableStack();
@@ -205,7 +205,11 @@ export class ChaosWorld implements AsyncDisposable {
       await driver.ensurePath(`${ROOT}/${endPoint}`);
     }
 
-    const standIn = await StandInAsabru.start({ endPoints: [...KNOWN_END_POINTS], slowMs: 200 });
+    const standIn = await StandInAsabru.start({
+      behaviour: options.proxy ?? "documented",
+      endPoints: [...KNOWN_END_POINTS],
+      slowMs: 200,
+    });
     cleanup.defer(() => standIn.close());
 
     const proxiesFor = async () => {
