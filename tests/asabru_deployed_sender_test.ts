@@ -36,6 +36,8 @@ Deno.test("auto: a text answer switches to one request per connection; a burst h
   assertEquals(sender.transport, "one-shot");
   assertEquals([sender.answersInText, told], [true, 1]);
   assertEquals(proxy.list("e").length, 300);
+  // Every request but the first (sent before the proxy's kind was known) shut the write side.
+  assertEquals(proxy.requests.slice(1).filter((r) => !r.halfClosed).length, 0);
   assertEquals(proxy.everDuplicated(), []);
   assertEquals(proxy.backlogOverflows, 0);
   assert(proxy.mostWaiting <= 4, `at most 4 connections at once, saw ${proxy.mostWaiting} waiting`);

@@ -111,6 +111,8 @@ export interface StandInRequest {
   contentType: string | null;
   /** The client's port: requests with the same one came over the same connection. */
   remotePort: number;
+  /** Deployed: whether the client shut its write side after the request (else: 10 ms idle). */
+  halfClosed?: boolean;
 }
 
 /** Options of {@link StandInAsabru.start}. */
@@ -195,6 +197,7 @@ export class StandInAsabru implements AsyncDisposable {
             authorization: request.authorization,
             contentType: request.contentType,
             remotePort: request.remotePort,
+            halfClosed: request.halfClosed,
           }),
       }, options)
       : undefined;
