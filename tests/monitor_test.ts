@@ -16,7 +16,7 @@ import { FaultProxy } from "./harness/fault_proxy.ts";
 import { expireSession } from "./harness/expire_session.ts";
 import { converged, proxyState } from "./harness/convergence.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
-import { nextStateChange, waitFor } from "./harness/wait.ts";
+import { nextStateChange, waitFor, withTimeout } from "./harness/wait.ts";
 
 const text = new TextEncoder();
 
@@ -389,11 +389,15 @@ Deno.test("monitor against the proxy as deployed (one-shot, login, restarts)", a
         }
         await converged(proxy, writer, "after the burst");
         const counters = app.queues[0].counters;
-        assertEquals([counters.uncertain, counters.notSent], [0, 0]);
+        // Only the very first request, sent before the proxy's kind is known, may lose its answer
+        // to the proxy's 10 ms idle rule on a busy machine (and is then deleted before re-added).
+        assert(counters.uncertain <= 1, `unknown outcomes: ${counters.uncertain}`);
+        assertEquals(counters.notSent, 0);
         assertEquals(proxy.everDuplicated(), [], "no second slot, ever");
         assert(proxy.mostWaiting <= 4, `at most 4 connections at once (${proxy.mostWaiting})`);
+        const deleted = proxy.nextRequest((r) => r.op === "delete" && r.service === "s0");
         await writer.delete("/cluster1/ep/s0");
-        await proxy.nextRequest((r) => r.op === "delete" && r.service === "s0");
+        await withTimeout(deleted, 10_000, "the delete of s0");
         assertEquals(proxy.list("ep").filter((e) => e.service === "s0").length, 1);
       });
     },

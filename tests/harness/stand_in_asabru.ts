@@ -173,6 +173,7 @@ export class StandInAsabru implements AsyncDisposable {
   #closed?: Promise<void>;
   #crashes = 0;
   #overflows = 0;
+  #lostRequests = 0;
   #mostWaiting = 0;
 
   private constructor(port: number, options: StandInAsabruOptions, table: RoundRobinTable) {
@@ -337,6 +338,14 @@ export class StandInAsabru implements AsyncDisposable {
     return this.#overflows + (this.#oneShot()?.overflows ?? 0);
   }
 
+  /**
+   * Deployed: requests written to a connection after its answer, while the proxy closed it: lost.
+   * A client that knows the proxy writes none.
+   */
+  get lostRequests(): number {
+    return this.#lostRequests + (this.#oneShot()?.lostRequests ?? 0);
+  }
+
   /** Deployed: the most connections that waited for the proxy's one worker at once. */
   get mostWaiting(): number {
     return Math.max(this.#mostWaiting, this.#oneShot()?.mostWaiting ?? 0);
@@ -446,6 +455,7 @@ export class StandInAsabru implements AsyncDisposable {
     this.#server = undefined;
     if (server instanceof OneShotHttpServer) {
       this.#overflows += server.overflows;
+      this.#lostRequests += server.lostRequests;
       this.#mostWaiting = Math.max(this.#mostWaiting, server.mostWaiting);
       await server.close();
     } else {
