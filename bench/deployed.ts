@@ -8,12 +8,14 @@
  *    until the proxy holds every service, the outcomes the monitor counted (0 unknown is the
  *    target), and whether any service ever held two slots (0 is the target).
  *
- * Prints a table and writes `bench/results/deployed[-quick].json`. Loopback only; bounded.
+ * `--transport=one-shot|keep-alive` runs the monitor and the sender with that `ASABRU_TRANSPORT`
+ * (default `auto`). Prints a table and writes `bench/results/deployed[-TRANSPORT][-quick].json`.
+ * Loopback only; bounded.
  *
  * @module
  */
 import { LocalZooKeeper, printLines } from "../mod.ts";
-import { AsabruSender, type DeliveryOutcome } from "../src/asabru/sender.ts";
+import { AsabruSender, type AsabruTransport, type DeliveryOutcome } from "../src/asabru/sender.ts";
 import { Cleanup, progress } from "./context.ts";
 import type { DeployedProxyStats } from "./deployed_proxy.ts";
 import { BenchProcess, freePort, waitForStatus } from "./processes.ts";
@@ -64,9 +66,9 @@ function tally(outcomes: DeliveryOutcome[]): Record<string, number> {
   return counts;
 }
 
-async function throughput(cleanup: Cleanup, count: number) {
+async function throughput(cleanup: Cleanup, count: number, transport: AsabruTransport) {
   const proxy = await startProxy(cleanup, "throughput");
-  using sender = new AsabruSender({ url: proxy.url });
+  using sender = new AsabruSender({ url: proxy.url, transport });
   const ref = (i: number) => ({ endPoint: "ep", service: `s${i}`, host: "127.0.0.1", port: 8123 });
 
   // One at a time: the latency of one request.
@@ -111,7 +113,12 @@ async function throughput(cleanup: Cleanup, count: number) {
   };
 }
 
-async function burst(cleanup: Cleanup, zk: LocalZooKeeper, count: number) {
+async function burst(
+  cleanup: Cleanup,
+  zk: LocalZooKeeper,
+  count: number,
+  transport: AsabruTransport,
+) {
   const proxy = await startProxy(cleanup, "burst");
   const root = "/bench-deployed-burst";
   const driver = await connect(zk);
@@ -128,6 +135,7 @@ async function burst(cleanup: Cleanup, zk: LocalZooKeeper, count: number) {
       ZK_HOST: zk.connectionString,
       ZK_ROOT_NODE: root,
       ASABRU_API_URL: proxy.url,
+      ASABRU_TRANSPORT: transport,
       LOG_LEVEL: "warning",
       STATUS_PORT: String(statusPort),
       STATUS_HOST: "127.0.0.1",
@@ -170,26 +178,33 @@ async function burst(cleanup: Cleanup, zk: LocalZooKeeper, count: number) {
   };
 }
 
-/** Runs the deployed-proxy benchmarks; returns the process exit code. */
-export async function runDeployedBench(quick: boolean): Promise<number> {
+/**
+ * Runs the deployed-proxy benchmarks with the monitor's `transport` (default `auto`, as users run
+ * it); returns the process exit code.
+ */
+export async function runDeployedBench(
+  quick: boolean,
+  transport: AsabruTransport = "auto",
+): Promise<number> {
   const cleanup = new Cleanup();
   const results: Record<string, unknown> = {
     mode: quick ? "quick" : "full",
+    transport,
     startedAt: new Date().toISOString(),
     loadAverageAtStart: Deno.loadavg(),
   };
   let exitCode = 0;
   try {
     progress("deployed proxy: per-request throughput");
-    const perRequest = await throughput(cleanup, quick ? 2000 : 10_000);
+    const perRequest = await throughput(cleanup, quick ? 2000 : 10_000, transport);
     results.perRequest = perRequest;
     progress("deployed proxy: a 2,000-service burst through the monitor");
     const zk = await LocalZooKeeper.start({ maxSessionTimeoutMs: 60_000 });
     cleanup.add("ZooKeeper", () => zk.close());
-    const burstResult = await burst(cleanup, zk, 2000);
+    const burstResult = await burst(cleanup, zk, 2000, transport);
     results.burst = burstResult;
     printLines(Deno.stdout, [
-      "deployed-behaviour stand-in (its own process), loopback",
+      `deployed-behaviour stand-in (its own process), loopback; ASABRU_TRANSPORT=${transport}`,
       `per request, one at a time: ${perRequest.sequential.perSecond}/s, p50 ` +
       `${perRequest.sequential.p50Ms} ms, p99 ${perRequest.sequential.p99Ms} ms ` +
       `(target >= 1,500/s) ${JSON.stringify(perRequest.sequential.outcomes)}`,
@@ -220,7 +235,8 @@ export async function runDeployedBench(quick: boolean): Promise<number> {
     await cleanup.runAll();
   }
   results.loadAverageAtEnd = Deno.loadavg();
-  const file = new URL(`results/deployed${quick ? "-quick" : ""}.json`, import.meta.url);
+  const suffix = `${transport === "auto" ? "" : `-${transport}`}${quick ? "-quick" : ""}`;
+  const file = new URL(`results/deployed${suffix}.json`, import.meta.url);
   await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
   return exitCode;
 }

@@ -7,7 +7,8 @@
  *
  * - `--quick`: a small version (under a minute); writes `bench/results/latest-quick.json`.
  * - `--proxy=deployed`: instead, the deployed proxy's set (`bench/deployed.ts`): per-request
- *   throughput and a 2,000-service burst against the deployed-behaviour stand-in.
+ *   throughput and a 2,000-service burst against the deployed-behaviour stand-in
+ *   (`--transport=one-shot|keep-alive`: the monitor's `ASABRU_TRANSPORT`, default auto).
  * - `--profile`: every monitor runs with `--cpu-prof`; profiles land in `bench/results/profiles/`.
  * - `--only`: a subset of the scenarios (for investigating one); writes `bench/results/partial.json`.
  * - `--monitor-flag=F` (repeatable): an extra `deno run` flag for every monitor, e.g.
@@ -89,7 +90,14 @@ const resultsDirectory = new URL("./results/", import.meta.url);
 async function main(): Promise<number> {
   // The deployed proxy's benchmarks are their own set (issue 15): `--proxy=deployed [--quick]`.
   if (Deno.args.includes("--proxy=deployed")) {
-    return await runDeployedBench(Deno.args.includes("--quick"));
+    const transport = Deno.args.find((arg) => arg.startsWith("--transport="))?.slice(12) ?? "auto";
+    if (!["auto", "keep-alive", "one-shot"].includes(transport)) {
+      throw new Error(`--transport: ${transport} is not auto, keep-alive or one-shot`);
+    }
+    return await runDeployedBench(
+      Deno.args.includes("--quick"),
+      transport as "auto" | "keep-alive" | "one-shot",
+    );
   }
   const settings = plan(Deno.args);
   const cleanup = new Cleanup();
