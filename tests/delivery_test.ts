@@ -446,3 +446,37 @@ Deno.test("queue: a 401 holds everything without uncertainty, then delivers once
   ]);
   await q.stop();
 });
+
+Deno.test("queue: only a refused or broken connection counts as a possible restart", async () => {
+  for (const connectionBroke of [false, true]) {
+    const proxy = new ModelProxy();
+    let firstOfB = true;
+    const q = queue(proxy, {
+      deletesRemove: () => false,
+      send: (op, r) => {
+        if (r.service === "b" && firstOfB) {
+          firstOfB = false;
+          // Not applied: the deployed proxy closed without reading (or the connection broke).
+          return Promise.resolve({
+            kind: "uncertain",
+            reason: "no answer",
+            ms: 0,
+            connectionBroke,
+          });
+        }
+        return op === "delete" ? Promise.resolve({ kind: "ok", ms: 0 }) : proxy.send(op, r);
+      },
+    });
+    q.setWanted("ep/a", wanted("a"));
+    await withTimeout(q.idle(), 2000, "a delivered");
+    q.setWanted("ep/b", wanted("b"));
+    q.setWanted("ep/c", wanted("c"));
+    await withTimeout(q.idle(), 2000, "settled");
+    assertEquals(
+      q.counters.restartRecoveries,
+      connectionBroke ? 1 : 0,
+      `broke: ${connectionBroke}`,
+    );
+    await q.stop();
+  }
+});

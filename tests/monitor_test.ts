@@ -17,6 +17,8 @@ import { expireSession } from "./harness/expire_session.ts";
 import { converged, proxyState } from "./harness/convergence.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { nextStateChange, waitFor, withTimeout } from "./harness/wait.ts";
+import { reset as resetLogging } from "@logtape/logtape";
+import { configureLogging } from "../src/logging.ts";
 
 const text = new TextEncoder();
 
@@ -402,6 +404,27 @@ Deno.test("monitor against the proxy as deployed (one-shot, login, restarts)", a
       });
     },
   );
+
+  await t.step("it warns once that removals will not take effect, naming the remedy", async () => {
+    await reset();
+    await writer.ensurePath("/cluster1/ep");
+    await using proxy = await deployed();
+    const lines: string[] = [];
+    await configureLogging({ level: "warning", format: "json", write: (line) => lines.push(line) });
+    try {
+      await withMonitor(options(zk.connectionString, [proxy]), async () => {
+        for (let i = 0; i < 5; i++) {
+          await writer.create(`/cluster1/ep/w${i}`, text.encode(`h:${i + 1}`));
+        }
+        await converged(proxy, writer, "five adds");
+      });
+    } finally {
+      await resetLogging();
+    }
+    const warnings = lines.filter((line) => line.includes("delete removes nothing"));
+    assertEquals(warnings.length, 1, lines.join("\n"));
+    assert(warnings[0].includes("ASABRU_CONFIG_TEMPLATE"), warnings[0]);
+  });
 
   await t.step("a proxy that restarted empty is re-filled once it answers again", async () => {
     await reset();

@@ -69,7 +69,15 @@ export type DeliveryOutcome =
   | { kind: "unauthorized"; message: string; ms: number }
   | { kind: "not-applied"; reason: string; ms: number }
   | { kind: "not-sent"; reason: string; ms: number }
-  | { kind: "uncertain"; reason: string; ms: number; timedOut?: boolean }
+  | {
+    kind: "uncertain";
+    reason: string;
+    ms: number;
+    /** No answer within the timeout: the proxy is slow, not necessarily restarted. */
+    timedOut?: boolean;
+    /** The connection was reset or broke: the proxy may have gone down (and restarted). */
+    connectionBroke?: boolean;
+  }
   | { kind: "misconfigured"; reason: string; ms: number };
 
 /** Answers that say the URL is not the update route at all: 404 Not Found, 405 Method Not Allowed. */
@@ -127,6 +135,8 @@ type Failure = {
   reason: string;
   /** No answer within the timeout (the proxy is slow, not necessarily restarted). */
   timedOut?: boolean;
+  /** Reset or broken, not a clean close nor a timeout: the proxy may have gone down. */
+  connectionBroke?: boolean;
 };
 
 /** The most of an answer's body we read; the proxy's answers are a few dozen bytes. */
@@ -425,7 +435,8 @@ export class AsabruSender implements Disposable {
         ) {
           return { kind: "not-applied", reason: failure.reason };
         }
-        return { kind: failure.sent ? "uncertain" : "not-sent", reason: failure.reason };
+        if (!failure.sent) return { kind: "not-sent", reason: failure.reason };
+        return { kind: "uncertain", reason: failure.reason, connectionBroke: broke(failure) };
       }
       if (failure.sent) {
         const why = aborted();
@@ -549,6 +560,22 @@ export function classifyFetchFailure(
   }
   if (hyper !== null) return { kind: "uncertain", reason: `${hyper[1]}: ${hyper[2]}` };
   return { kind: "uncertain", reason: message };
+}
+
+/**
+ * Whether a failure was the connection breaking (reset, broken pipe, aborted), which a proxy going
+ * down causes, rather than a clean close without an answer (the deployed proxy reading nothing in
+ * its 10 ms) or a malformed answer.
+ */
+function broke(failure: Http1Error): boolean {
+  if (failure instanceof Http1NoAnswerError) return false;
+  for (let cause: unknown = failure; cause instanceof Error; cause = cause.cause) {
+    if (
+      cause instanceof Deno.errors.ConnectionReset || cause instanceof Deno.errors.BrokenPipe ||
+      cause instanceof Deno.errors.ConnectionAborted
+    ) return true;
+  }
+  return /reset|broken pipe|connection aborted/i.test(failure.reason);
 }
 
 /** The innermost useful message of an error chain (Deno's fetch puts hyper's in `cause`), one line. */
