@@ -175,6 +175,9 @@ async function burst(
       rejected: result("rejected"),
     },
     proxy: stats,
+    // Why an outcome was unknown, as the monitor said it (its warnings).
+    unknownOutcomeLines: monitor.tail(200).split("\n").filter((line) => line.includes(" unknown ("))
+      .slice(0, 5),
   };
 }
 
