@@ -13,7 +13,9 @@
  * - A full resync (the proxy restarted and forgot) marks every service uncertain, so each gets a
  *   delete and then an add, paced at `resyncPerSecond`.
  * - Restart recovery: a proxy that could not be reached (refused, reset) and answers again may
- *   have restarted and forgotten every service added at run time: it is resynced (on by default).
+ *   have restarted and forgotten every service added at run time: what it had acknowledged is
+ *   resynced (on by default). A timeout or a clean close without an answer is no sign of a
+ *   restart, and a proxy that had acknowledged nothing has nothing to forget.
  * - A proxy whose `delete` removes nothing (the deployed proxy, `deletesRemove`): no delete that
  *   only prepares an add is sent (it cannot help), and an add whose outcome is unknown is taken
  *   as applied: sending it again could give the service a second slot that nothing can remove,
@@ -604,7 +606,10 @@ export class ProxyQueue {
       case "uncertain": {
         this.counters.uncertain++;
         this.#onDecision?.({ decision: "uncertain", key: entry.key, op, reason: outcome.reason });
-        if (!outcome.timedOut) this.#mayHaveRestarted = true;
+        // A reset may be a restart; a timeout (slow) or a clean close without an answer (the
+        // deployed proxy read nothing in its 10 ms) is not: recovering then would, on a proxy
+        // whose delete removes nothing, add a second slot of every service.
+        if (outcome.connectionBroke) this.#mayHaveRestarted = true;
         if (!this.#deletesRemove()) {
           // Nothing can remove a second copy: take the add as applied (see the module doc).
           if (op === "add") this.counters.assumedApplied++;
@@ -695,7 +700,7 @@ export class ProxyQueue {
     });
     this.#proxyFailures = 0;
     this.#pausedUntil = 0;
-    if (this.#mayHaveRestarted && this.#restartRecovery) {
+    if (this.#mayHaveRestarted && this.#restartRecovery && this.#anythingDelivered()) {
       this.#mayHaveRestarted = false;
       this.counters.restartRecoveries++;
       log.warn(
@@ -708,6 +713,14 @@ export class ProxyQueue {
     }
     this.#mayHaveRestarted = false;
     this.kick();
+  }
+
+  /** Whether the proxy may hold anything of ours: what a restart could have made it forget. */
+  #anythingDelivered(): boolean {
+    for (const entry of this.#entries.values()) {
+      if (entry.acknowledged || entry.uncertain) return true;
+    }
+    return false;
   }
 
   /** Capped exponential back-off with equal jitter: half fixed, half random. */
