@@ -12,11 +12,22 @@ function update(op: string, endPoint: string, service: string, host = "h", port 
     `  <service name="${service}"><host>${host}</host><port>${port}</port></service>\n</end_point>`;
 }
 
+/**
+ * The client and the stand-in share this process, on a machine shared with other work: a request
+ * written more than 10 ms after its connect would be closed on unread, as the proxy does, which is
+ * not what these tests are about (the sender's tests are).
+ */
+const SHARED_PROCESS_MS = 2000;
+
 const post = (proxy: StandInAsabru, body: string, headers: Record<string, string> = {}) =>
   rawExchange(proxy.port, rawPost("/updateService", body, headers), { halfClose: true });
 
 Deno.test("deployed: one text answer then close; add appends, delete removes nothing", async () => {
-  await using proxy = await StandInAsabru.start({ behaviour: "deployed", endPoints: ["e1"] });
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    endPoints: ["e1"],
+    firstByteMs: SHARED_PROCESS_MS,
+  });
 
   const added = await post(proxy, update("add", "e1", "s1"));
   assertEquals([added.status, added.body], [200, UPDATED]);
@@ -47,7 +58,10 @@ Deno.test("deployed: one text answer then close; add appends, delete removes not
 });
 
 Deno.test("deployed: without a half-close the request ends after 10 ms idle; a second is lost", async () => {
-  await using proxy = await StandInAsabru.start({ behaviour: "deployed" });
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    firstByteMs: SHARED_PROCESS_MS,
+  });
 
   const started = performance.now();
   const answer = await rawExchange(proxy.port, rawPost("/updateService", update("add", "e", "a")), {
@@ -61,7 +75,10 @@ Deno.test("deployed: without a half-close the request ends after 10 ms idle; a s
 });
 
 Deno.test("deployed: two requests in one write: only the first is applied", async () => {
-  await using proxy = await StandInAsabru.start({ behaviour: "deployed" });
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    firstByteMs: SHARED_PROCESS_MS,
+  });
   const both = rawPost("/updateService", update("add", "e", "first")) +
     rawPost("/updateService", update("add", "e", "second"));
   const answer = await rawExchange(proxy.port, both, { halfClose: true });
@@ -70,7 +87,10 @@ Deno.test("deployed: two requests in one write: only the first is applied", asyn
 });
 
 Deno.test("deployed: unreadable updates get the proxy's 500 texts and apply nothing", async () => {
-  await using proxy = await StandInAsabru.start({ behaviour: "deployed" });
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    firstByteMs: SHARED_PROCESS_MS,
+  });
   const cases: [string, string][] = [
     ["not xml at all", PARSE_ERRORS.document],
     ["<other/>", PARSE_ERRORS.document],
@@ -91,7 +111,12 @@ Deno.test("deployed: unreadable updates get the proxy's 500 texts and apply noth
 
 Deno.test("deployed: a request without names, <service> or host crashes it; it restarts with its static services", async () => {
   const config = asabruConfigXml({ e: [{ service: "static1", host: "127.0.0.1", port: 8123 }] });
-  await using proxy = await StandInAsabru.start({ behaviour: "deployed", config, restartMs: 100 });
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    config,
+    restartMs: 100,
+    firstByteMs: SHARED_PROCESS_MS,
+  });
   const crashing = [
     update("add", "", "s"),
     update("add", "e", ""),
@@ -122,6 +147,7 @@ Deno.test("deployed: login issues an HS256 token for an hour; 401 without, with 
   await using proxy = await StandInAsabru.start({
     behaviour: "deployed",
     users: { monitor: "pa55" },
+    firstByteMs: SHARED_PROCESS_MS,
   });
   const login = (username: string, password: string) =>
     rawExchange(
@@ -163,6 +189,7 @@ Deno.test("deployed: a token expires at its exp (tokenTtlMs)", async () => {
     behaviour: "deployed",
     users: { u: "p" },
     tokenTtlMs: 1000,
+    firstByteMs: SHARED_PROCESS_MS,
   });
   const token = await proxy.issueToken("u");
   const exp = decodeJwt(token).exp! * 1000;
@@ -177,7 +204,11 @@ Deno.test("deployed: a token expires at its exp (tokenTtlMs)", async () => {
 
 Deno.test("deployed: /configuration replaces every list (removals work), idempotent, lenient", async () => {
   const config = asabruConfigXml({ a: [{ service: "static", host: "h", port: 1 }], b: [] });
-  await using proxy = await StandInAsabru.start({ behaviour: "deployed", config });
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    config,
+    firstByteMs: SHARED_PROCESS_MS,
+  });
   const configure = (body: string) =>
     rawExchange(proxy.port, rawPost("/configuration", body), { halfClose: true });
   await post(proxy, update("add", "a", "run-time"));
@@ -205,7 +236,11 @@ Deno.test("deployed: /configuration replaces every list (removals work), idempot
 
 Deno.test("deployed: /configuration crashes it for an unknown end point, no protocol-server-config, or (at the next data-plane request) an empty list", async () => {
   const config = asabruConfigXml({ a: [{ service: "static", host: "h", port: 1 }] });
-  await using proxy = await StandInAsabru.start({ behaviour: "deployed", config });
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    config,
+    firstByteMs: SHARED_PROCESS_MS,
+  });
   const configure = async (body: string) => {
     const answer = await rawExchange(proxy.port, rawPost("/configuration", body), {
       halfClose: true,
@@ -253,7 +288,7 @@ Deno.test("deployed: more than 5 connects waiting at once overflow the backlog",
 
 Deno.test("both behaviours: the history keeps a duplicate that a later request removed", async () => {
   for (const behaviour of ["documented", "deployed"] as const) {
-    await using proxy = await StandInAsabru.start({ behaviour });
+    await using proxy = await StandInAsabru.start({ behaviour, firstByteMs: SHARED_PROCESS_MS });
     using client = Deno.createHttpClient({});
     const send = (body: string) =>
       behaviour === "deployed"

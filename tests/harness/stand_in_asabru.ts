@@ -138,6 +138,8 @@ export interface StandInAsabruOptions extends DeployedAuthOptions {
   restartMs?: number;
   /** Deployed: how long a client may be idle before its request counts as complete. Default 10. */
   idleMs?: number;
+  /** Deployed: how long it waits for a connection's first byte. Default: `idleMs`. */
+  firstByteMs?: number;
   /** Deployed: the modelled listen backlog. Default 5. */
   backlog?: number;
   /** Deployed: how long a connect that overflows the backlog stalls. Default 1000 ms. */
@@ -637,6 +639,7 @@ function listen(
     port,
     handle: oneShotHandler,
     idleMs: options.idleMs,
+    firstByteMs: options.firstByteMs,
     backlog: options.backlog,
     overflowStallMs: options.overflowStallMs,
   });
