@@ -32,6 +32,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ServiceRef } from "../asabru/wire.ts";
 import type { DeliveryOutcome } from "../asabru/sender.ts";
 import { type DeliveryState, nextOperation, type Wanted } from "./decide.ts";
+import { backoffMs } from "./backoff.ts";
 
 const log = getLogger(["zkcm", "delivery"]);
 
@@ -723,10 +724,12 @@ export class ProxyQueue {
     return false;
   }
 
-  /** Capped exponential back-off with equal jitter: half fixed, half random. */
   #backoff(failures: number): number {
-    const capped = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(failures - 1, 20));
-    return capped / 2 + this.#random() * capped / 2;
+    return backoffMs(failures, {
+      baseMs: this.#retryBaseMs,
+      maxMs: this.#retryMaxMs,
+      random: this.#random,
+    });
   }
 
   #settleIfConverged(entry: Entry): void {
