@@ -8,9 +8,14 @@
 import { getLogger } from "@logtape/logtape";
 import { zkTlsOf } from "./zk_tls.ts";
 import { ZkSession } from "./zookeeper/mod.ts";
-import { MIRROR_WATCH_MODES, type MirrorChange, TreeMirror } from "./monitor/tree_mirror.ts";
+import {
+  MIRROR_WATCH_MODES,
+  type MirrorChange,
+  type MirroredService,
+  TreeMirror,
+} from "./monitor/tree_mirror.ts";
 import { serviceOddity, toWanted } from "./monitor/wanted_service.ts";
-import { ProxyQueue, type ProxyQueueOptions } from "./delivery/proxy_queue.ts";
+import { ProxyQueue } from "./delivery/proxy_queue.ts";
 import { AsabruSender } from "./asabru/sender.ts";
 import { ProxyCredentials } from "./asabru/login.ts";
 import type { ServiceRef } from "./asabru/wire.ts";
@@ -27,6 +32,8 @@ import type { MonitorOptions } from "./monitor_config.ts";
 import { redactUrl } from "./proxy_url.ts";
 import { watchChroot } from "./chroot_watch.ts";
 import { connectionChroot } from "./connection_string.ts";
+import { WholeStatePusher } from "./delivery/whole_state_pusher.ts";
+import { type ConfigTemplate, templateRefusal } from "./asabru/config_template.ts";
 
 const log = getLogger(["zkcm", "monitor"]);
 /** The longest the mirror waits for the election's first decision before it starts reading. */
@@ -40,11 +47,17 @@ const STARTUP_LOG_GRACE_MS = 60_000;
 /** The name the dry-run "proxy" goes by in logs, metrics and `/v1/services`. */
 export const DRY_RUN = "dry-run";
 
+/**
+ * How one proxy is delivered to: a request per change (`/updateService`), or its whole
+ * configuration per batch of changes (`/configuration`, with `ASABRU_CONFIG_TEMPLATE`).
+ */
+export type ProxyDelivery = ProxyQueue | WholeStatePusher;
+
 /** A running monitor. */
 export interface MonitorApp {
   readonly session: ZkSession;
   readonly mirror: TreeMirror;
-  readonly queues: readonly ProxyQueue[];
+  readonly queues: readonly ProxyDelivery[];
   readonly election: LeaderElection;
   readonly journal: DecisionJournal;
   readonly guard: DeleteGuard;
@@ -84,12 +97,13 @@ export async function startMonitor(
   let takeoverPending = false;
   // Fencing: every request asks first whether this monitor still leads.
   const mayDeliver = () => election.leader && !takeoverPending;
-  const onDecision = (proxy: string): ProxyQueueOptions["onDecision"] => (decision) =>
+  const onDecision = (proxy: string) => (decision: Parameters<DecisionJournal["record"]>[0]) =>
     journal.record({ ...decision, proxy });
   const senders: AsabruSender[] = [];
-  const queues = options.proxyUrls.length === 0
+  const template = options.configTemplate;
+  const queues: ProxyDelivery[] = options.proxyUrls.length === 0
     ? [dryRunQueue(options, latency, mayDeliver, onDecision(DRY_RUN))]
-    : options.proxyUrls.map((url) => {
+    : options.proxyUrls.map((url): ProxyDelivery => {
       // The name in logs, metrics and status pages: never with a password, however it came in.
       const proxy = redactUrl(url);
       const sender = new AsabruSender({
@@ -104,9 +118,21 @@ export async function startMonitor(
         timeoutMs: options.proxyTimeout,
         maxConnections: options.proxyConnections,
         transport: options.proxyTransport,
-        onTextAnswers: () => warnDeletesRemoveNothing(url, sender),
+        // With whole-state delivery removals take effect: nothing to warn about.
+        onTextAnswers: template ? undefined : () => warnDeletesRemoveNothing(url, sender),
       });
       senders.push(sender);
+      if (template) {
+        return new WholeStatePusher({
+          proxy,
+          template,
+          push: (document) => sender.sendConfiguration(document),
+          retryMaxMs: options.retryMax,
+          mayDeliver,
+          onDecision: onDecision(proxy),
+          onConverged: (_key, ms) => latency.observe({ proxy }, ms / 1000),
+        });
+      }
       return new ProxyQueue({
         proxy,
         send: (op, ref) => sender.send(op, ref),
@@ -127,6 +153,9 @@ export async function startMonitor(
   let invalidSeen = 0;
   /** Services sent although odd (a persistent znode), with what is odd (logged once each). */
   const odd = new Map<string, string>();
+  /** End points refused for not being in the template, each logged once. */
+  const refusedEndPoints = new Set<string>();
+  const wantedFor = (service: MirroredService) => wantedByTemplate(template, service);
   const toQueues = (key: string, wanted: Wanted | undefined) => {
     // Until the first full read, every service may already be in the proxy (sent by the
     // monitor that ran before this one): delete before add, so it ends with one copy.
@@ -156,12 +185,16 @@ export async function startMonitor(
       odd.set(change.key, oddity);
       log.warn("{key} is a {oddity}; sending it all the same", { key: change.key, oddity });
     }
-    const result = toWanted(change.service);
+    const result = wantedFor(change.service);
     if ("invalid" in result) {
       if (invalid.get(change.key) !== result.invalid) {
         invalidSeen++;
         journal.record({ decision: "invalid", key: change.key, reason: result.invalid });
-        log.warn("not sending {key}: {reason}", { key: change.key, reason: result.invalid });
+        const endPoint = result.endPointRefused;
+        if (endPoint === undefined || !refusedEndPoints.has(endPoint)) {
+          log.warn("not sending {key}: {reason}", { key: change.key, reason: result.invalid });
+        }
+        if (endPoint !== undefined) refusedEndPoints.add(endPoint);
       }
       invalid.set(change.key, result.invalid);
       guard.set(change.key, change.service.endPoint, undefined);
@@ -301,7 +334,7 @@ export async function startMonitor(
       for (const [index, queue] of queues.entries()) {
         // A resync re-adds every service; where delete removes nothing, each one would get
         // another slot every interval. Restart recovery re-fills such a proxy instead.
-        if (senders[index]?.answersInText) {
+        if (senders[index]?.answersInText && !(queue instanceof WholeStatePusher)) {
           warnOnce(`interval:${queue.proxy}`, () =>
             log.warn(
               "RESYNC_INTERVAL skips {proxy}: its delete removes nothing, so a resync would add a " +
@@ -333,7 +366,8 @@ export async function startMonitor(
     });
     app.get("/v1/services", (c) =>
       c.json({
-        ...servicesReport(options.rootNode, mirror, queues, invalid, odd),
+        ...servicesReport(options.rootNode, mirror, queues, invalid, odd, wantedFor),
+        proxies: Object.fromEntries(queues.map((queue) => [queue.proxy, deliveryStatus(queue)])),
         monitor: monitorId,
         leadership: election.leadership,
       }));
@@ -384,9 +418,25 @@ function dryRunQueue(
   options: MonitorOptions,
   latency: ReturnType<MetricsRegistry["histogram"]>,
   mayDeliver: () => boolean,
-  onDecision: ProxyQueueOptions["onDecision"],
-): ProxyQueue {
+  onDecision: (decision: Parameters<DecisionJournal["record"]>[0]) => void,
+): ProxyDelivery {
   const dryLog = getLogger(["zkcm", "dry-run"]);
+  if (options.configTemplate) {
+    return new WholeStatePusher({
+      proxy: DRY_RUN,
+      template: options.configTemplate,
+      push: (document) => {
+        dryLog.info("would push a configuration of {bytes} characters", {
+          bytes: document.length,
+        });
+        dryLog.debug("{document}", { document });
+        return Promise.resolve({ kind: "ok", ms: 0 });
+      },
+      mayDeliver,
+      onDecision,
+      onConverged: (_key, ms) => latency.observe({ proxy: DRY_RUN }, ms / 1000),
+    });
+  }
   return new ProxyQueue({
     proxy: DRY_RUN,
     send: (op: "add" | "delete", ref: ServiceRef) => {
@@ -402,7 +452,7 @@ function dryRunQueue(
 
 function readiness(
   mirror: TreeMirror,
-  queues: readonly ProxyQueue[],
+  queues: readonly ProxyDelivery[],
   maxPendingMs: number,
   problems: (string | undefined)[],
 ): { ready: boolean; reasons: string[] } {
@@ -420,17 +470,41 @@ function readiness(
   return { ready: reasons.length === 0, reasons };
 }
 
+/**
+ * The proxy entry a mirrored service stands for, or why it cannot be sent: {@link toWanted}, and
+ * with whole-state delivery also the template's refusal (`endPointRefused` names an end point the
+ * template lacks, so that refusal is logged once per end point, not per service).
+ */
+function wantedByTemplate(
+  template: ConfigTemplate | undefined,
+  service: MirroredService,
+): { wanted: Wanted } | { invalid: string; endPointRefused?: string } {
+  const result = toWanted(service);
+  if (!template || "invalid" in result) return result;
+  const refused = templateRefusal(template, result.wanted.ref);
+  if (refused === undefined) return result;
+  const endPointRefused = template.hasEndPoint(service.endPoint) ? undefined : service.endPoint;
+  return { invalid: refused, endPointRefused };
+}
+
+/** One proxy's delivery for `/v1/services`: its mode and state, alike for both modes. */
+function deliveryStatus(queue: ProxyDelivery) {
+  if (queue instanceof WholeStatePusher) return queue.status();
+  return { mode: "per request", pending: queue.pending(), unreachable: queue.unreachable };
+}
+
 function servicesReport(
   root: string,
   mirror: TreeMirror,
-  queues: readonly ProxyQueue[],
+  queues: readonly ProxyDelivery[],
   invalid: ReadonlyMap<string, string>,
   odd: ReadonlyMap<string, string>,
+  wantedFor: (service: MirroredService) => { wanted: Wanted } | { invalid: string },
 ) {
   const endPoints: Record<string, Record<string, unknown>> = {};
   for (const service of mirror.services()) {
     const key = `${service.endPoint}/${service.service}`;
-    const result = toWanted(service);
+    const result = wantedFor(service);
     const oddity = odd.get(key);
     const entry = "wanted" in result
       ? {
@@ -455,7 +529,7 @@ function servicesReport(
 function registerMonitorMetrics(
   metrics: MetricsRegistry,
   mirror: TreeMirror,
-  queues: readonly ProxyQueue[],
+  queues: readonly ProxyDelivery[],
   invalid: () => { current: number; invalidSeen: number },
 ): void {
   metrics.gauge(
@@ -492,7 +566,7 @@ function registerMonitorMetrics(
     [],
     () => invalid().invalidSeen,
   );
-  const perProxy = (read: (queue: ProxyQueue) => number) => () =>
+  const perProxy = (read: (queue: ProxyDelivery) => number) => () =>
     queues.map((queue) => ({ labels: { proxy: queue.proxy }, value: read(queue) }));
   metrics.gauge(
     "zkcm_delivery_pending",
@@ -508,13 +582,15 @@ function registerMonitorMetrics(
   );
   metrics.collectedCounter(
     "zkcm_delivery_requests_total",
-    "Requests sent to the proxy, by operation.",
+    "Requests sent to the proxy, by operation (add, delete; configuration: a whole-state push).",
     ["proxy", "op"],
     () =>
-      queues.flatMap((q) => [
-        { labels: { proxy: q.proxy, op: "add" }, value: q.counters.sent.add },
-        { labels: { proxy: q.proxy, op: "delete" }, value: q.counters.sent.delete },
-      ]),
+      queues.flatMap((q) =>
+        Object.entries(q.counters.sent).map(([op, value]) => ({
+          labels: { proxy: q.proxy, op },
+          value,
+        }))
+      ),
   );
   metrics.collectedCounter(
     "zkcm_delivery_results_total",

@@ -21,6 +21,11 @@ import {
 } from "./options.ts";
 import { duplicateProxies, ProxyUrlSchema, redactUrl } from "./proxy_url.ts";
 import { validateZnodePath } from "./znode_path.ts";
+import {
+  type ConfigTemplate,
+  ConfigTemplateError,
+  parseConfigTemplate,
+} from "./asabru/config_template.ts";
 
 /** The monitor's exit codes (documented in `--help` and the README). */
 export const MonitorExit = {
@@ -52,6 +57,22 @@ const BearerTokenSchema: v.GenericSchema<string, string> = v.pipe(
   ),
 );
 
+/** A readable, valid proxy configuration file, parsed: the template of whole-state delivery. */
+const ConfigTemplateFileSchema: v.GenericSchema<string, ConfigTemplate> = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    try {
+      return parseConfigTemplate(Deno.readTextFileSync(dataset.value));
+    } catch (error) {
+      const reason = error instanceof ConfigTemplateError
+        ? `is not a configuration to push: ${error.message}`
+        : `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+      addIssue({ message: reason });
+      return NEVER;
+    }
+  }),
+);
+
 /** The monitor's options. */
 export const monitorOptions = {
   ...commonOptions,
@@ -81,6 +102,14 @@ export const monitorOptions = {
     description: "Sent to the proxy as Authorization: Bearer TOKEN.",
     schema: BearerTokenSchema,
     secret: true,
+  },
+  configTemplate: {
+    flag: "asabru-config-template",
+    env: "ASABRU_CONFIG_TEMPLATE",
+    placeholder: "FILE",
+    description:
+      "Whole-state delivery: the config.xml the proxy runs with. Every change pushes it to POST /configuration (at ASABRU_API_URL's origin) with each end point's services = the file's + ZooKeeper's valid ones, so removals take effect on the deployed proxy (whose /updateService delete removes nothing). Unset: one /updateService request per change.",
+    schema: ConfigTemplateFileSchema,
   },
   proxyTimeout: {
     flag: "asabru-timeout",

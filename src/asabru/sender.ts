@@ -139,6 +139,9 @@ type Failure = {
   connectionBroke?: boolean;
 };
 
+/** Where a request goes: `/updateService` (the URL given) or `/configuration` at its origin. */
+type Route = "update" | "configuration";
+
 /** The most of an answer's body we read; the proxy's answers are a few dozen bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -151,12 +154,16 @@ const MAX_BODY_BYTES = 64 * 1024;
 export class AsabruSender implements Disposable {
   /** The proxy's update URL. */
   readonly url: string;
+  /** The proxy's whole-configuration URL: `/configuration` at the update URL's origin. */
+  readonly configurationUrl: string;
   /** The per-request timeout in milliseconds. */
   readonly timeoutMs: number;
 
   readonly #credentials: ProxyCredentials;
   /** The head up to the Authorization line, and the one last built for a token. */
   readonly #headStart: string;
+  /** The same for `POST /configuration`. */
+  readonly #configurationHeadStart: string;
   #head: { token: string | undefined; text: string } | undefined;
   #transport: AsabruTransport;
   readonly #onTextAnswers: (() => void) | undefined;
@@ -198,6 +205,7 @@ export class AsabruSender implements Disposable {
       throw new TypeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
     }
     this.url = url.href;
+    this.configurationUrl = new URL("/configuration", url).href;
     this.timeoutMs = timeoutMs;
     if (options.token !== undefined && !/^[A-Za-z0-9\-._~+/]+=*$/.test(options.token)) {
       // RFC 6750 b64token, so the header cannot be split or refused by fetch.
@@ -208,6 +216,8 @@ export class AsabruSender implements Disposable {
     this.#transport = options.transport ?? "auto";
     this.#onTextAnswers = options.onTextAnswers;
     this.#headStart = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+      `Content-Type: application/xml\r\n`;
+    this.#configurationHeadStart = `POST /configuration HTTP/1.1\r\nHost: ${url.host}\r\n` +
       `Content-Type: application/xml\r\n`;
     this.#pool = url.protocol === "http:"
       ? new Http1Pool({
@@ -276,6 +286,20 @@ export class AsabruSender implements Disposable {
       if (!(error instanceof InvalidServiceRefError)) throw error;
       return { kind: "not-sent", reason: `invalid service ref: ${error.reason}`, ms: elapsed() };
     }
+    return await this.#post("update", body, started);
+  }
+
+  /**
+   * Sends a whole configuration document to `POST /configuration` at the proxy's origin
+   * (whole-state delivery) and resolves with what became of it, as {@link send} does: same
+   * transport, same login.
+   */
+  async sendConfiguration(document: string): Promise<DeliveryOutcome> {
+    return await this.#post("configuration", document, performance.now());
+  }
+
+  async #post(route: Route, body: string, started: number): Promise<DeliveryOutcome> {
+    const elapsed = () => performance.now() - started;
     if (this.#closed) {
       return { kind: "not-sent", reason: "sender closed", ms: elapsed() };
     }
@@ -303,9 +327,9 @@ export class AsabruSender implements Disposable {
         }
         const answer = this.#pool
           ? await this.#probeFirst(() =>
-            this.#overSocket(this.#pool!, body, token, signal, aborted)
+            this.#overSocket(this.#pool!, route, body, token, signal, aborted)
           )
-          : await this.#overFetch(body, token, signal, aborted);
+          : await this.#overFetch(route, body, token, signal, aborted);
         const ms = elapsed();
         if ("kind" in answer) return { ...answer, ms };
         const verdict = classifyResponse(answer.status, answer.body);
@@ -367,7 +391,11 @@ export class AsabruSender implements Disposable {
   }
 
   /** The request head up to the Content-Length value, for `token`. */
-  #requestHead(token: string | undefined): string {
+  #requestHead(route: Route, token: string | undefined): string {
+    if (route === "configuration") {
+      const authorization = token === undefined ? "" : `Authorization: Bearer ${token}\r\n`;
+      return `${this.#configurationHeadStart}${authorization}Content-Length: `;
+    }
     if (this.#head === undefined || this.#head.token !== token) {
       const authorization = token === undefined ? "" : `Authorization: Bearer ${token}\r\n`;
       this.#head = { token, text: `${this.#headStart}${authorization}Content-Length: ` };
@@ -409,6 +437,7 @@ export class AsabruSender implements Disposable {
    */
   async #overSocket(
     pool: Http1Pool,
+    route: Route,
     body: string,
     token: string | undefined,
     signal: AbortSignal,
@@ -416,7 +445,8 @@ export class AsabruSender implements Disposable {
   ): Promise<Answer | Failure> {
     // Content-Length counts UTF-8 bytes: the string's length when it is all ASCII (the usual case).
     const length = ASCII.test(body) ? body.length : this.#encoder.encode(body).length;
-    const request = this.#encoder.encode(`${this.#requestHead(token)}${length}\r\n\r\n${body}`);
+    const head = this.#requestHead(route, token);
+    const request = this.#encoder.encode(`${head}${length}\r\n\r\n${body}`);
     try {
       if (this.#transport === "one-shot" && this.#oneShot) {
         return await this.#oneShot.request(request, signal);
@@ -451,6 +481,7 @@ export class AsabruSender implements Disposable {
 
   /** `https:`: through `fetch` and a `Deno.HttpClient` of our own (HTTP/1.1 only). */
   async #overFetch(
+    route: Route,
     body: string,
     token: string | undefined,
     signal: AbortSignal,
@@ -458,7 +489,7 @@ export class AsabruSender implements Disposable {
   ): Promise<Answer | Failure> {
     let response: Response;
     try {
-      response = await fetch(this.url, {
+      response = await fetch(route === "update" ? this.url : this.configurationUrl, {
         method: "POST",
         headers: token === undefined
           ? { "Content-Type": "application/xml" }

@@ -68,8 +68,18 @@ export interface PusherCounters {
   rejected: number;
   notSent: number;
   uncertain: number;
+  /** 401 or a refused login: nothing applied. */
+  unauthorized: number;
+  /** The proxy closed the connection without an answer: it read nothing. */
+  notApplied: number;
   retried: number;
   resyncs: number;
+  /** Pushes that re-filled a proxy answering again after refused or broken connections. */
+  restartRecoveries: number;
+  /** Always 0: a push of unknown outcome is simply pushed again (the queue's shape). */
+  assumedApplied: number;
+  /** 404 or 405: the URL is not the proxy's (nothing applied). */
+  misconfigured: number;
 }
 
 /** The last push, for the status routes. */
@@ -109,9 +119,16 @@ export class WholeStatePusher {
     rejected: 0,
     notSent: 0,
     uncertain: 0,
+    unauthorized: 0,
+    notApplied: 0,
     retried: 0,
     resyncs: 0,
+    restartRecoveries: 0,
+    assumedApplied: 0,
+    misconfigured: 0,
   };
+  /** A 404 or 405 from the proxy (the URL is not its control API), until a push succeeds. */
+  misconfiguration: string | undefined;
   readonly #template: ConfigTemplate;
   readonly #push: PushConfiguration;
   readonly #retryBaseMs: number;
@@ -140,6 +157,10 @@ export class WholeStatePusher {
   #inFlight?: Promise<void>;
   #failures = 0;
   #lastFailure?: string;
+  /** During the failures, a connection was refused or broken: the proxy may have restarted. */
+  #mayHaveRestarted = false;
+  /** The last push got a 401 (or the login was refused). */
+  #unauthorized = false;
   #retryAt = 0;
   #timer?: ReturnType<typeof setTimeout>;
   #stopped = false;
@@ -174,10 +195,11 @@ export class WholeStatePusher {
   }
 
   /** Pushes the whole state again, even if nothing changed (the proxy may have restarted). */
-  resync(): void {
+  resync(reason = "resync"): void {
     this.counters.resyncs++;
-    log.info("full resync of {proxy}: pushing its whole configuration again", {
+    log.info("full resync of {proxy} ({reason}): pushing its whole configuration again", {
       proxy: this.proxy,
+      reason,
     });
     this.#dirty = true;
     this.#retryAt = 0; // a resync is asked for now, not after the back-off
@@ -213,9 +235,9 @@ export class WholeStatePusher {
     return !this.#changedAt.has(key);
   }
 
-  /** Whether the proxy is unreachable right now (backing off after failures). */
+  /** Whether the proxy is unreachable right now (backing off after failures, credentials aside). */
   get unreachable(): boolean {
-    return this.#failures > 0;
+    return this.#failures > 0 && !this.#unauthorized;
   }
 
   /** The state the status routes show. */
@@ -333,12 +355,23 @@ export class WholeStatePusher {
     };
     if (outcome.kind === "ok") {
       this.counters.ok++;
-      if (this.#failures > 0) {
+      if (this.#mayHaveRestarted) {
+        // The same restart recovery as the per-request queue's, for free: this push re-filled it.
+        this.counters.restartRecoveries++;
+        log.warn(
+          "{proxy} answers again after refused or broken connections: it may have restarted and " +
+            "forgotten every service added at run time; this push re-filled it (restart recovery)",
+          { ...properties, failures: this.#failures },
+        );
+      } else if (this.#failures > 0) {
         log.info("{proxy} took the configuration again after {failures} failures", {
           ...properties,
           failures: this.#failures,
         });
       }
+      this.#mayHaveRestarted = false;
+      this.#unauthorized = false;
+      this.misconfiguration = undefined;
       this.#failures = 0;
       this.#retryAt = 0;
       this.#lastFailure = undefined;
@@ -353,11 +386,34 @@ export class WholeStatePusher {
       return;
     }
     const reason = "message" in outcome ? outcome.message : outcome.reason;
-    if (outcome.kind === "rejected") this.counters.rejected++;
-    else if (outcome.kind === "not-sent") this.counters.notSent++;
-    else this.counters.uncertain++;
+    const refused = outcome.kind === "rejected" || outcome.kind === "unauthorized" ||
+      outcome.kind === "misconfigured";
+    this.#unauthorized = outcome.kind === "unauthorized";
+    switch (outcome.kind) {
+      case "rejected":
+        this.counters.rejected++;
+        break;
+      case "unauthorized":
+        this.counters.unauthorized++;
+        break;
+      case "not-applied":
+        this.counters.notApplied++;
+        break;
+      case "misconfigured":
+        this.counters.misconfigured++;
+        this.misconfiguration = outcome.reason;
+        break;
+      case "not-sent":
+        this.counters.notSent++;
+        this.#mayHaveRestarted = true;
+        break;
+      case "uncertain":
+        this.counters.uncertain++;
+        // A timeout alone says the proxy is slow, not that it restarted.
+        if (!outcome.timedOut) this.#mayHaveRestarted = true;
+    }
     this.#onDecision?.({
-      decision: outcome.kind === "rejected" ? "rejected" : "uncertain",
+      decision: refused ? "rejected" : "uncertain",
       key: "*",
       op: "configuration",
       reason,

@@ -27,7 +27,7 @@ export interface Decision {
   key?: string;
   /** The proxy, when about one. */
   proxy?: string;
-  op?: "add" | "delete";
+  op?: "add" | "delete" | "configuration";
   reason?: string;
   /** The leadership epoch of the monitor that decided. */
   epoch?: number;
