@@ -1,0 +1,210 @@
+/**
+ * Whole-state delivery (`ASABRU_CONFIG_TEMPLATE`) end to end: the monitor against a real ZooKeeper
+ * and the deployed-mode stand-in, whose `/updateService` delete removes nothing and whose
+ * `/configuration` replaces every end point's list. Removals must take effect, no slot may ever be
+ * duplicated (the stand-in's whole history is checked, not only its end state), nothing the monitor
+ * sends may crash the proxy, and a restarted proxy must be filled again.
+ */
+import { type MonitorApp, type MonitorOptions, monitorOptions, startMonitor } from "../mod.ts";
+import { parseOptions } from "../src/options.ts";
+import { ZkSession } from "../src/zookeeper/mod.ts";
+import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { parseConfigTemplate } from "../src/asabru/config_template.ts";
+import { WholeStatePusher } from "../src/delivery/whole_state_pusher.ts";
+import { StandInAsabru } from "./harness/stand_in_asabru.ts";
+import { asabruConfigXml } from "./harness/asabru_config.ts";
+import { assert, assertEquals } from "./harness/assert.ts";
+import { waitFor } from "./harness/wait.ts";
+
+const text = new TextEncoder();
+const STATIC = { service: "ch_http_service1", host: "127.0.0.1", port: 8123 };
+/** The proxy's configuration: one end point with a static service, one without. */
+const CONFIG = asabruConfigXml({ ch_http_node1: [STATIC], ch_http_bare: [] });
+
+function options(
+  zkHost: string,
+  proxy: StandInAsabru,
+  overrides: Partial<MonitorOptions> = {},
+): MonitorOptions {
+  const parsed = parseOptions(
+    monitorOptions,
+    ["--zk-host", zkHost, "--asabru-url", proxy.url],
+    new Map(),
+  );
+  if (!parsed.ok || parsed.help) throw new Error(JSON.stringify(parsed));
+  return {
+    ...parsed.value,
+    configTemplate: parseConfigTemplate(CONFIG),
+    sessionTimeoutMs: 2000,
+    proxyTimeout: 5000,
+    retryMax: 200,
+    ...overrides,
+  };
+}
+
+async function connect(connectionString: string): Promise<ZkSession> {
+  const session = ZkSession.open({ connectionString, sessionTimeoutMs: 4000 });
+  await session.waitUntilConnected({ timeoutMs: 10_000 });
+  return session;
+}
+
+/** `service=host:port` of an end point at the proxy, in its order. */
+function slots(proxy: StandInAsabru, endPoint: string): string[] {
+  return proxy.list(endPoint).map((entry) => `${entry.service}=${entry.host}:${entry.port}`);
+}
+
+function pusherOf(app: MonitorApp): WholeStatePusher {
+  const [queue] = app.queues;
+  assert(queue instanceof WholeStatePusher, "whole-state mode chose the pusher");
+  return queue;
+}
+
+/** Nothing the monitor sent was malformed, crashed the proxy or doubled a slot, ever. */
+function assertClean(proxy: StandInAsabru): void {
+  assertEquals(proxy.everDuplicated(), [], "no slot ever duplicated");
+  assertEquals(proxy.malformedReasons, [], "nothing malformed");
+  assertEquals(proxy.crashes, 0, "the proxy never crashed");
+  const kinds = new Set(proxy.history.map((record) => record.kind));
+  assert(!kinds.has("/updateService"), "whole-state mode sends no /updateService");
+}
+
+Deno.test("monitor in whole-state mode against the deployed-mode stand-in", async (t) => {
+  await using zk = await LocalZooKeeper.start();
+  await using writer = await connect(zk.connectionString);
+  await writer.ensurePath("/cluster1/ch_http_node1");
+  await writer.ensurePath("/cluster1/ch_http_bare");
+
+  await t.step("a removal takes effect: the proxy's list loses the service", async () => {
+    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
+    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
+    try {
+      for (
+        const [name, port] of [["ch_http_service2", 2023], ["ch_http_service3", 2024]] as const
+      ) {
+        await writer.create(
+          `/cluster1/ch_http_node1/${name}`,
+          text.encode(`localhost:${port}`),
+          { mode: "ephemeral" },
+        );
+      }
+      await waitFor(
+        () => slots(proxy, "ch_http_node1").length === 3,
+        10_000,
+        "both services pushed",
+      );
+      assertEquals(slots(proxy, "ch_http_node1"), [
+        "ch_http_service1=127.0.0.1:8123",
+        "ch_http_service2=localhost:2023",
+        "ch_http_service3=localhost:2024",
+      ]);
+      await writer.delete("/cluster1/ch_http_node1/ch_http_service2");
+      await waitFor(
+        () => slots(proxy, "ch_http_node1").length === 2,
+        10_000,
+        "the removal took effect",
+      );
+      assertEquals(slots(proxy, "ch_http_node1"), [
+        "ch_http_service1=127.0.0.1:8123",
+        "ch_http_service3=localhost:2024",
+      ]);
+      await pusherOf(app).idle();
+      assertEquals(pusherOf(app).pending(), 0);
+      assertClean(proxy);
+      await writer.delete("/cluster1/ch_http_node1/ch_http_service3");
+      await waitFor(
+        () => slots(proxy, "ch_http_node1").length === 1,
+        10_000,
+        "back to the static service",
+      );
+    } finally {
+      await app.shutdown();
+    }
+  });
+
+  await t.step("an end point the template lacks is refused, never pushed", async () => {
+    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
+    const app = await startMonitor({
+      ...options(zk.connectionString, proxy, { statusPort: 0, statusHost: "127.0.0.1" }),
+    });
+    try {
+      await writer.ensurePath("/cluster1/not_in_template");
+      await writer.create("/cluster1/not_in_template/svc", text.encode("localhost:1"), {
+        mode: "ephemeral",
+      });
+      await writer.create(
+        "/cluster1/ch_http_node1/ch_http_service1",
+        text.encode("localhost:2"),
+        { mode: "ephemeral" },
+      );
+      await writer.create("/cluster1/ch_http_bare/after", text.encode("localhost:3"), {
+        mode: "ephemeral",
+      });
+      await waitFor(() => slots(proxy, "ch_http_bare").length === 1, 10_000, "a valid change");
+      const report = await (await fetch(`http://127.0.0.1:${app.statusPort}/v1/services`)).json();
+      assert(
+        /not in the proxy's configuration template/.test(
+          report.endPoints.not_in_template.svc.invalid,
+        ),
+        JSON.stringify(report.endPoints.not_in_template),
+      );
+      assert("invalid" in report.endPoints.ch_http_node1.ch_http_service1);
+      assertEquals(report.proxies[proxy.url].mode, "whole state");
+      assertEquals(report.proxies[proxy.url].lastPush.result, "ok");
+      const metrics = await (await fetch(`http://127.0.0.1:${app.statusPort}/metrics`)).text();
+      assert(/^zkcm_mirror_invalid_services 2$/m.test(metrics), "both counted as invalid");
+      assert(/zkcm_delivery_requests_total\{proxy="[^"]+",op="configuration"\} \d+/.test(metrics));
+      assertEquals([...proxy.table().keys()].includes("not_in_template"), false);
+      assertEquals(slots(proxy, "ch_http_node1"), ["ch_http_service1=127.0.0.1:8123"]);
+      assertClean(proxy);
+    } finally {
+      await app.shutdown();
+      await writer.deleteRecursive("/cluster1/not_in_template");
+      await writer.delete("/cluster1/ch_http_node1/ch_http_service1");
+      await writer.delete("/cluster1/ch_http_bare/after");
+    }
+  });
+
+  await t.step("the last service of an end point without static ones stays", async () => {
+    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
+    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
+    try {
+      await writer.create("/cluster1/ch_http_bare/only", text.encode("localhost:4"), {
+        mode: "ephemeral",
+      });
+      await waitFor(() => slots(proxy, "ch_http_bare").length === 1, 10_000, "pushed");
+      const pushes = pusherOf(app).counters.ok;
+      await writer.delete("/cluster1/ch_http_bare/only");
+      await waitFor(() => pusherOf(app).counters.ok > pushes, 10_000, "a push after the delete");
+      assertEquals(slots(proxy, "ch_http_bare"), ["only=localhost:4"], "never pushed empty");
+      assertEquals(pusherOf(app).status().kept, ["ch_http_bare"]);
+      assertEquals(proxy.dataPlaneRequest("ch_http_bare"), {
+        service: "only",
+        host: "localhost",
+        port: 4,
+      }, "a request to it is served, not a crash");
+      assertClean(proxy);
+    } finally {
+      await app.shutdown();
+    }
+  });
+
+  await t.step("a restarted proxy is filled again by a resync", async () => {
+    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
+    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
+    try {
+      await writer.create("/cluster1/ch_http_node1/svc_r", text.encode("localhost:5"), {
+        mode: "ephemeral",
+      });
+      await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "pushed");
+      proxy.restartEmpty();
+      await proxy.settled();
+      assertEquals(slots(proxy, "ch_http_node1"), ["ch_http_service1=127.0.0.1:8123"]);
+      app.resync("test");
+      await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "filled again");
+      assertEquals(proxy.everDuplicated(), []);
+    } finally {
+      await app.shutdown();
+      await writer.delete("/cluster1/ch_http_node1/svc_r");
+    }
+  });
+});
