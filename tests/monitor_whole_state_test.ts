@@ -188,6 +188,47 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
     }
   });
 
+  await t.step("hostile names reach the proxy as they are; hostile data is refused", async () => {
+    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
+    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
+    // Znode names cannot hold "/", so no closing tag; everything else XML cares about is here.
+    const names = [
+      `q" x="1"><SERVICE name="evil"><HOST>evil<`,
+      "<![CDATA[x]]>",
+      "amp&amp;lt<!--'",
+    ];
+    const created: string[] = [];
+    try {
+      for (const [index, name] of names.entries()) {
+        created.push(
+          await writer.create(
+            `/cluster1/ch_http_node1/${name}`,
+            text.encode(`localhost:${3000 + index}`),
+            { mode: "ephemeral" },
+          ),
+        );
+      }
+      created.push(
+        await writer.create(
+          "/cluster1/ch_http_node1/bad_host",
+          text.encode("</HOST><HOST>evil:1"),
+          { mode: "ephemeral" },
+        ),
+      );
+      await waitFor(() => slots(proxy, "ch_http_node1").length === 4, 10_000, "pushed");
+      await pusherOf(app).idle();
+      assertEquals(
+        proxy.list("ch_http_node1").map((entry) => entry.service).sort(),
+        [STATIC.service, ...names].sort(),
+      );
+      assertEquals([...proxy.table().keys()].sort(), ["ch_http_node1"]);
+      assertClean(proxy);
+    } finally {
+      await app.shutdown();
+      for (const path of created) await writer.delete(path);
+    }
+  });
+
   await t.step("a restarted proxy is filled again by a resync", async () => {
     await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
     const app = await startMonitor({ ...options(zk.connectionString, proxy) });

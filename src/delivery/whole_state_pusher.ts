@@ -25,7 +25,7 @@ import type { ConfigTemplate } from "../asabru/config_template.ts";
 import { renderConfiguration } from "../asabru/config_document.ts";
 import type { Wanted } from "./decide.ts";
 import { backoffMs } from "./backoff.ts";
-import { nextPush } from "./push_schedule.ts";
+import { nextPush, type PushDecision } from "./push_schedule.ts";
 import { planWholeState, sameWanted, type WholeStatePlan } from "./whole_state_plan.ts";
 
 const log = getLogger(["zkcm", "delivery"]);
@@ -274,28 +274,25 @@ export class WholeStatePusher {
 
   #schedule(): void {
     if (this.#timer !== undefined) return;
-    const decision = nextPush({
+    const decision = this.#decide();
+    if (decision.kind === "none") return this.#notifyIdle();
+    // "push": at the end of this turn, so the changes of one ZooKeeper answer go together.
+    const delay = decision.kind === "wait" ? decision.ms : 0;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#decide().kind === "push") this.#startPush();
+      else this.#schedule();
+    }, delay);
+  }
+
+  #decide(): PushDecision {
+    return nextPush({
       dirty: this.#dirty,
       inFlight: this.#inFlight !== undefined,
       allowed: !this.#stopped && this.#startupOver && this.#mayDeliver(),
       retryAt: this.#retryAt,
       now: this.#now(),
     });
-    if (decision.kind === "none") return this.#notifyIdle();
-    // "push": at the end of this turn, so the changes of one ZooKeeper answer go together.
-    const delay = decision.kind === "wait" ? decision.ms : 0;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      const again = nextPush({
-        dirty: this.#dirty,
-        inFlight: this.#inFlight !== undefined,
-        allowed: !this.#stopped && this.#startupOver && this.#mayDeliver(),
-        retryAt: this.#retryAt,
-        now: this.#now(),
-      });
-      if (again.kind === "push") this.#startPush();
-      else this.#schedule();
-    }, delay);
   }
 
   #startPush(): void {
