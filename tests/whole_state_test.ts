@@ -84,14 +84,28 @@ Deno.test("plan: an end point is never pushed empty", async (t) => {
   });
 });
 
-Deno.test("schedule: push when idle, wait while in flight or backing off", () => {
-  const base = { dirty: true, inFlight: false, allowed: true, retryAt: 0, now: 1000 };
+Deno.test("schedule: push when idle; wait while in flight, backing off or after a costly push", () => {
+  const base = {
+    dirty: true,
+    inFlight: false,
+    allowed: true,
+    retryAt: 0,
+    now: 1000,
+    lastPushEndedAt: 0,
+    lastPushCostMs: 0,
+  };
   assertEquals(nextPush(base), { kind: "push" });
   assertEquals(nextPush({ ...base, dirty: false }), { kind: "none", why: "clean" });
   assertEquals(nextPush({ ...base, inFlight: true }), { kind: "none", why: "in flight" });
   assertEquals(nextPush({ ...base, allowed: false }), { kind: "none", why: "not allowed" });
   assertEquals(nextPush({ ...base, retryAt: 1250 }), { kind: "wait", ms: 250 });
   assertEquals(nextPush({ ...base, retryAt: 1000 }), { kind: "push" });
+  // A push that cost 80 ms and ended 30 ms ago: the next one waits 50 ms more.
+  assertEquals(nextPush({ ...base, lastPushEndedAt: 970, lastPushCostMs: 80 }), {
+    kind: "wait",
+    ms: 50,
+  });
+  assertEquals(nextPush({ ...base, lastPushEndedAt: 900, lastPushCostMs: 80 }), { kind: "push" });
 });
 
 Deno.test("back-off: capped, exponential, half of it jitter", () => {

@@ -165,6 +165,8 @@ export class WholeStatePusher {
   #timer?: ReturnType<typeof setTimeout>;
   #stopped = false;
   #lastPush?: PushRecord;
+  #lastPushEndedAt = 0;
+  #lastPushCostMs = 0;
   #idle = new Set<() => void>();
 
   constructor(options: WholeStatePusherOptions) {
@@ -292,10 +294,13 @@ export class WholeStatePusher {
       allowed: !this.#stopped && this.#startupOver && this.#mayDeliver(),
       retryAt: this.#retryAt,
       now: this.#now(),
+      lastPushEndedAt: this.#lastPushEndedAt,
+      lastPushCostMs: this.#lastPushCostMs,
     });
   }
 
   #startPush(): void {
+    const began = this.#now();
     this.#dirty = false;
     const plan = planWholeState(this.#template, this.#wanted, this.#lastCarried);
     this.#warnAboutEmptyEndPoints(plan);
@@ -314,6 +319,7 @@ export class WholeStatePusher {
       return;
     }
     this.#lastCarried = plan.carried;
+    this.#lastPushCostMs = this.#now() - began;
     const retry = this.#failures > 0;
     this.counters.sent.configuration++;
     if (retry) this.counters.retried++;
@@ -333,6 +339,7 @@ export class WholeStatePusher {
       };
       this.#apply(plan, outcome, retry, pushedAt);
     }).finally(() => {
+      this.#lastPushEndedAt = this.#now();
       this.#inFlight = undefined;
       this.#schedule();
     });
