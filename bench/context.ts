@@ -66,6 +66,8 @@ export interface BenchContext {
   profileDir?: string;
   /** Extra `deno run` flags for every monitor, e.g. V8 flags to compare. */
   monitorFlags?: string[];
+  /** Whole-state mode (`--whole-state`): the template every monitor pushes. */
+  configTemplate?: string;
 }
 
 /** A monitor process with its status port. */
@@ -108,6 +110,7 @@ export async function startMonitorProcess(
       ZK_SESSION_TIMEOUT: `${DRIVER_SESSION_TIMEOUT_MS}ms`,
       STATUS_PORT: String(statusPort),
       STATUS_HOST: "127.0.0.1",
+      ...(context.configTemplate ? { ASABRU_CONFIG_TEMPLATE: context.configTemplate } : {}),
     },
   });
   return { process, statusPort };

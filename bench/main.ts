@@ -13,6 +13,10 @@
  * - `--only`: a subset of the scenarios (for investigating one); writes `bench/results/partial.json`.
  * - `--monitor-flag=F` (repeatable): an extra `deno run` flag for every monitor, e.g.
  *   `--monitor-flag=--v8-flags=--max-semi-space-size=1` to compare V8 settings.
+ * - `--sizes=N,N`: the growth series' sizes instead of the default ones.
+ * - `--whole-state`: the monitors push whole configurations (`ASABRU_CONFIG_TEMPLATE`) instead of
+ *   a request per change; the receiver counts each push's added and dropped services as adds and
+ *   deletes. The receiver-ceiling replay (per-request) is left out. Writes `*-whole-state.json`.
  *
  * Loopback only; every load is bounded in count and time; every process, server, session and
  * temporary directory is removed at the end, also after a failure or SIGINT/SIGTERM.
@@ -29,7 +33,8 @@ import { burst } from "./scenarios/burst.ts";
 import { receiverCeiling } from "./scenarios/ceiling.ts";
 import { clientRegistration } from "./scenarios/client_registration.ts";
 import { coldSync } from "./scenarios/cold_sync.ts";
-import { changeLatency } from "./scenarios/latency.ts";
+import { changeLatency, LATENCY_END_POINT } from "./scenarios/latency.ts";
+import { writeBenchTemplate } from "./whole_state_template.ts";
 
 const SCENARIOS = ["latency", "burst", "growth", "client"] as const;
 type Scenario = typeof SCENARIOS[number];
@@ -39,6 +44,7 @@ interface Plan {
   profile: boolean;
   /** Extra `deno run` flags for every monitor (`--monitor-flag=--v8-flags=...`, repeatable). */
   monitorFlags: string[];
+  wholeState: boolean;
   only: ReadonlySet<Scenario>;
   latencyRounds: number;
   latencyWarmup: number;
@@ -63,15 +69,24 @@ function plan(args: readonly string[]): Plan {
       : SCENARIOS,
   );
   const unknown = args.filter((arg) =>
-    !["--quick", "--profile"].includes(arg) && !arg.startsWith("--only=") &&
-    !arg.startsWith("--monitor-flag=")
+    !["--quick", "--profile", "--whole-state"].includes(arg) && !arg.startsWith("--only=") &&
+    !arg.startsWith("--monitor-flag=") && !arg.startsWith("--sizes=")
   );
+  const sizesArg = args.find((arg) => arg.startsWith("--sizes="))?.slice("--sizes=".length);
+  const sizes = sizesArg?.split(",").map((size) => {
+    const n = Number(size);
+    if (!Number.isInteger(n) || n < 100 || n > 100_000) {
+      throw new Error(`--sizes: ${size} is not a whole number of services from 100 to 100,000`);
+    }
+    return n;
+  });
   if (unknown.length > 0) throw new Error(`unknown arguments: ${unknown.join(" ")}`);
   return {
     quick,
     profile: args.includes("--profile"),
     monitorFlags: args.filter((arg) => arg.startsWith("--monitor-flag="))
       .map((arg) => arg.slice("--monitor-flag=".length)),
+    wholeState: args.includes("--whole-state"),
     only,
     latencyRounds: quick ? 50 : 500,
     // ZooKeeper (a JVM) and the monitor (V8) compile their hot paths over the first few hundred
@@ -79,7 +94,7 @@ function plan(args: readonly string[]): Plan {
     latencyWarmup: quick ? 5 : 200,
     latencyBudgetMs: quick ? 10_000 : 60_000,
     burstSize: 2000,
-    growthSizes: quick ? [1000, 5000] : [1000, 10_000, 50_000],
+    growthSizes: sizes ?? (quick ? [1000, 5000] : [1000, 10_000, 50_000]),
     clientLeaves: 1000,
     singleLeafRounds: quick ? 2 : 5,
   };
@@ -114,6 +129,7 @@ async function main(): Promise<number> {
 
   const results: BenchResults = {
     mode: settings.quick ? "quick" : "full",
+    delivery: settings.wholeState ? "whole state" : "per request",
     machine: {
       cores: navigator.hardwareConcurrency,
       deno: Deno.version.deno,
@@ -153,6 +169,11 @@ async function main(): Promise<number> {
       quick: settings.quick,
       profileDir,
       monitorFlags: settings.monitorFlags,
+      configTemplate: settings.wholeState
+        ? await writeBenchTemplate(tmpDir, Math.max(...settings.growthSizes, 2000) / 100, [
+          LATENCY_END_POINT,
+        ])
+        : undefined,
     };
 
     progress("baselines");
@@ -178,7 +199,9 @@ async function main(): Promise<number> {
         progress(`scenarios 2/5: cold sync of ${size}, then the receiver's ceiling`);
         const { result, sent } = await coldSync(context, size, idle, size === largest);
         results.coldSyncs.push(result);
-        results.ceilings.push(await receiverCeiling(context, size, sent, !settings.quick));
+        if (!settings.wholeState) {
+          results.ceilings.push(await receiverCeiling(context, size, sent, !settings.quick));
+        }
         progress(`scenario 5: burst of ${size}`);
         results.bursts.push(await burst(context, size));
       }
@@ -209,7 +232,8 @@ async function main(): Promise<number> {
   // A subset (`--only`) must not replace the full results the README quotes.
   const partial = settings.only.size < SCENARIOS.length;
   const file = new URL(
-    partial ? "partial.json" : settings.quick ? "latest-quick.json" : "latest.json",
+    (partial ? "partial" : settings.quick ? "latest-quick" : "latest") +
+      (settings.wholeState ? "-whole-state.json" : ".json"),
     resultsDirectory,
   );
   const previous = await readPrevious(file);

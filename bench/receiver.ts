@@ -9,6 +9,12 @@
  * It keeps no balancer lists: it counts. Waiting is event-driven (a waiter is checked on every
  * arrival), never a poll, so the receiver adds nothing to the latencies it measures.
  *
+ * Whole-state delivery (`POST /configuration`): each push is compared with the one before, and
+ * every service it adds or drops is recorded as an add or a delete arriving when the push did, so
+ * the scenarios time both modes alike. The template's static services ({@link STATIC_SERVICE}) are
+ * not counted. {@link BenchReceiver.reset} forgets the last push too: the next one's services all
+ * count as adds.
+ *
  * @module
  */
 
@@ -24,6 +30,12 @@ export interface Arrival {
 }
 
 const OK_BODY = '{"status":"ok"}';
+/** The deployed proxy's answer to a whole configuration. */
+const UPDATED = "Configuration Updated Successfully!";
+/** The name of each end point's static service in the benchmark's template (not counted). */
+export const STATIC_SERVICE = "static";
+/** An end point or a service of a pushed document (the benchmark's names need no unescaping). */
+const DOCUMENT_NAMES = /<(END_POINT|SERVICE) name="([^"]*)"/g;
 const OPERATION = /<operation>\s*(add|delete)\s*<\/operation>/;
 const END_POINT = /<end_point\s+name="([^"]*)"/;
 const SERVICE = /<service\s+name="([^"]*)"/;
@@ -45,6 +57,9 @@ export class BenchReceiver implements AsyncDisposable {
   #maxInFlight = 0;
   readonly #waiters = new Set<() => void>();
   readonly #keyWaiters = new Map<string, (arrival: Arrival) => void>();
+  /** Whole-state: the services of the last push, by key. */
+  #pushed = new Set<string>();
+  #pushes = 0;
 
   private constructor(server: Deno.HttpServer<Deno.NetAddr>) {
     this.#server = server;
@@ -73,6 +88,8 @@ export class BenchReceiver implements AsyncDisposable {
     this.#duplicateAdds = 0;
     this.#malformed = 0;
     this.#holding.clear();
+    this.#pushed = new Set();
+    this.#pushes = 0;
     this.#remotePorts.clear();
     this.#maxInFlight = this.#inFlight;
   }
@@ -95,6 +112,11 @@ export class BenchReceiver implements AsyncDisposable {
   /** Requests that were not a recognisable update (must stay 0). */
   get malformed(): number {
     return this.#malformed;
+  }
+
+  /** Whole configurations received since the last reset. */
+  get pushes(): number {
+    return this.#pushes;
   }
 
   /** Distinct client connections seen since the last reset. */
@@ -171,6 +193,10 @@ export class BenchReceiver implements AsyncDisposable {
     if (this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
     try {
       const body = await request.text();
+      if (new URL(request.url).pathname === "/configuration") {
+        this.#recordPush(at, body, info.remoteAddr.port);
+        return new Response(UPDATED, { headers: { "content-type": "text/plain" } });
+      }
       const op = OPERATION.exec(body)?.[1] as "add" | "delete" | undefined;
       const endPoint = END_POINT.exec(body)?.[1];
       const service = SERVICE.exec(body)?.[1];
@@ -183,6 +209,24 @@ export class BenchReceiver implements AsyncDisposable {
     } finally {
       this.#inFlight--;
     }
+  }
+
+  /** A whole configuration: what it adds and drops, against the last push. */
+  #recordPush(at: number, body: string, remotePort: number): void {
+    this.#pushes++;
+    const listed = new Set<string>();
+    let endPoint = "";
+    for (const [, tag, name] of body.matchAll(DOCUMENT_NAMES)) {
+      if (tag === "END_POINT") endPoint = name;
+      else if (name !== STATIC_SERVICE) listed.add(`${endPoint}/${name}`);
+    }
+    for (const key of this.#pushed) {
+      if (!listed.has(key)) this.#record({ at, op: "delete", key, remotePort });
+    }
+    for (const key of listed) {
+      if (!this.#pushed.has(key)) this.#record({ at, op: "add", key, remotePort });
+    }
+    this.#pushed = listed;
   }
 
   #record(arrival: Arrival): void {

@@ -16,6 +16,8 @@ import { issue16Targets } from "./issue16_targets.ts";
 /** Everything one run measured (written as JSON). */
 export interface BenchResults {
   mode: "full" | "quick";
+  /** How the monitors delivered: a request per change, or whole configurations (`--whole-state`). */
+  delivery?: "per request" | "whole state";
   machine: {
     cores: number;
     deno: string;
@@ -274,6 +276,17 @@ export function renderTable(results: BenchResults, previous?: BenchResults): str
         `synced on an empty root ${
           mb(b.idleMonitorRssBytes)
         } MB, spawn → synced ${b.monitorStartMs} ms`,
+    );
+  }
+  if (results.delivery === "whole state") {
+    const pushes = [
+      ...results.coldSyncs.map((sync) => `cold sync ${sync.services}: ${sync.pushes}`),
+      ...(results.burst ? [`burst ${results.burst.services}: ${results.burst.pushes}`] : []),
+      ...results.bursts.map((burst) => `burst ${burst.services}: ${burst.pushes}`),
+    ];
+    lines.push(
+      `delivery: whole state (POST /configuration); adds and deletes are the services each push ` +
+        `added or dropped; pushes: ${pushes.join(", ") || "none measured"}`,
     );
   }
   if (results.error) lines.push(`RUN FAILED: ${results.error}`);

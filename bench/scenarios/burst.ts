@@ -52,6 +52,10 @@ export interface BurstResult {
   zkRequests: number;
   httpConnections: number;
   duplicateAdds: number;
+  /** Whole-state mode: the configurations pushed for the adds (0 per request). */
+  pushes: number;
+  /** Whole-state mode: the configurations pushed for the deletes. */
+  deletePushes: number;
 }
 
 /** Runs one burst of `count` services. */
@@ -98,6 +102,7 @@ export async function burst(context: BenchContext, count: number): Promise<Burst
   const zkRequests = (await requestsFromOthers(zk, [driver, registrar])) - requestsBefore;
   const httpConnections = receiver.connections;
   const duplicateAdds = receiver.duplicateAdds;
+  const pushes = receiver.pushes;
   const watches = await watchCount(zk);
   const loaded = monitor.process.memory();
 
@@ -111,7 +116,8 @@ export async function burst(context: BenchContext, count: number): Promise<Burst
   const cpuAfterDeletes = monitor.process.cpuMs();
 
   progress(
-    `burst ${count}: adds ${Math.round(allAddsMs)} ms, deletes ${Math.round(allDeletesMs)} ms`,
+    `burst ${count}: adds ${Math.round(allAddsMs)} ms, deletes ${Math.round(allDeletesMs)} ms` +
+      (pushes > 0 ? ` (whole state: ${pushes} + ${receiver.pushes - pushes} pushes)` : ""),
   );
   return {
     services: count,
@@ -133,5 +139,7 @@ export async function burst(context: BenchContext, count: number): Promise<Burst
     zkRequests,
     httpConnections,
     duplicateAdds,
+    pushes,
+    deletePushes: receiver.pushes - pushes,
   };
 }

@@ -76,6 +76,8 @@ export interface ColdSyncResult {
   startupDeletes: number;
   duplicateAdds: number;
   restart?: RestartResult;
+  /** Whole-state mode: the configurations pushed (0 per request). */
+  pushes: number;
 }
 
 /** A cold sync's figures, and the updates the monitor sent (for the receiver ceiling). */
@@ -169,11 +171,12 @@ export async function coldSync(
     requests: receiver.adds + receiver.deletes,
     startupDeletes: receiver.deletes,
     duplicateAdds: receiver.duplicateAdds,
+    pushes: receiver.pushes,
   };
   progress(
     `cold sync ${count}: ${Math.round(allAddsMs)} ms, peak RSS ${
       (memory.peak / 1e6).toFixed(1)
-    } MB, ${watches} watches`,
+    } MB, ${watches} watches${receiver.pushes > 0 ? `, ${receiver.pushes} pushes` : ""}`,
   );
   if (restart) {
     result.restart = await restartCheck(context, monitor, loader, services);

@@ -42,7 +42,9 @@ export interface LatencyResult {
 
 const ROOT = "/bench-latency";
 const BACKGROUND = 100;
-const END_POINT = "latency";
+/** The end point the measured service comes and goes under. */
+export const LATENCY_END_POINT = "latency";
+const END_POINT = LATENCY_END_POINT;
 const encoder = new TextEncoder();
 
 /** Runs `rounds` measured rounds after `warmupRounds` unmeasured ones, within `budgetMs`. */
