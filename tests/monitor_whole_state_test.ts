@@ -229,6 +229,81 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
     }
   });
 
+  await t.step("delivery goes on across token expiry, without a hand", async () => {
+    await using proxy = await StandInAsabru.start({
+      behaviour: "deployed",
+      config: CONFIG,
+      users: { monitor: "s3cret" },
+    });
+    const app = await startMonitor({
+      ...options(zk.connectionString, proxy, {
+        proxyUsername: "monitor",
+        proxyPassword: "s3cret",
+      }),
+    });
+    const created: string[] = [];
+    try {
+      created.push(
+        await writer.create("/cluster1/ch_http_node1/before", text.encode("localhost:6"), {
+          mode: "ephemeral",
+        }),
+      );
+      await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "pushed");
+      assertEquals(proxy.auth.logins, 1);
+      proxy.expireTokens(); // as after the token's exp: every request with it gets 401
+      created.push(
+        await writer.create("/cluster1/ch_http_node1/after", text.encode("localhost:7"), {
+          mode: "ephemeral",
+        }),
+      );
+      await waitFor(() => slots(proxy, "ch_http_node1").length === 3, 10_000, "pushed anew");
+      assertEquals(proxy.auth.logins, 2, "logged in again after the 401");
+      assertEquals(pusherOf(app).counters.unauthorized, 0, "no push ended unauthorized");
+      assertClean(proxy);
+    } finally {
+      await app.shutdown();
+      for (const path of created) await writer.delete(path);
+    }
+  });
+
+  await t.step("a proxy that restarts is re-filled by the next push, without a hand", async () => {
+    // The proxy stays down long enough for the push of the next change to find it down.
+    await using proxy = await StandInAsabru.start({
+      behaviour: "deployed",
+      config: CONFIG,
+      restartMs: 1500,
+    });
+    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
+    const created: string[] = [];
+    try {
+      created.push(
+        await writer.create("/cluster1/ch_http_node1/first", text.encode("localhost:8"), {
+          mode: "ephemeral",
+        }),
+      );
+      await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "pushed");
+      proxy.restartEmpty();
+      created.push(
+        await writer.create("/cluster1/ch_http_bare/during", text.encode("localhost:9"), {
+          mode: "ephemeral",
+        }),
+      );
+      await waitFor(() => pusherOf(app).unreachable, 10_000, "the push finds the proxy down");
+      await proxy.settled();
+      await waitFor(() => slots(proxy, "ch_http_bare").length === 1, 10_000, "re-filled");
+      assertEquals(slots(proxy, "ch_http_node1"), [
+        "ch_http_service1=127.0.0.1:8123",
+        "first=localhost:8",
+      ], "what the restart forgot is back");
+      assertEquals(pusherOf(app).counters.restartRecoveries, 1);
+      assertEquals(proxy.everDuplicated(), []);
+      assertEquals(proxy.malformedReasons, []);
+    } finally {
+      await app.shutdown();
+      for (const path of created) await writer.delete(path);
+    }
+  });
+
   await t.step("a restarted proxy is filled again by a resync", async () => {
     await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
     const app = await startMonitor({ ...options(zk.connectionString, proxy) });
