@@ -251,7 +251,14 @@ Deno.test("monitor process: SIGUSR1 and SIGUSR2 neither stop it nor open a port"
 });
 
 Deno.test("monitor process: bad configuration is one line and exit 2; --help", async () => {
+  const template = await Deno.makeTempFile({ suffix: ".xml" });
+  await Deno.writeTextFile(template, "<proxy><END_POINT name='e'><SERVICES/></END_POINT></proxy>");
   const cases: [Record<string, string>, RegExp][] = [
+    [
+      { ASABRU_CONFIG_TEMPLATE: `${template}.missing` },
+      /--asabru-config-template \(ASABRU_CONFIG_TEMPLATE\): ".*" cannot be read: No such file/,
+    ],
+    [{ ASABRU_CONFIG_TEMPLATE: template }, /ASABRU_CONFIG_TEMPLATE.*no <protocol-server-config>/],
     [{ ASABRU_API_URL: "ftp://proxy/updateService" }, /--asabru-url \(ASABRU_API_URL\)/],
     [{ ZK_ROOT_NODE: "cluster1" }, /--root \(ZK_ROOT_NODE\).*absolute/],
     [{ ZK_HOST: "a:1,,b:2" }, /--zk-host \(ZK_HOST\)/],
@@ -267,6 +274,7 @@ Deno.test("monitor process: bad configuration is one line and exit 2; --help", a
     assertMatch(printed[0], expected);
     assert(!printed[0].includes("has space"), "a secret is never echoed");
   }
+  await Deno.remove(template);
   const help = await monitor({}, ["--help"]);
   const { code, stdout } = await help.finished();
   assertEquals(code, 0);
