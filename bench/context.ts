@@ -110,7 +110,11 @@ export async function startMonitorProcess(
       ZK_SESSION_TIMEOUT: `${DRIVER_SESSION_TIMEOUT_MS}ms`,
       STATUS_PORT: String(statusPort),
       STATUS_HOST: "127.0.0.1",
-      ...(context.configTemplate ? { ASABRU_CONFIG_TEMPLATE: context.configTemplate } : {}),
+      // The receiver (Deno.serve) drops a request whose client shuts its write side, so the
+      // one-shot transport the deployed proxy's text answers select cannot be used against it.
+      ...(context.configTemplate
+        ? { ASABRU_CONFIG_TEMPLATE: context.configTemplate, ASABRU_TRANSPORT: "keep-alive" }
+        : {}),
     },
   });
   return { process, statusPort };
