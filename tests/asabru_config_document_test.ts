@@ -10,7 +10,11 @@ import {
   parseConfigTemplate,
   templateRefusal,
 } from "../src/asabru/config_template.ts";
-import { renderConfiguration, UnsafeConfigurationError } from "../src/asabru/config_document.ts";
+import {
+  ConfigDocument,
+  renderConfiguration,
+  UnsafeConfigurationError,
+} from "../src/asabru/config_document.ts";
 import { InvalidServiceRefError } from "../src/asabru/wire.ts";
 import { assert, assertEquals, assertMatch, assertThrows } from "./harness/assert.ts";
 
@@ -231,4 +235,34 @@ Deno.test("template refusal: an unknown end point, a name the template already h
     templateRefusal(template, { ...ref, service: "static1" }) ?? "",
     /already lists a service named "static1" under "ep1"/,
   );
+});
+
+Deno.test("document, reused across pushes: each render equals a fresh one", () => {
+  const template = parseConfigTemplate(TWO_END_POINTS);
+  const reused = new ConfigDocument(template);
+  const entry = (n: number) => ({ service: `s${n}`, host: `h${n}`, port: 1000 + n });
+  // A seeded walk: lists grow, shrink, repeat, and end points leave them (back to the template).
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let step = 0; step < 60; step++) {
+    const lists = new Map<string, { service: string; host: string; port: number }[]>();
+    for (const endPoint of ["ep1", "ep2"]) {
+      if (random() < 0.25) continue;
+      const size = 1 + Math.floor(random() * 4);
+      lists.set(endPoint, Array.from({ length: size }, () => entry(Math.floor(random() * 6))));
+    }
+    assertEquals(reused.render(lists), renderConfiguration(template, lists), `step ${step}`);
+  }
+  // A list changed in place after a render is still rendered anew.
+  const list = [entry(1)];
+  reused.render(new Map([["ep1", list]]));
+  list.push(entry(2));
+  assertEquals(
+    reused.render(new Map([["ep1", list]])),
+    renderConfiguration(template, new Map([["ep1", list]])),
+  );
+  // A refused render leaves the document as it was.
+  const before = reused.render(new Map([["ep1", [entry(1)]]]));
+  assertThrows(() => reused.render(new Map([["ep1", [entry(2)]], ["ep2", []]])));
+  assertEquals(reused.render(new Map([["ep1", [entry(1)]]])), before);
 });

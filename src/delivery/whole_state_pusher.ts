@@ -22,7 +22,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { DeliveryOutcome } from "../asabru/sender.ts";
 import type { ConfigTemplate } from "../asabru/config_template.ts";
-import { renderConfiguration } from "../asabru/config_document.ts";
+import { ConfigDocument } from "../asabru/config_document.ts";
 import type { Wanted } from "./decide.ts";
 import { backoffMs } from "./backoff.ts";
 import { nextPush, type PushDecision } from "./push_schedule.ts";
@@ -130,6 +130,8 @@ export class WholeStatePusher {
   /** A 404 or 405 from the proxy (the URL is not its control API), until a push succeeds. */
   misconfiguration: string | undefined;
   readonly #template: ConfigTemplate;
+  /** The document of the pushes, edited where the lists change (see ConfigDocument). */
+  readonly #document: ConfigDocument;
   readonly #push: PushConfiguration;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
@@ -172,6 +174,7 @@ export class WholeStatePusher {
   constructor(options: WholeStatePusherOptions) {
     this.proxy = options.proxy;
     this.#template = options.template;
+    this.#document = new ConfigDocument(options.template);
     this.#push = options.push;
     this.#retryBaseMs = options.retryBaseMs ?? 250;
     this.#retryMaxMs = options.retryMaxMs ?? 30_000;
@@ -306,7 +309,7 @@ export class WholeStatePusher {
     this.#warnAboutEmptyEndPoints(plan);
     let document: string;
     try {
-      document = renderConfiguration(this.#template, plan.lists);
+      document = this.#document.render(plan.lists);
     } catch (error) {
       // A bug (the caller passes only sendable services): never push it, never crash on it.
       log.error("not pushing to {proxy}: {error}", { proxy: this.proxy, error: String(error) });
