@@ -2,14 +2,8 @@
  * The monitor against a real ZooKeeper and stand-in proxies that are real HTTP servers with the
  * real proxy's semantics (adds append, so a duplicate shows; deletes remove by name).
  */
-import { type MonitorApp, type MonitorOptions, monitorOptions, startMonitor } from "../mod.ts";
-import { parseOptions } from "../src/options.ts";
-import {
-  ZkConnectionLossError,
-  ZkNodeExistsError,
-  ZkSession,
-  ZkTimeoutError,
-} from "../src/zookeeper/mod.ts";
+import { type MonitorApp, type MonitorOptions, startMonitor } from "../mod.ts";
+import { ZkConnectionLossError, ZkNodeExistsError, ZkTimeoutError } from "../src/zookeeper/mod.ts";
 import { LocalEnsemble, LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
 import { FaultProxy } from "./harness/fault_proxy.ts";
@@ -19,6 +13,7 @@ import { assert, assertEquals } from "./harness/assert.ts";
 import { nextStateChange, waitFor, withTimeout } from "./harness/wait.ts";
 import { reset as resetLogging } from "@logtape/logtape";
 import { configureLogging } from "../src/logging.ts";
+import { connectWriter, monitorTestOptions } from "./harness/monitor_setup.ts";
 
 const text = new TextEncoder();
 
@@ -27,28 +22,10 @@ function options(
   proxies: StandInAsabru[],
   overrides: Partial<MonitorOptions> = {},
 ): MonitorOptions {
-  const parsed = parseOptions(
-    monitorOptions,
-    ["--zk-host", zkHost, ...proxies.flatMap((proxy) => ["--asabru-url", proxy.url])],
-    new Map(),
-  );
-  if (!parsed.ok || parsed.help) throw new Error(JSON.stringify(parsed));
-  return {
-    ...parsed.value,
-    sessionTimeoutMs: 2000,
-    // Generous: on a loaded machine a timed-out request is (rightly) followed by delete + add,
-    // which would blur the exact request counts these tests check.
-    proxyTimeout: 5000,
-    retryMax: 200,
-    ...overrides,
-  };
+  return monitorTestOptions(zkHost, proxies.map((proxy) => proxy.url), overrides);
 }
 
-async function connect(connectionString: string): Promise<ZkSession> {
-  const session = ZkSession.open({ connectionString, sessionTimeoutMs: 4000 });
-  await session.waitUntilConnected({ timeoutMs: 10_000 });
-  return session;
-}
+const connect = connectWriter;
 
 async function withMonitor(o: MonitorOptions, body: (app: MonitorApp) => Promise<void>) {
   const app = await startMonitor(o);

@@ -5,14 +5,13 @@
  * duplicated (the stand-in's whole history is checked, not only its end state), nothing the monitor
  * sends may crash the proxy, and a restarted proxy must be filled again.
  */
-import { type MonitorApp, type MonitorOptions, monitorOptions, startMonitor } from "../mod.ts";
-import { parseOptions } from "../src/options.ts";
-import { ZkSession } from "../src/zookeeper/mod.ts";
+import { type MonitorApp, type MonitorOptions, startMonitor } from "../mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { parseConfigTemplate } from "../src/asabru/config_template.ts";
 import { WholeStatePusher } from "../src/delivery/whole_state_pusher.ts";
-import { StandInAsabru } from "./harness/stand_in_asabru.ts";
+import { StandInAsabru, type StandInAsabruOptions } from "./harness/stand_in_asabru.ts";
 import { asabruConfigXml } from "./harness/asabru_config.ts";
+import { connectWriter, monitorTestOptions } from "./harness/monitor_setup.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { waitFor } from "./harness/wait.ts";
 
@@ -20,33 +19,6 @@ const text = new TextEncoder();
 const STATIC = { service: "ch_http_service1", host: "127.0.0.1", port: 8123 };
 /** The proxy's configuration: one end point with a static service, one without. */
 const CONFIG = asabruConfigXml({ ch_http_node1: [STATIC], ch_http_bare: [] });
-
-function options(
-  zkHost: string,
-  proxy: StandInAsabru,
-  overrides: Partial<MonitorOptions> = {},
-): MonitorOptions {
-  const parsed = parseOptions(
-    monitorOptions,
-    ["--zk-host", zkHost, "--asabru-url", proxy.url],
-    new Map(),
-  );
-  if (!parsed.ok || parsed.help) throw new Error(JSON.stringify(parsed));
-  return {
-    ...parsed.value,
-    configTemplate: parseConfigTemplate(CONFIG),
-    sessionTimeoutMs: 2000,
-    proxyTimeout: 5000,
-    retryMax: 200,
-    ...overrides,
-  };
-}
-
-async function connect(connectionString: string): Promise<ZkSession> {
-  const session = ZkSession.open({ connectionString, sessionTimeoutMs: 4000 });
-  await session.waitUntilConnected({ timeoutMs: 10_000 });
-  return session;
-}
 
 /** `service=host:port` of an end point at the proxy, in its order. */
 function slots(proxy: StandInAsabru, endPoint: string): string[] {
@@ -70,39 +42,59 @@ function assertClean(proxy: StandInAsabru): void {
 
 Deno.test("monitor in whole-state mode against the deployed-mode stand-in", async (t) => {
   await using zk = await LocalZooKeeper.start();
-  await using writer = await connect(zk.connectionString);
+  await using writer = await connectWriter(zk.connectionString);
   await writer.ensurePath("/cluster1/ch_http_node1");
   await writer.ensurePath("/cluster1/ch_http_bare");
 
-  await t.step("a removal takes effect: the proxy's list loses the service", async () => {
-    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
-    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
+  /** One scenario: a deployed-mode stand-in, a whole-state monitor, services registered. */
+  interface Scenario {
+    proxy: StandInAsabru;
+    app: MonitorApp;
+    /** Creates an ephemeral service (removed when the scenario ends). */
+    register(path: string, data: string): Promise<void>;
+  }
+  async function scenario(
+    standIn: Partial<StandInAsabruOptions>,
+    overrides: Partial<MonitorOptions>,
+    body: (scenario: Scenario) => Promise<void>,
+  ): Promise<void> {
+    await using proxy = await StandInAsabru.start({
+      behaviour: "deployed",
+      config: CONFIG,
+      ...standIn,
+    });
+    const app = await startMonitor({
+      ...monitorTestOptions(zk.connectionString, [proxy.url], {
+        configTemplate: parseConfigTemplate(CONFIG),
+        ...overrides,
+      }),
+    });
+    const created: string[] = [];
+    const register = async (path: string, data: string) => {
+      created.push(await writer.create(path, text.encode(data), { mode: "ephemeral" }));
+    };
     try {
-      for (
-        const [name, port] of [["ch_http_service2", 2023], ["ch_http_service3", 2024]] as const
-      ) {
-        await writer.create(
-          `/cluster1/ch_http_node1/${name}`,
-          text.encode(`localhost:${port}`),
-          { mode: "ephemeral" },
-        );
+      await body({ proxy, app, register });
+    } finally {
+      await app.shutdown();
+      for (const path of created) {
+        if (await writer.exists(path)) await writer.delete(path);
       }
-      await waitFor(
-        () => slots(proxy, "ch_http_node1").length === 3,
-        10_000,
-        "both services pushed",
-      );
+    }
+  }
+
+  await t.step("a removal takes effect: the proxy's list loses the service", async () => {
+    await scenario({}, {}, async ({ proxy, app, register }) => {
+      await register("/cluster1/ch_http_node1/ch_http_service2", "localhost:2023");
+      await register("/cluster1/ch_http_node1/ch_http_service3", "localhost:2024");
+      await waitFor(() => slots(proxy, "ch_http_node1").length === 3, 10_000, "both pushed");
       assertEquals(slots(proxy, "ch_http_node1"), [
         "ch_http_service1=127.0.0.1:8123",
         "ch_http_service2=localhost:2023",
         "ch_http_service3=localhost:2024",
       ]);
       await writer.delete("/cluster1/ch_http_node1/ch_http_service2");
-      await waitFor(
-        () => slots(proxy, "ch_http_node1").length === 2,
-        10_000,
-        "the removal took effect",
-      );
+      await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "removed");
       assertEquals(slots(proxy, "ch_http_node1"), [
         "ch_http_service1=127.0.0.1:8123",
         "ch_http_service3=localhost:2024",
@@ -111,34 +103,17 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
       assertEquals(pusherOf(app).pending(), 0);
       assertClean(proxy);
       await writer.delete("/cluster1/ch_http_node1/ch_http_service3");
-      await waitFor(
-        () => slots(proxy, "ch_http_node1").length === 1,
-        10_000,
-        "back to the static service",
-      );
-    } finally {
-      await app.shutdown();
-    }
+      await waitFor(() => slots(proxy, "ch_http_node1").length === 1, 10_000, "static only");
+    });
   });
 
   await t.step("an end point the template lacks is refused, never pushed", async () => {
-    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
-    const app = await startMonitor({
-      ...options(zk.connectionString, proxy, { statusPort: 0, statusHost: "127.0.0.1" }),
-    });
-    try {
-      await writer.ensurePath("/cluster1/not_in_template");
-      await writer.create("/cluster1/not_in_template/svc", text.encode("localhost:1"), {
-        mode: "ephemeral",
-      });
-      await writer.create(
-        "/cluster1/ch_http_node1/ch_http_service1",
-        text.encode("localhost:2"),
-        { mode: "ephemeral" },
-      );
-      await writer.create("/cluster1/ch_http_bare/after", text.encode("localhost:3"), {
-        mode: "ephemeral",
-      });
+    const status = { statusPort: 0, statusHost: "127.0.0.1" };
+    await writer.ensurePath("/cluster1/not_in_template");
+    await scenario({}, status, async ({ proxy, app, register }) => {
+      await register("/cluster1/not_in_template/svc", "localhost:1");
+      await register("/cluster1/ch_http_node1/ch_http_service1", "localhost:2");
+      await register("/cluster1/ch_http_bare/after", "localhost:3");
       await waitFor(() => slots(proxy, "ch_http_bare").length === 1, 10_000, "a valid change");
       const report = await (await fetch(`http://127.0.0.1:${app.statusPort}/v1/services`)).json();
       assert(
@@ -156,21 +131,13 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
       assertEquals([...proxy.table().keys()].includes("not_in_template"), false);
       assertEquals(slots(proxy, "ch_http_node1"), ["ch_http_service1=127.0.0.1:8123"]);
       assertClean(proxy);
-    } finally {
-      await app.shutdown();
-      await writer.deleteRecursive("/cluster1/not_in_template");
-      await writer.delete("/cluster1/ch_http_node1/ch_http_service1");
-      await writer.delete("/cluster1/ch_http_bare/after");
-    }
+    });
+    await writer.deleteRecursive("/cluster1/not_in_template");
   });
 
   await t.step("the last service of an end point without static ones stays", async () => {
-    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
-    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
-    try {
-      await writer.create("/cluster1/ch_http_bare/only", text.encode("localhost:4"), {
-        mode: "ephemeral",
-      });
+    await scenario({}, {}, async ({ proxy, app, register }) => {
+      await register("/cluster1/ch_http_bare/only", "localhost:4");
       await waitFor(() => slots(proxy, "ch_http_bare").length === 1, 10_000, "pushed");
       const pushes = pusherOf(app).counters.ok;
       await writer.delete("/cluster1/ch_http_bare/only");
@@ -183,38 +150,21 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
         port: 4,
       }, "a request to it is served, not a crash");
       assertClean(proxy);
-    } finally {
-      await app.shutdown();
-    }
+    });
   });
 
   await t.step("hostile names reach the proxy as they are; hostile data is refused", async () => {
-    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
-    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
     // Znode names cannot hold "/", so no closing tag; everything else XML cares about is here.
     const names = [
       `q" x="1"><SERVICE name="evil"><HOST>evil<`,
       "<![CDATA[x]]>",
       "amp&amp;lt<!--'",
     ];
-    const created: string[] = [];
-    try {
+    await scenario({}, {}, async ({ proxy, app, register }) => {
       for (const [index, name] of names.entries()) {
-        created.push(
-          await writer.create(
-            `/cluster1/ch_http_node1/${name}`,
-            text.encode(`localhost:${3000 + index}`),
-            { mode: "ephemeral" },
-          ),
-        );
+        await register(`/cluster1/ch_http_node1/${name}`, `localhost:${3000 + index}`);
       }
-      created.push(
-        await writer.create(
-          "/cluster1/ch_http_node1/bad_host",
-          text.encode("</HOST><HOST>evil:1"),
-          { mode: "ephemeral" },
-        ),
-      );
+      await register("/cluster1/ch_http_node1/bad_host", "</HOST><HOST>evil:1");
       await waitFor(() => slots(proxy, "ch_http_node1").length === 4, 10_000, "pushed");
       await pusherOf(app).idle();
       assertEquals(
@@ -223,71 +173,31 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
       );
       assertEquals([...proxy.table().keys()].sort(), ["ch_http_node1"]);
       assertClean(proxy);
-    } finally {
-      await app.shutdown();
-      for (const path of created) await writer.delete(path);
-    }
+    });
   });
 
   await t.step("delivery goes on across token expiry, without a hand", async () => {
-    await using proxy = await StandInAsabru.start({
-      behaviour: "deployed",
-      config: CONFIG,
-      users: { monitor: "s3cret" },
-    });
-    const app = await startMonitor({
-      ...options(zk.connectionString, proxy, {
-        proxyUsername: "monitor",
-        proxyPassword: "s3cret",
-      }),
-    });
-    const created: string[] = [];
-    try {
-      created.push(
-        await writer.create("/cluster1/ch_http_node1/before", text.encode("localhost:6"), {
-          mode: "ephemeral",
-        }),
-      );
+    const login = { proxyUsername: "monitor", proxyPassword: "s3cret" };
+    await scenario({ users: { monitor: "s3cret" } }, login, async ({ proxy, app, register }) => {
+      await register("/cluster1/ch_http_node1/before", "localhost:6");
       await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "pushed");
       assertEquals(proxy.auth.logins, 1);
       proxy.expireTokens(); // as after the token's exp: every request with it gets 401
-      created.push(
-        await writer.create("/cluster1/ch_http_node1/after", text.encode("localhost:7"), {
-          mode: "ephemeral",
-        }),
-      );
+      await register("/cluster1/ch_http_node1/after", "localhost:7");
       await waitFor(() => slots(proxy, "ch_http_node1").length === 3, 10_000, "pushed anew");
       assertEquals(proxy.auth.logins, 2, "logged in again after the 401");
       assertEquals(pusherOf(app).counters.unauthorized, 0, "no push ended unauthorized");
       assertClean(proxy);
-    } finally {
-      await app.shutdown();
-      for (const path of created) await writer.delete(path);
-    }
+    });
   });
 
   await t.step("a proxy that restarts is re-filled by the next push, without a hand", async () => {
     // The proxy stays down long enough for the push of the next change to find it down.
-    await using proxy = await StandInAsabru.start({
-      behaviour: "deployed",
-      config: CONFIG,
-      restartMs: 1500,
-    });
-    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
-    const created: string[] = [];
-    try {
-      created.push(
-        await writer.create("/cluster1/ch_http_node1/first", text.encode("localhost:8"), {
-          mode: "ephemeral",
-        }),
-      );
+    await scenario({ restartMs: 1500 }, {}, async ({ proxy, app, register }) => {
+      await register("/cluster1/ch_http_node1/first", "localhost:8");
       await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "pushed");
       proxy.restartEmpty();
-      created.push(
-        await writer.create("/cluster1/ch_http_bare/during", text.encode("localhost:9"), {
-          mode: "ephemeral",
-        }),
-      );
+      await register("/cluster1/ch_http_bare/during", "localhost:9");
       await waitFor(() => pusherOf(app).unreachable, 10_000, "the push finds the proxy down");
       await proxy.settled();
       await waitFor(() => slots(proxy, "ch_http_bare").length === 1, 10_000, "re-filled");
@@ -298,19 +208,12 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
       assertEquals(pusherOf(app).counters.restartRecoveries, 1);
       assertEquals(proxy.everDuplicated(), []);
       assertEquals(proxy.malformedReasons, []);
-    } finally {
-      await app.shutdown();
-      for (const path of created) await writer.delete(path);
-    }
+    });
   });
 
   await t.step("a restarted proxy is filled again by a resync", async () => {
-    await using proxy = await StandInAsabru.start({ behaviour: "deployed", config: CONFIG });
-    const app = await startMonitor({ ...options(zk.connectionString, proxy) });
-    try {
-      await writer.create("/cluster1/ch_http_node1/svc_r", text.encode("localhost:5"), {
-        mode: "ephemeral",
-      });
+    await scenario({}, {}, async ({ proxy, app, register }) => {
+      await register("/cluster1/ch_http_node1/svc_r", "localhost:5");
       await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "pushed");
       proxy.restartEmpty();
       await proxy.settled();
@@ -318,9 +221,6 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
       app.resync("test");
       await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "filled again");
       assertEquals(proxy.everDuplicated(), []);
-    } finally {
-      await app.shutdown();
-      await writer.delete("/cluster1/ch_http_node1/svc_r");
-    }
+    });
   });
 });

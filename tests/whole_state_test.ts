@@ -170,6 +170,15 @@ function pusher(proxy: ScriptedProxy, overrides: { mayDeliver?: () => boolean } 
   return { pusher: instance, converged };
 }
 
+/** A pusher past its start-up whose proxy accepts every push at once. */
+function acceptedPusher(overrides: { mayDeliver?: () => boolean } = {}) {
+  const proxy = new ScriptedProxy();
+  proxy.auto = { kind: "ok", ms: 1 };
+  const { pusher: p } = pusher(proxy, overrides);
+  p.startupListed();
+  return { proxy, p };
+}
+
 Deno.test("pusher: nothing before the first full read, then the whole state at once", async () => {
   const proxy = new ScriptedProxy();
   const { pusher: p, converged } = pusher(proxy);
@@ -241,10 +250,7 @@ Deno.test("pusher: a failed push is retried with the latest state after a back-o
 });
 
 Deno.test("pusher: a resync pushes again though nothing changed", async () => {
-  const proxy = new ScriptedProxy();
-  proxy.auto = { kind: "ok", ms: 1 };
-  const { pusher: p } = pusher(proxy);
-  p.startupListed();
+  const { proxy, p } = acceptedPusher();
   p.setWanted("bare/a", wanted("bare", "a"));
   await p.idle();
   const pushes = proxy.documents.length;
@@ -257,11 +263,8 @@ Deno.test("pusher: a resync pushes again though nothing changed", async () => {
 });
 
 Deno.test("pusher: a standby pushes nothing until it leads", async () => {
-  const proxy = new ScriptedProxy();
-  proxy.auto = { kind: "ok", ms: 1 };
   let leading = false;
-  const { pusher: p } = pusher(proxy, { mayDeliver: () => leading });
-  p.startupListed();
+  const { proxy, p } = acceptedPusher({ mayDeliver: () => leading });
   p.setWanted("bare/a", wanted("bare", "a"));
   await new Promise((resolve) => setTimeout(resolve, 20));
   assertEquals(proxy.documents.length, 0);
@@ -273,10 +276,7 @@ Deno.test("pusher: a standby pushes nothing until it leads", async () => {
 });
 
 Deno.test("pusher: the last service of a bare end point stays, held, not pending", async () => {
-  const proxy = new ScriptedProxy();
-  proxy.auto = { kind: "ok", ms: 1 };
-  const { pusher: p } = pusher(proxy);
-  p.startupListed();
+  const { proxy, p } = acceptedPusher();
   p.setWanted("bare/a", wanted("bare", "a"));
   await p.idle();
   p.setWanted("bare/a", undefined);
