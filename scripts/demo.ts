@@ -2,12 +2,15 @@
  * `deno task demo`: the whole chain on one machine, with nothing to set up. It starts a throwaway
  * ZooKeeper, a receiver that prints what the Asabru proxy would receive, the monitor, and the
  * client with examples/nodes.json; shows the service being added, stops the client and shows it
- * being deleted; then stops everything. Ctrl-C at any point stops everything too, and nothing is
- * left running or on disk.
+ * being deleted. Then the same against a stand-in for the proxy as it is deployed (whose
+ * /updateService delete removes nothing), with whole-state delivery (ASABRU_CONFIG_TEMPLATE =
+ * examples/asabru-config.xml): the removal takes effect in the proxy's round-robin table. Then it
+ * stops everything. Ctrl-C at any point stops everything too, and nothing is left running or on
+ * disk.
  */
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 // The stand-in proxy's strict parser: the demo shows exactly what a proxy would read.
-import { parseUpdateBody } from "../tests/harness/stand_in_asabru.ts";
+import { parseUpdateBody, StandInAsabru } from "../tests/harness/stand_in_asabru.ts";
 
 const root = new URL("../", import.meta.url);
 const encoder = new TextEncoder();
@@ -57,10 +60,11 @@ function start(script: string, task: string, env: Record<string, string>): Deno.
 
 const received: { op: string; text: string }[] = [];
 const waiters = new Set<() => void>();
-function nextUpdate(op: string): Promise<void> {
+/** Resolves once an update `op` has been received after the first `after` updates. */
+function nextUpdate(op: string, after = 0): Promise<void> {
   return new Promise((resolve) => {
     const check = () => {
-      if (received.some((update) => update.op === op)) {
+      if (received.slice(after).some((update) => update.op === op)) {
         waiters.delete(check);
         resolve();
       }
@@ -68,6 +72,48 @@ function nextUpdate(op: string): Promise<void> {
     waiters.add(check);
     check();
   });
+}
+
+/**
+ * The deployed proxy removes nothing on `/updateService` delete: with whole-state delivery the
+ * monitor pushes its whole configuration to `/configuration`, and the removal takes effect.
+ */
+async function wholeState(zkHost: string): Promise<void> {
+  const template = new URL("examples/asabru-config.xml", root).pathname;
+  const proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    config: Deno.readTextFileSync(template),
+  });
+  cleanups.push(() => proxy.close());
+  const table = () =>
+    proxy.list("ch_http_node1").map((entry) => `${entry.service} (${entry.host}:${entry.port})`)
+      .join(", ");
+  const until = async (condition: () => boolean, what: string) => {
+    const deadline = performance.now() + 15_000;
+    while (!condition()) {
+      if (performance.now() > deadline) throw new Error(`${what} did not happen within 15 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  say(`now a stand-in for the proxy as deployed, at ${proxy.url}: its delete removes nothing`);
+  say(`its round robin for ch_http_node1 (from ${template}): ${table()}`);
+  start("monitor.ts", "monitor", {
+    ZK_HOST: zkHost,
+    ZK_ROOT_NODE: "/cluster1",
+    ASABRU_API_URL: proxy.url,
+    ASABRU_CONFIG_TEMPLATE: template,
+  });
+  say("a monitor with ASABRU_CONFIG_TEMPLATE pushes the whole configuration to /configuration");
+  const client = start("client.ts", "client", {
+    ZK_HOST: zkHost,
+    NODES_FILE: new URL("examples/nodes.json", root).pathname,
+  });
+  await until(() => proxy.list("ch_http_node1").length === 2, "the push of the registration");
+  say(`the client registered again; the proxy's round robin: ${table()}`);
+  client.kill("SIGTERM");
+  await client.status;
+  await until(() => proxy.list("ch_http_node1").length === 1, "the removal");
+  say(`the client stopped; the removal took effect, the round robin: ${table()}`);
 }
 
 try {
@@ -93,7 +139,7 @@ try {
   const proxyUrl = `http://127.0.0.1:${receiver.addr.port}/updateService`;
   say(`a receiver stands in for the Asabru proxy at ${proxyUrl}`);
 
-  start("monitor.ts", "monitor", {
+  const monitor = start("monitor.ts", "monitor", {
     ZK_HOST: zookeeper.connectionString,
     ZK_ROOT_NODE: "/cluster1",
     ASABRU_API_URL: proxyUrl,
@@ -110,10 +156,16 @@ try {
 
   await nextUpdate("add");
   say("the service is registered and the proxy was told; now stopping the client (SIGTERM)...");
+  // A starting monitor deletes before it adds: wait for a delete that comes after the stop.
+  const before = received.length;
   client.kill("SIGTERM");
   await client.status;
-  await nextUpdate("delete");
+  await nextUpdate("delete", before);
   say("the client removed its registration and the proxy was told at once");
+  monitor.kill("SIGTERM");
+  await monitor.status;
+
+  await wholeState(zookeeper.connectionString);
   finished = true;
 } catch (error) {
   say(`failed: ${error instanceof Error ? error.message : String(error)}`);

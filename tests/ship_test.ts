@@ -94,6 +94,9 @@ Deno.test("the demo shows the add and the delete, then leaves nothing behind", a
     assertEquals(code, 0, output);
     assertMatch(output, /proxy received: add ch_http_service2 \(localhost:2023\)/);
     assertMatch(output, /proxy received: delete ch_http_service2/);
+    // Whole-state delivery on the deployed-mode stand-in: the removal takes effect.
+    assertMatch(output, /round robin: ch_http_service1 \(127\.0\.0\.1:8123\), ch_http_service2/);
+    assertMatch(output, /the removal took effect, the round robin: ch_http_service1 \([^)]*\)\n/);
     assertEquals([...Deno.readDirSync(tmp)], [], "no temporary file left");
   } finally {
     await Deno.remove(tmp, { recursive: true });
