@@ -7,7 +7,8 @@
  * @module
  */
 import { XMLSerializer } from "@xmldom/xmldom";
-import { childElements, parseXml, TemplateTags } from "../src/asabru/config_template.ts";
+import { TemplateTags } from "../src/asabru/config_template.ts";
+import { childElements, parseXmlStrictly } from "../src/asabru/_xml_dom.ts";
 import { STATIC_SERVICE } from "./receiver.ts";
 import { endPointName } from "./tree_layout.ts";
 
@@ -22,7 +23,9 @@ export async function writeBenchTemplate(
   endPoints: number,
   extra: readonly string[],
 ): Promise<string> {
-  const document = parseXml(await Deno.readTextFile(EXAMPLE));
+  const parsed = parseXmlStrictly(await Deno.readTextFile(EXAMPLE));
+  if ("problem" in parsed) throw new Error(`${EXAMPLE.pathname}: ${parsed.problem}`);
+  const { document } = parsed;
   const [prototype] = Array.from(document.getElementsByTagName(TemplateTags.endPoint));
   const parent = prototype.parentNode!;
   const names = [...Array.from({ length: endPoints }, (_, index) => endPointName(index)), ...extra];

@@ -21,14 +21,8 @@
  */
 import { type Document, type Element, type Node, XMLSerializer } from "@xmldom/xmldom";
 import { InvalidServiceRefError, validateServiceRef } from "./wire.ts";
-import {
-  childElements,
-  type ConfigTemplate,
-  elementsByTag,
-  parseXml,
-  type ServiceEntry,
-  TemplateTags,
-} from "./config_template.ts";
+import { type ConfigTemplate, type ServiceEntry, TemplateTags } from "./config_template.ts";
+import { childElements, elementsByTag, parseXmlStrictly } from "./_xml_dom.ts";
 
 /** Thrown for a document that must not be pushed: it would crash the proxy. */
 export class UnsafeConfigurationError extends Error {
@@ -86,7 +80,10 @@ export class ConfigDocument {
 
   /** Parses `template` (already validated). */
   constructor(template: ConfigTemplate) {
-    this.#document = parseXml(template.text);
+    const parsed = parseXmlStrictly(template.text);
+    // A template parsed once already (parseConfigTemplate): this cannot fail.
+    if ("problem" in parsed) throw new TypeError(`the template does not parse: ${parsed.problem}`);
+    this.#document = parsed.document;
     for (const endPoint of elementsByTag(this.#document.documentElement!, TemplateTags.endPoint)) {
       const [services] = childElements(endPoint, TemplateTags.services);
       // Indented as the template is: one service a line, as its own services are (or one level

@@ -18,7 +18,8 @@
  *
  * @module
  */
-import { DOMParser, type Element, type Node } from "@xmldom/xmldom";
+import type { Element } from "@xmldom/xmldom";
+import { childElements, elementsByTag, parseXmlStrictly } from "./_xml_dom.ts";
 import { type ServiceRef, validateServiceRef } from "./wire.ts";
 
 /** One service of an end point's list: what a `<SERVICE>` element carries. */
@@ -85,7 +86,9 @@ export function templateRefusal(template: ConfigTemplate, ref: ServiceRef): stri
  * @throws {ConfigTemplateError} naming the first thing wrong.
  */
 export function parseConfigTemplate(text: string): ConfigTemplate {
-  const root = parseXml(text).documentElement;
+  const parsed = parseXmlStrictly(text);
+  if ("problem" in parsed) throw new ConfigTemplateError(parsed.problem);
+  const root = parsed.document.documentElement;
   if (!root) throw new ConfigTemplateError("no root element");
   if (elementsByTag(root, TemplateTags.protocolServerConfig).length === 0) {
     throw new ConfigTemplateError(
@@ -112,44 +115,6 @@ export function parseConfigTemplate(text: string): ConfigTemplate {
     staticServices: (endPoint) => byName.get(endPoint) ?? [],
     hasEndPoint: (endPoint) => byName.has(endPoint),
   };
-}
-
-/**
- * Parses `text` as XML with every warning and error of the parser treated as fatal (a template
- * the parser had to repair is not the document the proxy reads).
- *
- * @throws {ConfigTemplateError} with the parser's first complaint and its position.
- */
-export function parseXml(text: string): ReturnType<DOMParser["parseFromString"]> {
-  let complaint: string | undefined;
-  const parser = new DOMParser({
-    onError: (level, message) => {
-      complaint ??= `${level === "warning" ? "" : "not well-formed XML: "}${oneLine(message)}`;
-      // Thrown errors stop the parser (they become its ParseError), so nothing half-read is used.
-      throw new ConfigTemplateError(complaint);
-    },
-  });
-  try {
-    return parser.parseFromString(text, "text/xml");
-  } catch (error) {
-    throw new ConfigTemplateError(complaint ?? `not well-formed XML: ${oneLine(String(error))}`, {
-      cause: error,
-    });
-  }
-}
-
-/** The element children of `parent` named `tag` (direct children only). */
-export function childElements(parent: Node, tag: string): Element[] {
-  const found: Element[] = [];
-  for (let child = parent.firstChild; child !== null; child = child.nextSibling) {
-    if (isElement(child) && child.tagName === tag) found.push(child);
-  }
-  return found;
-}
-
-/** Every element named `tag` under `root`, in document order. */
-export function elementsByTag(root: Element, tag: string): Element[] {
-  return Array.from(root.getElementsByTagName(tag));
 }
 
 function readStaticServices(endPoint: Element, name: string): ServiceEntry[] {
@@ -179,13 +144,4 @@ function readStaticServices(endPoint: Element, name: string): ServiceEntry[] {
 function textOf(parent: Element, tag: string): string {
   const [element] = childElements(parent, tag);
   return element?.textContent?.trim() ?? "";
-}
-
-function isElement(node: Node): node is Element {
-  return node.nodeType === 1;
-}
-
-function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim();
 }
