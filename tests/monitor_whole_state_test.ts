@@ -107,6 +107,34 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
     });
   });
 
+  await t.step("a burst of 300 goes out in a few pushes, each slot once", async () => {
+    await scenario({}, {}, async ({ proxy, app }) => {
+      await waitFor(() => app.mirror.synced, 10_000, "synced");
+      const paths = Array.from({ length: 300 }, (_, i) => `/cluster1/ch_http_bare/b${i}`);
+      const burst = await connectWriter(zk.connectionString);
+      try {
+        await Promise.all(
+          paths.map((path, i) =>
+            burst.create(path, text.encode(`10.0.${i >> 8}.${i & 255}:9000`), {
+              mode: "ephemeral",
+            })
+          ),
+        );
+        await waitFor(() => slots(proxy, "ch_http_bare").length === 300, 20_000, "all pushed");
+      } finally {
+        await burst.close(); // ZooKeeper removes its ephemerals at once
+      }
+      // Never pushed empty: one of the bare end point's last pushed services stays.
+      await waitFor(() => slots(proxy, "ch_http_bare").length === 1, 20_000, "the removals");
+      assert(/^b\d+=10\.0\.\d+\.\d+:9000$/.test(slots(proxy, "ch_http_bare")[0]));
+      await pusherOf(app).idle();
+      const pushes = proxy.history.filter((record) => record.kind === "/configuration").length;
+      assert(pushes < 60, `300 adds and 300 removals went out in ${pushes} pushes`);
+      assertEquals(pusherOf(app).status().kept, ["ch_http_bare"]);
+      assertClean(proxy);
+    });
+  });
+
   await t.step("an end point the template lacks is refused, never pushed", async () => {
     const status = { statusPort: 0, statusHost: "127.0.0.1" };
     await writer.ensurePath("/cluster1/not_in_template");

@@ -4,10 +4,11 @@
  * holds for it (sorted by name, so the same state always renders the same document).
  *
  * An end point is never pushed with an empty list (the deployed proxy crashes at its next
- * request): when neither the template nor ZooKeeper has a service for it, the services of the
- * last push stay ({@link WholeStatePlan.kept}); when no push ever carried one either, the end
- * point is left as the template has it ({@link WholeStatePlan.leftAsTemplate}), which is what the
- * proxy started with.
+ * request): when neither the template nor ZooKeeper has a service for it, one service of the last
+ * push stays, the first by name ({@link WholeStatePlan.kept}: one, not all, so that as few dead
+ * nodes as possible stay in rotation; the same one push after push); when no push ever carried
+ * one either, the end point is left as the template has it ({@link WholeStatePlan.leftAsTemplate}),
+ * which is what the proxy started with.
  *
  * @example
  * ```ts
@@ -27,7 +28,7 @@ export interface WholeStatePlan {
   lists: Map<string, ServiceEntry[]>;
   /** The ZooKeeper services (by key) the document carries: the wanted ones and the kept ones. */
   carried: Map<string, Wanted>;
-  /** End points with nothing wanted whose last pushed services stay, with those services' keys. */
+  /** End points with nothing wanted whose last pushed service stays, with its key. */
   kept: Map<string, string[]>;
   /** End points with no service anywhere, ever: left as the template has them. */
   leftAsTemplate: string[];
@@ -55,11 +56,13 @@ export function planWholeState(
     const statics = template.staticServices(endPoint);
     let fromZooKeeper = dynamic.get(endPoint) ?? [];
     if (statics.length === 0 && fromZooKeeper.length === 0) {
-      fromZooKeeper = lastByEndPoint.get(endPoint) ?? [];
-      if (fromZooKeeper.length === 0) {
+      const last = lastByEndPoint.get(endPoint) ?? [];
+      if (last.length === 0) {
         plan.leftAsTemplate.push(endPoint);
         continue;
       }
+      last.sort(([, a], [, b]) => compare(a.ref.service, b.ref.service));
+      fromZooKeeper = last.slice(0, 1);
       plan.kept.set(endPoint, fromZooKeeper.map(([key]) => key));
     }
     fromZooKeeper.sort(([, a], [, b]) => compare(a.ref.service, b.ref.service));
