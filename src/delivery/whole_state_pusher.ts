@@ -106,7 +106,7 @@ export interface PusherStatus {
   lastPush?: PushRecord;
   /** The last failure's reason, until a push succeeds. */
   lastError?: string;
-  /** End points whose last pushed services stay because nothing else is left for them. */
+  /** End points one of whose last pushed services stays because nothing else is left for them. */
   kept: string[];
 }
 
@@ -147,7 +147,7 @@ export class WholeStatePusher {
   #acknowledged = new Map<string, Wanted>();
   /** What the last push carried (successful or not): the kept lists come from it. */
   #lastCarried = new Map<string, Wanted>();
-  /** Services held on purpose (an end point's last services, kept): not pending. */
+  /** Services held on purpose (an end point's last service, kept): not pending. */
   #held = new Set<string>();
   /** Services that differ from what the proxy acknowledged, with when they first did. */
   readonly #changedAt = new Map<string, number>();
@@ -473,8 +473,8 @@ export class WholeStatePusher {
       if (state === "kept") {
         log.warn(
           "end point {endPoint} has no service left (none in the template, none valid in " +
-            "ZooKeeper): its last pushed services {services} stay at {proxy}, since an empty list " +
-            "crashes the proxy",
+            "ZooKeeper): {services}, one of its last pushed services, stays at {proxy}, since an " +
+            "empty list crashes the proxy",
           { proxy: this.proxy, endPoint, services: plan.kept.get(endPoint) },
         );
       } else {
