@@ -31,7 +31,7 @@ import { type BenchResults, checkTargets, renderTable } from "./report.ts";
 import { baselines } from "./scenarios/baseline.ts";
 import { burst } from "./scenarios/burst.ts";
 import { receiverCeiling } from "./scenarios/ceiling.ts";
-import { clientRegistration } from "./scenarios/client_registration.ts";
+import { clientRegistration, SINGLE_LEAF_END_POINT } from "./scenarios/client_registration.ts";
 import { coldSync } from "./scenarios/cold_sync.ts";
 import { changeLatency, LATENCY_END_POINT } from "./scenarios/latency.ts";
 import { writeBenchTemplate } from "./whole_state_template.ts";
@@ -172,6 +172,7 @@ async function main(): Promise<number> {
       configTemplate: settings.wholeState
         ? await writeBenchTemplate(tmpDir, Math.max(...settings.growthSizes, 2000) / 100, [
           LATENCY_END_POINT,
+          SINGLE_LEAF_END_POINT,
         ])
         : undefined,
     };

@@ -142,18 +142,24 @@ async function pollRegistered(
 }
 
 /** One client with one leaf: registered, then SIGTERM → its delete at the receiver. */
+/** The end point of the single-leaf rounds. */
+export const SINGLE_LEAF_END_POINT = "single";
+
 async function singleLeaf(
   context: BenchContext,
   monitor: Parameters<typeof waitForStatus>[0],
   round: number,
 ): Promise<number> {
   const { receiver, cleanup, tmpDir } = context;
-  const path = `${ROOT}/single/leaf-${round}`;
-  const key = `single/leaf-${round}`;
+  const path = `${ROOT}/${SINGLE_LEAF_END_POINT}/leaf-${round}`;
+  const key = `${SINGLE_LEAF_END_POINT}/leaf-${round}`;
   const nodesFile = `${tmpDir}/nodes-single-${round}.json`;
   await Deno.writeTextFile(
     nodesFile,
-    JSON.stringify({ [`${ROOT}/single`]: "", [path]: "ch-single.bench.local:8123" }),
+    JSON.stringify({
+      [`${ROOT}/${SINGLE_LEAF_END_POINT}`]: "",
+      [path]: "ch-single.bench.local:8123",
+    }),
   );
   const added = receiver.next("add", key, 20_000);
   const client = await startClientProcess(context, nodesFile, `single leaf ${round}`);
