@@ -6,13 +6,16 @@
  * a restart simply sends the latest state.
  *
  * - Changes close together go out together ({@link nextPush}): at most one push in flight; what
- *   changes meanwhile goes in the next one, sent as soon as the answer comes. A lone change goes
- *   out at the end of the event-loop turn that brought it.
+ *   changes meanwhile goes in the next one. A lone change on an idle monitor goes out at the end
+ *   of the event-loop turn that brought it; after a push, the next one waits as long as that
+ *   push's render took, so pushes never take more than half of the event loop.
  * - Nothing is pushed before the first full read of ZooKeeper ({@link startupListed}): a partial
  *   state would remove from the proxy the services not read yet.
- * - A failed push is retried with the latest state on capped exponential back-off with jitter.
- * - {@link resync} (SIGHUP, `POST /v1/resync`, `RESYNC_INTERVAL`, a proxy that answers again after
- *   being unreachable) pushes the state again even when nothing changed.
+ * - A failed push is retried with the latest state on capped exponential back-off with jitter; the
+ *   first push that succeeds after refused or broken connections has re-filled a proxy that may
+ *   have restarted (counted as a restart recovery, as the per-request queue counts its resyncs).
+ * - {@link resync} (SIGHUP, `POST /v1/resync`, `RESYNC_INTERVAL`, a takeover) pushes the state
+ *   again even when nothing changed.
  *
  * It answers the same questions as the per-request queue (`pending`, `delivered`,
  * `oldestPendingMs`, `unreachable`, counters), so status routes and metrics read both alike.
