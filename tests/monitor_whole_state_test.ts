@@ -246,6 +246,22 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
     });
   });
 
+  await t.step(
+    "RESYNC_INTERVAL re-fills a proxy that restarted while nothing changed",
+    async () => {
+      await scenario({}, { resyncInterval: 300 }, async ({ proxy, app, register }) => {
+        await register("/cluster1/ch_http_node1/svc_i", "localhost:10");
+        await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "pushed");
+        proxy.restartEmpty();
+        await proxy.settled();
+        assertEquals(slots(proxy, "ch_http_node1"), ["ch_http_service1=127.0.0.1:8123"]);
+        await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "re-filled");
+        assert(pusherOf(app).counters.resyncs > 0);
+        assertEquals(proxy.everDuplicated(), []);
+      });
+    },
+  );
+
   await t.step("a restarted proxy is filled again by a resync", async () => {
     await scenario({}, {}, async ({ proxy, app, register }) => {
       await register("/cluster1/ch_http_node1/svc_r", "localhost:5");
