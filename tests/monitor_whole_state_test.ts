@@ -262,6 +262,38 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
     },
   );
 
+  await t.step("a standby that takes over pushes the whole state, removals included", async () => {
+    const quick = { proxyTimeout: 500, monitorId: "first" };
+    await scenario({}, quick, async ({ proxy, app, register }) => {
+      await waitFor(() => app.election.leader, 10_000, "the first monitor leads");
+      const standby = await startMonitor({
+        ...monitorTestOptions(zk.connectionString, [proxy.url], {
+          configTemplate: parseConfigTemplate(CONFIG),
+          proxyTimeout: 500,
+          monitorId: "second",
+        }),
+      });
+      try {
+        await waitFor(() => standby.mirror.synced, 10_000, "the standby's mirror is warm");
+        await register("/cluster1/ch_http_node1/stays", "localhost:11");
+        await register("/cluster1/ch_http_node1/goes", "localhost:12");
+        await waitFor(() => slots(proxy, "ch_http_node1").length === 3, 10_000, "pushed");
+        assertEquals(pusherOf(standby).counters.sent.configuration, 0, "a standby pushes nothing");
+        await app.shutdown(); // the leader leaves; nobody pushes until the standby takes over
+        await writer.delete("/cluster1/ch_http_node1/goes");
+        await waitFor(() => standby.election.leader, 10_000, "the standby leads");
+        await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "the removal");
+        assertEquals(slots(proxy, "ch_http_node1"), [
+          "ch_http_service1=127.0.0.1:8123",
+          "stays=localhost:11",
+        ]);
+        assertClean(proxy);
+      } finally {
+        await standby.shutdown();
+      }
+    });
+  });
+
   await t.step("a restarted proxy is filled again by a resync", async () => {
     await scenario({}, {}, async ({ proxy, app, register }) => {
       await register("/cluster1/ch_http_node1/svc_r", "localhost:5");
