@@ -22,6 +22,7 @@ import { BenchProcess, freePort, waitForStatus } from "./processes.ts";
 import { round, summarize } from "./stats.ts";
 import { endPointCount, treeServices } from "./tree_layout.ts";
 import { connect, createEndPoints, createServices } from "./zk_tree.ts";
+import { wholeStateOnDeployed } from "./deployed_whole_state.ts";
 
 /** A stand-in proxy process and how to read its stats. */
 interface ProxyProcess {
@@ -30,7 +31,8 @@ interface ProxyProcess {
   stats: () => Promise<DeployedProxyStats>;
 }
 
-async function startProxy(cleanup: Cleanup, label: string): Promise<ProxyProcess> {
+/** Starts the deployed-behaviour stand-in as a process of its own. */
+export async function startProxy(cleanup: Cleanup, label: string): Promise<ProxyProcess> {
   const port = freePort();
   const statsPort = freePort();
   const process = await BenchProcess.start(`deployed proxy (${label})`, {
@@ -183,12 +185,15 @@ async function burst(
 
 /**
  * Runs the deployed-proxy benchmarks with the monitor's `transport` (default `auto`, as users run
- * it); returns the process exit code.
+ * it), or with `wholeState` the whole-state set (`deployed_whole_state.ts`); returns the process
+ * exit code.
  */
 export async function runDeployedBench(
   quick: boolean,
   transport: AsabruTransport = "auto",
+  wholeState = false,
 ): Promise<number> {
+  if (wholeState) return await runWholeStateBench(quick);
   const cleanup = new Cleanup();
   const results: Record<string, unknown> = {
     mode: quick ? "quick" : "full",
@@ -240,6 +245,49 @@ export async function runDeployedBench(
   results.loadAverageAtEnd = Deno.loadavg();
   const suffix = `${transport === "auto" ? "" : `-${transport}`}${quick ? "-quick" : ""}`;
   const file = new URL(`results/deployed${suffix}.json`, import.meta.url);
+  await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
+  return exitCode;
+}
+
+/** `--proxy=deployed --whole-state`: see `deployed_whole_state.ts`. */
+async function runWholeStateBench(quick: boolean): Promise<number> {
+  const cleanup = new Cleanup();
+  const results: Record<string, unknown> = {
+    mode: quick ? "quick" : "full",
+    startedAt: new Date().toISOString(),
+    loadAverageAtStart: Deno.loadavg(),
+  };
+  let exitCode = 0;
+  try {
+    const zk = await LocalZooKeeper.start({ maxSessionTimeoutMs: 60_000 });
+    cleanup.add("ZooKeeper", () => zk.close());
+    const sizes = quick ? [2000] : [2000, 10_000];
+    const runs = [];
+    for (const size of sizes) {
+      const run = await wholeStateOnDeployed(cleanup, zk, startProxy, size, quick ? 10 : 50);
+      runs.push(run);
+      printLines(Deno.stdout, [
+        `whole state on the deployed-behaviour stand-in, ${size} services in ${run.endPoints} ` +
+        `end points: removal p50 ${run.removalLatency.p50Ms} ms, p99 ${run.removalLatency.p99Ms} ` +
+        `ms (${run.removalLatency.rounds} rounds); burst: all adds ${run.burst.allAddsMs} ms in ` +
+        `${run.burst.pushes} pushes, all removals ${run.burst.allRemovalsMs} ms in ` +
+        `${run.burst.removalPushes}; cold sync ${run.coldSync.ms} ms in ${run.coldSync.pushes} ` +
+        `pushes; proxy after the burst ${JSON.stringify(run.burst.proxy)}`,
+      ]);
+    }
+    results.wholeState = runs;
+  } catch (error) {
+    results.error = error instanceof Error ? error.message : String(error);
+    progress(`failed: ${error instanceof Error ? error.stack : error}`);
+    exitCode = 1;
+  } finally {
+    await cleanup.runAll();
+  }
+  results.loadAverageAtEnd = Deno.loadavg();
+  const file = new URL(
+    `results/deployed-whole-state${quick ? "-quick" : ""}.json`,
+    import.meta.url,
+  );
   await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
   return exitCode;
 }

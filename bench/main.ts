@@ -112,6 +112,7 @@ async function main(): Promise<number> {
     return await runDeployedBench(
       Deno.args.includes("--quick"),
       transport as "auto" | "keep-alive" | "one-shot",
+      Deno.args.includes("--whole-state"),
     );
   }
   const settings = plan(Deno.args);
