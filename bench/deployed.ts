@@ -194,15 +194,9 @@ export async function runDeployedBench(
   wholeState = false,
 ): Promise<number> {
   if (wholeState) return await runWholeStateBench(quick);
-  const cleanup = new Cleanup();
-  const results: Record<string, unknown> = {
-    mode: quick ? "quick" : "full",
-    transport,
-    startedAt: new Date().toISOString(),
-    loadAverageAtStart: Deno.loadavg(),
-  };
-  let exitCode = 0;
-  try {
+  const suffix = `${transport === "auto" ? "" : `-${transport}`}${quick ? "-quick" : ""}`;
+  const results: Record<string, unknown> = { mode: quick ? "quick" : "full", transport };
+  return await recorded(`deployed${suffix}.json`, results, async (cleanup) => {
     progress("deployed proxy: per-request throughput");
     const perRequest = await throughput(cleanup, quick ? 2000 : 10_000, transport);
     results.perRequest = perRequest;
@@ -235,6 +229,24 @@ export async function runDeployedBench(
           : "MISSED"
       }`,
     ]);
+  });
+}
+
+/**
+ * Runs `body` with a cleanup that always runs; writes `results` (with the load average before and
+ * after, and what failed) to `bench/results/NAME`; returns the process exit code.
+ */
+async function recorded(
+  name: string,
+  results: Record<string, unknown>,
+  body: (cleanup: Cleanup) => Promise<void>,
+): Promise<number> {
+  const cleanup = new Cleanup();
+  results.startedAt = new Date().toISOString();
+  results.loadAverageAtStart = Deno.loadavg();
+  let exitCode = 0;
+  try {
+    await body(cleanup);
   } catch (error) {
     results.error = error instanceof Error ? error.message : String(error);
     progress(`failed: ${error instanceof Error ? error.stack : error}`);
@@ -243,27 +255,20 @@ export async function runDeployedBench(
     await cleanup.runAll();
   }
   results.loadAverageAtEnd = Deno.loadavg();
-  const suffix = `${transport === "auto" ? "" : `-${transport}`}${quick ? "-quick" : ""}`;
-  const file = new URL(`results/deployed${suffix}.json`, import.meta.url);
+  const file = new URL(`results/${name}`, import.meta.url);
   await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
   return exitCode;
 }
 
 /** `--proxy=deployed --whole-state`: see `deployed_whole_state.ts`. */
 async function runWholeStateBench(quick: boolean): Promise<number> {
-  const cleanup = new Cleanup();
-  const results: Record<string, unknown> = {
-    mode: quick ? "quick" : "full",
-    startedAt: new Date().toISOString(),
-    loadAverageAtStart: Deno.loadavg(),
-  };
-  let exitCode = 0;
-  try {
+  const results: Record<string, unknown> = { mode: quick ? "quick" : "full" };
+  const name = `deployed-whole-state${quick ? "-quick" : ""}.json`;
+  return await recorded(name, results, async (cleanup) => {
     const zk = await LocalZooKeeper.start({ maxSessionTimeoutMs: 60_000 });
     cleanup.add("ZooKeeper", () => zk.close());
-    const sizes = quick ? [2000] : [2000, 10_000];
     const runs = [];
-    for (const size of sizes) {
+    for (const size of quick ? [2000] : [2000, 10_000]) {
       const run = await wholeStateOnDeployed(cleanup, zk, startProxy, size, quick ? 10 : 50);
       runs.push(run);
       printLines(Deno.stdout, [
@@ -276,18 +281,5 @@ async function runWholeStateBench(quick: boolean): Promise<number> {
       ]);
     }
     results.wholeState = runs;
-  } catch (error) {
-    results.error = error instanceof Error ? error.message : String(error);
-    progress(`failed: ${error instanceof Error ? error.stack : error}`);
-    exitCode = 1;
-  } finally {
-    await cleanup.runAll();
-  }
-  results.loadAverageAtEnd = Deno.loadavg();
-  const file = new URL(
-    `results/deployed-whole-state${quick ? "-quick" : ""}.json`,
-    import.meta.url,
-  );
-  await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
-  return exitCode;
+  });
 }
