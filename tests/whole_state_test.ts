@@ -293,3 +293,27 @@ Deno.test("pusher: the last service of a bare end point stays, held, not pending
   assertEquals(p.status().kept, []);
   await p.stop();
 });
+
+Deno.test("pusher: only a refused or broken connection makes the next success a restart recovery", async () => {
+  const failures: Array<[DeliveryOutcome, number]> = [
+    [{ kind: "uncertain", reason: "no answer within 5000 ms", ms: 5000, timedOut: true }, 0],
+    [{ kind: "uncertain", reason: "HTTP 502", ms: 1 }, 0],
+    [{ kind: "not-applied", reason: "closed without an answer", ms: 1 }, 0],
+    [{ kind: "rejected", message: "Error parsing xml document.", ms: 1 }, 0],
+    [{ kind: "uncertain", reason: "connection reset", ms: 1, connectionBroke: true }, 1],
+    [{ kind: "not-sent", reason: "connection refused", ms: 0 }, 1],
+  ];
+  for (const [failure, recoveries] of failures) {
+    const proxy = new ScriptedProxy();
+    const { pusher: p } = pusher(proxy);
+    p.startupListed();
+    p.setWanted("bare/a", wanted("bare", "a"));
+    await proxy.arrived(1);
+    proxy.answer(failure);
+    await proxy.arrived(2);
+    proxy.answer();
+    await p.idle();
+    assertEquals(p.counters.restartRecoveries, recoveries, JSON.stringify(failure));
+    await p.stop();
+  }
+});

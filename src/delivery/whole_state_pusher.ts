@@ -419,8 +419,9 @@ export class WholeStatePusher {
         break;
       case "uncertain":
         this.counters.uncertain++;
-        // A timeout alone says the proxy is slow, not that it restarted.
-        if (!outcome.timedOut) this.#mayHaveRestarted = true;
+        // A timeout or an answer we do not know says the proxy is slow or odd, not that it
+        // restarted; a connection that broke may have been the proxy going down.
+        if (outcome.connectionBroke) this.#mayHaveRestarted = true;
     }
     this.#onDecision?.({
       decision: refused ? "rejected" : "uncertain",
