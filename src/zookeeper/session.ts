@@ -477,17 +477,33 @@ export class ZkSession implements AsyncDisposable {
     if (this.#state !== "closed") this.#client.connect();
   }
 
-  /** Times out overdue requests, and leaves a server that has gone silent. */
+  /**
+   * Times out overdue requests, and leaves a server that has gone silent. Both are judged only over
+   * time this process could run: a tick that comes late was held up by our own event loop (a long
+   * synchronous task, a GC pause, a starved CPU), during which nothing could be read.
+   */
   #startWatchdog(): void {
     const checkEveryMs = Math.max(
       20,
       Math.floor(Math.min(this.#options.sessionTimeoutMs / 10, this.#options.requestTimeoutMs / 5)),
     );
+    let lastTickAt = this.#options.now();
+    // Silence is counted from the last packet, moved on by every local stall since.
+    let silentSince = -Infinity;
     this.#watchdog = setInterval(() => {
-      this.#timeOutOverdueRequests();
+      const now = this.#options.now();
+      const stalledForMs = now - lastTickAt - checkEveryMs;
+      lastTickAt = now;
       const client = this.#client;
+      if (stalledForMs > checkEveryMs) {
+        // Answers may be waiting in the socket: give the reader a turn before judging anything.
+        silentSince = Math.min(now, Math.max(silentSince, client.lastReceivedAt) + stalledForMs);
+        for (const pending of this.#pending) pending.deadline += stalledForMs;
+        return;
+      }
+      this.#timeOutOverdueRequests();
       if (!client.hasSocket) return;
-      const silentForMs = this.#options.now() - client.lastReceivedAt;
+      const silentForMs = now - Math.max(silentSince, client.lastReceivedAt);
       const limitMs = (client.sessionTimeoutMs * 2) / 3;
       if (silentForMs > limitMs) {
         // Reported as the attempt's failure (a warning, rate-limited by whoever listens).
