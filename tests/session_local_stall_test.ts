@@ -43,3 +43,24 @@ Deno.test("a stalled event loop is not taken for a silent server; requests in fl
   assertEquals((await session.getChildren("/stall")).children.length, 50);
   assertEquals(changes.map((change) => change.state), [], "the session never left connected");
 });
+
+Deno.test("a stalled event loop while the session is idle does not drop the connection", async () => {
+  await using zk = await LocalZooKeeper.start();
+  await using session = await connected({ connectionString: zk.connectionString });
+  const failures: ZkConnectionFailure[] = [];
+  session.onConnectionFailure((failure) => failures.push(failure));
+  const changes: SessionStateChange[] = [];
+  session.onStateChange((change) => changes.push(change));
+  await session.exists("/");
+
+  // Nothing in flight: the server has no reason to send anything during the stall.
+  const stallMs = (session.sessionTimeoutMs * 2) / 3 + 800;
+  assert(stallMs < session.sessionTimeoutMs, `stall ${stallMs} ms within the session timeout`);
+  blockEventLoop(stallMs);
+  // Two watchdog periods at least (a tenth of the session timeout each) pass while the session works.
+  for (let i = 0; i < 10; i++) await session.exists("/");
+  await session.create("/after-stall");
+
+  assertEquals(failures, [], "the connection was not dropped");
+  assertEquals(changes.map((change) => change.state), [], "the session never left connected");
+});
