@@ -33,6 +33,7 @@ Deno.test("a stalled event loop is not taken for a silent server; requests in fl
   const silenceLimitMs = (session.sessionTimeoutMs * 2) / 3;
   const stallMs = silenceLimitMs + 800;
   assert(stallMs < session.sessionTimeoutMs, `stall ${stallMs} ms within the session timeout`);
+  assert(stallMs > 3_000, `stall ${stallMs} ms longer than the request timeout`);
   const inFlight = Array.from({ length: 50 }, (_, i) => session.create(`/stall/n${i}`));
   blockEventLoop(stallMs);
 
