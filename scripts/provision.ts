@@ -34,19 +34,28 @@ function clickHouseMissing(): boolean {
   }
 }
 
-function onPath(command: string): boolean {
+/** Where `command` is: on PATH, or in /usr/bin or /bin when PATH lacks them. */
+function commandPath(command: string): string | undefined {
   const directories = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
-  return [...directories, "/usr/bin", "/bin"].some((directory) => {
-    try {
-      return Deno.statSync(`${directory}/${command}`).isFile;
-    } catch {
-      return false;
-    }
-  });
+  return [...directories, "/usr/bin", "/bin"].map((directory) => `${directory}/${command}`).find(
+    (path) => {
+      try {
+        return Deno.statSync(path).isFile;
+      } catch {
+        return false;
+      }
+    },
+  );
+}
+
+function onPath(command: string): boolean {
+  return commandPath(command) !== undefined;
 }
 
 async function aptGet(args: string[]): Promise<boolean> {
-  const { success } = await new Deno.Command("apt-get", {
+  // By the path found, not the name: found in /usr/bin when PATH lacks it, spawning the bare
+  // name would throw NotFound.
+  const { success } = await new Deno.Command(commandPath("apt-get") ?? "apt-get", {
     args,
     env: { DEBIAN_FRONTEND: "noninteractive" },
     stdout: "null",
@@ -55,7 +64,6 @@ async function aptGet(args: string[]): Promise<boolean> {
   return success;
 }
 
-const missing: string[] = [];
 const zookeeper = zookeeperProblem();
 // A ZOOKEEPER_HOME that is set but wrong is the user's to fix, not ours to override.
 const zookeeperHomeChosen = Boolean(Deno.env.get("ZOOKEEPER_HOME"));
@@ -63,11 +71,15 @@ if (zookeeper && zookeeperHomeChosen) {
   say(zookeeper);
   Deno.exit(1);
 }
-if (zookeeper) missing.push("zookeeper");
-if (!onPath("systemd-analyze")) missing.push("systemd");
-// Only the tests start a real ClickHouse (tests/harness/local_clickhouse.ts): `monitor:local`,
-// `demo`, `bench` and `chaos` neither need nor should install a database server.
-if (Deno.args.includes("--tests") && clickHouseMissing()) missing.push("clickhouse-server");
+/** Each package that may be installed, and whether what it provides is missing now. */
+const PACKAGE_MISSING: Record<string, () => boolean> = {
+  zookeeper: () => zookeeperProblem() !== undefined,
+  systemd: () => !onPath("systemd-analyze"),
+  // Only the tests start a real ClickHouse (tests/harness/local_clickhouse.ts): `monitor:local`,
+  // `demo`, `bench` and `chaos` neither need nor should install a database server.
+  "clickhouse-server": () => Deno.args.includes("--tests") && clickHouseMissing(),
+};
+const missing = Object.keys(PACKAGE_MISSING).filter((name) => PACKAGE_MISSING[name]());
 
 if (missing.length > 0) {
   const isRoot = Deno.uid() === 0;
@@ -88,9 +100,11 @@ if (missing.length > 0) {
     say(`apt-get failed; install by hand: apt-get install -y ${missing.join(" ")}`);
     Deno.exit(1);
   }
-  const still = zookeeperProblem();
-  if (still) {
-    say(`ZooKeeper is still not usable after apt-get: ${still}`);
+  // apt-get can succeed and leave a package unusable (a held package, a diverted binary).
+  const still = missing.filter((name) => PACKAGE_MISSING[name]());
+  if (still.length > 0) {
+    const why = still.includes("zookeeper") ? ` (${zookeeperProblem()})` : "";
+    say(`still missing after apt-get: ${still.join(", ")}${why}`);
     Deno.exit(1);
   }
 }

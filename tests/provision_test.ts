@@ -15,21 +15,25 @@ const HIDDEN = [
   "/bin/apt-get",
 ];
 
-async function provisionWithoutClickHouse(args: string[]) {
+async function provisionWithoutClickHouse(
+  args: string[],
+  { hidden = HIDDEN, allowRun = false, env = {} as Record<string, string> } = {},
+) {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--quiet",
       "--allow-read",
-      `--deny-read=${HIDDEN.join(",")}`,
+      `--deny-read=${hidden.join(",")}`,
       "--allow-env",
       "--allow-sys=uid",
+      ...(allowRun ? ["--allow-run"] : []),
       "scripts/provision.ts",
       ...args,
     ],
     cwd: root.pathname,
     clearEnv: true,
-    env: { PATH: "/nonexistent", HOME: Deno.env.get("HOME") ?? "/" },
+    env: { PATH: "/nonexistent", HOME: Deno.env.get("HOME") ?? "/", ...env },
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -57,4 +61,50 @@ Deno.test("provision: clickhouse-server is required for the tests only", async (
       assertEquals(provisions[1], name === "test" ? "--tests" : undefined, `task ${name}`);
     }
   });
+});
+
+/**
+ * An apt configuration under `dir` that changes nothing: no package sources, its own lists and
+ * cache, no lock. `apt-get update` and `apt-get install` of an installed package then succeed
+ * at once, as a real install that leaves the package unusable would.
+ */
+async function harmlessAptConfig(dir: string): Promise<string> {
+  for (const sub of ["lists/partial", "cache/archives/partial", "parts"]) {
+    await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
+  }
+  await Deno.writeTextFile(`${dir}/sources.list`, "");
+  const path = `${dir}/apt.conf`;
+  await Deno.writeTextFile(
+    path,
+    [
+      `Dir::Etc::SourceList "${dir}/sources.list";`,
+      `Dir::Etc::SourceParts "${dir}/parts";`,
+      `Dir::State::Lists "${dir}/lists";`,
+      `Dir::Cache "${dir}/cache";`,
+      `Debug::NoLocking "true";`,
+    ].join("\n") + "\n",
+  );
+  return path;
+}
+
+// Runs as the tests run (root, after `deno task provision --tests` installed clickhouse-server).
+Deno.test({
+  name: "provision: apt-get found outside PATH is run; what is still missing after it is named",
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "zkcm-provision-test-" });
+    try {
+      // PATH lacks /usr/bin, where apt-get is; apt-get "installs" clickhouse-server (already
+      // installed, so nothing changes) while it stays hidden from the script.
+      const { code, stderr } = await provisionWithoutClickHouse(["--tests"], {
+        hidden: HIDDEN.filter((path) => !path.endsWith("/apt-get")),
+        allowRun: true,
+        env: { APT_CONFIG: await harmlessAptConfig(dir) },
+      });
+      assert(!stderr.includes("NotFound"), stderr);
+      assertEquals(code, 1, stderr);
+      assertMatch(stderr, /^provision: still missing after apt-get: clickhouse-server$/m);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
