@@ -3,6 +3,12 @@
  * first failure of an outage at once, then a reminder at most every 30 s with the number of
  * attempts and the last reason, never a line per attempt; and how long it lasted when it ends.
  *
+ * A dependency that flaps (a session established, then dropped, again and again) stays within
+ * the same bound: a recovery does not reset the limit on warnings, so the next outage's first
+ * line waits for the interval since the last warning and says how many recoveries went unsaid;
+ * and a recovery that follows the previous one within the interval, from an outage that said
+ * nothing, is itself not said (`quiet`). At most a warning and a recovery per interval.
+ *
  * Decisions only, over plain data and an injected clock: the caller writes the lines.
  *
  * @example
@@ -13,7 +19,7 @@
  *   reason: say.last.reason,
  *   attempts: say.attempts,
  * });
- * const ended = outage.recovered(); // { downForMs, attempts, last } or undefined
+ * const ended = outage.recovered(); // { downForMs, attempts, last, quiet } or undefined
  * ```
  *
  * @module
@@ -50,6 +56,8 @@ export interface OutageNotice<F> {
   downForMs: number;
   /** This failure. */
   last: F;
+  /** Recoveries not said (see {@link OutageEnd.quiet}) since the last warning: the flaps. */
+  flaps: number;
 }
 
 /** How an outage ended. */
@@ -60,6 +68,12 @@ export interface OutageEnd<F> {
   attempts: number;
   /** The last failure, if any. */
   last?: F;
+  /**
+   * `true` when the recovery is not worth a line: the outage said nothing (its warnings held back
+   * by the limit) and the previous recovery was less than the interval before. It is counted in
+   * the next warning's {@link OutageNotice.flaps}.
+   */
+  quiet: boolean;
 }
 
 /** The rate-limited account of one dependency's outages. See the module doc. */
@@ -67,8 +81,14 @@ export class OutageReport<F> {
   readonly #reminderEveryMs: number;
   readonly #now: () => number;
   #outage?: Outage<F>;
-  /** When the last line of the current outage was said (`undefined`: none yet). */
+  /** When the last warning was said, of any outage (`undefined`: none yet). */
   #saidAt?: number;
+  /** Whether the current outage said a warning. */
+  #outageSaid = false;
+  /** When the last recovery was (`undefined`: none yet). */
+  #recoveredAt?: number;
+  /** Quiet recoveries since the last warning. */
+  #unsaidRecoveries = 0;
 
   constructor(options: OutageReportOptions = {}) {
     this.#reminderEveryMs = options.reminderEveryMs ?? OUTAGE_REMINDER_MS;
@@ -98,18 +118,32 @@ export class OutageReport<F> {
     outage.attempts++;
     outage.last = failure;
     const now = this.#now();
-    const first = this.#saidAt === undefined;
-    if (!first && now - this.#saidAt! < this.#reminderEveryMs) return undefined;
+    if (this.#saidAt !== undefined && now - this.#saidAt < this.#reminderEveryMs) return undefined;
+    const first = !this.#outageSaid;
+    const flaps = this.#unsaidRecoveries;
     this.#saidAt = now;
-    return { first, attempts: outage.attempts, downForMs: now - outage.since, last: failure };
+    this.#outageSaid = true;
+    this.#unsaidRecoveries = 0;
+    return {
+      first,
+      attempts: outage.attempts,
+      downForMs: now - outage.since,
+      last: failure,
+      flaps,
+    };
   }
 
   /** The dependency is available again: how the outage ended, or `undefined` if there was none. */
   recovered(): OutageEnd<F> | undefined {
     const outage = this.#outage;
     if (!outage) return undefined;
+    const now = this.#now();
+    const quiet = !this.#outageSaid && this.#recoveredAt !== undefined &&
+      now - this.#recoveredAt < this.#reminderEveryMs;
+    if (quiet) this.#unsaidRecoveries++;
     this.#outage = undefined;
-    this.#saidAt = undefined;
-    return { downForMs: this.#now() - outage.since, attempts: outage.attempts, last: outage.last };
+    this.#outageSaid = false;
+    this.#recoveredAt = now;
+    return { downForMs: now - outage.since, attempts: outage.attempts, last: outage.last, quiet };
   }
 }

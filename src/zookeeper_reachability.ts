@@ -45,9 +45,12 @@ const WHAT_HAPPENED: Record<ZkConnectionFailure["kind"], string> = {
  */
 export function noticeMessage(notice: OutageNotice<ZkConnectionFailure>): string {
   const what = `${WHAT_HAPPENED[notice.last.kind]}: {reason}`;
+  const flaps = notice.flaps > 0
+    ? "; the session came back and was lost again {flaps} times since the last warning"
+    : "";
   return notice.first
-    ? what
-    : `still no ZooKeeper session after {seconds} s and {attempts} failed attempts; the last: ${what}`;
+    ? what + flaps
+    : `still no ZooKeeper session after {seconds} s and {attempts} failed attempts; the last: ${what}${flaps}`;
 }
 
 /** The structured properties of a failure notice's line. */
@@ -56,6 +59,7 @@ export function noticeProperties(notice: OutageNotice<ZkConnectionFailure>) {
     ...notice.last,
     attempts: notice.attempts,
     seconds: Math.round(notice.downForMs / 1000),
+    ...(notice.flaps > 0 ? { flaps: notice.flaps } : {}),
   };
 }
 
@@ -135,7 +139,8 @@ export class ZooKeeperReachability {
       ? "ZooKeeper session {sessionId} established with {server} after {ms} ms"
       : "ZooKeeper session {sessionId} reconnected to {server} after {ms} ms";
     // The last reason too: after a drop it may be what the operator must know (an expiry).
-    log.info(
+    // A flap's recovery is counted in the next warning instead (see OutageReport).
+    (ended?.quiet ? log.debug : log.info).bind(log)(
       properties.attempts > 0 ? `${what} and {attempts} failed attempts; the last: {reason}` : what,
       properties,
     );

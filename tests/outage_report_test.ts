@@ -28,6 +28,7 @@ Deno.test("the first failure of an outage is said at once, with its reason", () 
     attempts: 1,
     downForMs: 0,
     last: refused(1),
+    flaps: 0,
   });
 });
 
@@ -78,12 +79,61 @@ Deno.test("the recovery says how long since the loss, and the next failure is a 
   report.lost(); // still the same outage: its start does not move
   report.failed(refused(2));
   time.now += 250;
-  assertEquals(report.recovered(), { downForMs: 1_000, attempts: 2, last: refused(2) });
+  assertEquals(report.recovered(), {
+    downForMs: 1_000,
+    attempts: 2,
+    last: refused(2),
+    quiet: false,
+  });
   assertEquals(report.outage, undefined);
   assertEquals(report.recovered(), undefined, "no outage, nothing to say");
 
-  time.now += 100;
+  // The recovery lasted as long as the interval since the last warning: not a flap.
+  time.now += 1_000;
   assertEquals(report.failed(refused(3))?.first, true, "a new outage is said at once");
+});
+
+Deno.test("a flapping dependency: a warning and a recovery per interval, the flaps counted", () => {
+  const { time, now } = clock();
+  const report = new OutageReport<ZkConnectionFailure>({ reminderEveryMs: 30_000, now });
+  const said: string[] = [];
+  // Established at 0, then lost after 500 ms and back 500 ms later, every second, for 65 s.
+  report.lost();
+  for (let second = 0; second < 65; second++) {
+    const ended = report.recovered();
+    if (ended && !ended.quiet) said.push(`${time.now - 1_000} recovered`);
+    time.now += 500;
+    report.lost();
+    const notice = report.failed(refused(second));
+    if (notice) said.push(`${time.now - 1_000} warned first=${notice.first} flaps=${notice.flaps}`);
+    time.now += 500;
+  }
+  assertEquals(said, [
+    "0 recovered",
+    "500 warned first=true flaps=0",
+    "1000 recovered",
+    // The recoveries at 2 s to 30 s were quiet: 29 flaps.
+    "30500 warned first=true flaps=29",
+    "31000 recovered",
+    "60500 warned first=true flaps=29",
+    "61000 recovered",
+  ]);
+});
+
+Deno.test("after a recovery that lasted the interval, the next warning is said at once", () => {
+  const { time, now } = clock();
+  const report = new OutageReport<ZkConnectionFailure>({ reminderEveryMs: 30_000, now });
+  report.failed(refused(1));
+  time.now += 1_000;
+  assertEquals(report.recovered()?.quiet, false, "an outage that warned: its recovery is said");
+  time.now += 30_000;
+  assertEquals(report.failed(refused(2)), {
+    first: true,
+    attempts: 1,
+    downForMs: 0,
+    last: refused(2),
+    flaps: 0,
+  });
 });
 
 Deno.test("a recovery before any failed attempt counts none", () => {
@@ -91,17 +141,18 @@ Deno.test("a recovery before any failed attempt counts none", () => {
   const report = new OutageReport<ZkConnectionFailure>({ now });
   report.lost();
   time.now += 40;
-  assertEquals(report.recovered(), { downForMs: 40, attempts: 0, last: undefined });
+  assertEquals(report.recovered(), { downForMs: 40, attempts: 0, last: undefined, quiet: false });
 });
 
 Deno.test("the lines: the server and the system's reason; a reminder with count and duration", () => {
-  const first = { first: true, attempts: 1, downForMs: 0, last: refused(1) };
+  const first = { first: true, attempts: 1, downForMs: 0, last: refused(1), flaps: 0 };
   assertEquals(
     noticeMessage(first),
     "ZooKeeper server {server} refused the connection: {reason}",
   );
   const reminder = {
     first: false,
+    flaps: 0,
     attempts: 120,
     downForMs: 30_400,
     last: {
@@ -122,6 +173,16 @@ Deno.test("the lines: the server and the system's reason; a reminder with count 
     attempts: 120,
     seconds: 30,
   });
+});
+
+Deno.test("a warning after flaps says how many", () => {
+  const notice = { first: true, attempts: 1, downForMs: 0, last: refused(1), flaps: 29 };
+  assertEquals(
+    noticeMessage(notice),
+    "ZooKeeper server {server} refused the connection: {reason}; the session came back and " +
+      "was lost again {flaps} times since the last warning",
+  );
+  assertEquals(noticeProperties(notice).flaps, 29);
 });
 
 Deno.test("/readyz's reason: none while connected; otherwise state, duration and last failure", () => {

@@ -660,8 +660,14 @@ export class ProxyQueue {
     const notice = this.#outage.failed(reason);
     // A failure the caller explained in its own line (a wrong route) is not called unreachable.
     if (explained) log.debug("{proxy} still misconfigured ({reason})", properties);
-    else if (notice?.first) log.warn("{proxy} unreachable ({reason}); pausing", properties);
-    else if (notice) {
+    else if (notice?.first) {
+      log.warn(
+        notice.flaps > 0
+          ? "{proxy} unreachable ({reason}); pausing; it came back and failed {flaps} times since the last warning"
+          : "{proxy} unreachable ({reason}); pausing",
+        { ...properties, flaps: notice.flaps },
+      );
+    } else if (notice) {
       log.warn(
         "{proxy} still unreachable after {seconds} s and {failures} failures; the last: {reason}",
         {
@@ -694,11 +700,15 @@ export class ProxyQueue {
     this.#authProblem = undefined;
     if (this.#proxyFailures === 0) return;
     const ended = this.#outage.recovered();
-    log.info("{proxy} reachable again after {seconds} s and {failures} failures", {
-      proxy: this.proxy,
-      failures: this.#proxyFailures,
-      seconds: Math.round((ended?.downForMs ?? 0) / 1000),
-    });
+    // A flap's recovery is counted in the next warning instead (see OutageReport).
+    (ended?.quiet ? log.debug : log.info).bind(log)(
+      "{proxy} reachable again after {seconds} s and {failures} failures",
+      {
+        proxy: this.proxy,
+        failures: this.#proxyFailures,
+        seconds: Math.round((ended?.downForMs ?? 0) / 1000),
+      },
+    );
     this.#proxyFailures = 0;
     this.#pausedUntil = 0;
     if (this.#mayHaveRestarted && this.#restartRecovery && this.#anythingDelivered()) {
