@@ -35,45 +35,53 @@ await configureLogging({ level: options.logLevel, format: options.logFormat });
 const log = getLogger(["zkcm", "monitor"]);
 ignoreDebugSignal();
 
-let localZooKeeper: LocalZooKeeper | undefined;
-if (options.localZookeeper) {
-  try {
-    localZooKeeper = await LocalZooKeeper.start({ maxSessionTimeoutMs: 60_000 });
-  } catch (error) {
-    const message = error instanceof ZooKeeperNotInstalledError ? error.message : String(error);
-    printLines(Deno.stderr, [`zk-monitor: --local-zookeeper: ${message}`]);
-    Deno.exit(MonitorExit.FAILURE);
-  }
-  log.info(
-    "started a throwaway local ZooKeeper at {zkHost} (--local-zookeeper); register a service with: ZK_HOST={zkHost} deno task client --register {root}/ch_http_node1/ch_http_service2=localhost:2023",
-    { zkHost: localZooKeeper.connectionString, root: options.rootNode },
-  );
-}
-
-const app = await startMonitor({
-  ...options,
-  zkHost: localZooKeeper?.connectionString ?? options.zkHost,
-}).catch(exitOnListenFailure("zk-monitor", options.statusPort, options.statusHost));
-
+// Listened for before start-up: a stop while the local ZooKeeper starts (a JVM, seconds) or the
+// status port opens must stop what was started, not leave an orphaned JVM and its directory.
+let localZooKeeper: Promise<LocalZooKeeper | undefined> = Promise.resolve(undefined);
+let app: Promise<Awaited<ReturnType<typeof startMonitor>> | undefined> = Promise.resolve(undefined);
 let stopRequested = false;
 const shutdown = exitOnSecondSignal(async (signal) => {
   stopRequested = true;
   log.info("{signal}: stopping", { signal });
-  await app.shutdown();
-  await localZooKeeper?.close();
+  await (await app)?.shutdown();
+  await (await localZooKeeper)?.close();
   log.info("stopped");
   Deno.exit(MonitorExit.OK);
 });
 Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
-Deno.addSignalListener("SIGHUP", () => app.resync("SIGHUP"));
+Deno.addSignalListener("SIGHUP", () => app.then((started) => started?.resync("SIGHUP")));
 // Its default action would kill the monitor in the middle of its deliveries.
 Deno.addSignalListener("SIGUSR2", () => log.info("SIGUSR2 ignored"));
 
-await app.sessionClosed;
+if (options.localZookeeper) {
+  localZooKeeper = LocalZooKeeper.start({ maxSessionTimeoutMs: 60_000 }).catch((error) => {
+    const message = error instanceof ZooKeeperNotInstalledError ? error.message : String(error);
+    printLines(Deno.stderr, [`zk-monitor: --local-zookeeper: ${message}`]);
+    Deno.exit(MonitorExit.FAILURE);
+  });
+  const zookeeper = await localZooKeeper;
+  if (!stopRequested) {
+    log.info(
+      "started a throwaway local ZooKeeper at {zkHost} (--local-zookeeper); register a service with: ZK_HOST={zkHost} deno task client --register {root}/ch_http_node1/ch_http_service2=localhost:2023",
+      { zkHost: zookeeper!.connectionString, root: options.rootNode },
+    );
+  }
+}
+
 if (!stopRequested) {
+  const zkHost = (await localZooKeeper)?.connectionString ?? options.zkHost;
+  app = startMonitor({ ...options, zkHost }).catch(async (error) => {
+    await (await localZooKeeper)?.close();
+    return exitOnListenFailure("zk-monitor", options.statusPort, options.statusHost)(error);
+  });
+}
+
+const started = await app;
+await started?.sessionClosed;
+if (started && !stopRequested) {
   log.fatal("the ZooKeeper session was closed (credentials refused?); exiting");
-  await app.shutdown();
-  await localZooKeeper?.close();
+  await started.shutdown();
+  await (await localZooKeeper)?.close();
   Deno.exit(MonitorExit.FAILURE);
 }

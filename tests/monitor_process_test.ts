@@ -18,6 +18,7 @@ import {
   untilProvedDuplicate,
 } from "./harness/signals.ts";
 import { freePort } from "./harness/convergence.ts";
+import { childPids } from "./harness/process_info.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
 
@@ -248,6 +249,89 @@ Deno.test("monitor process: SIGUSR1 and SIGUSR2 neither stop it nor open a port"
       assertEquals((await program.finished()).code, 0);
     });
   }
+});
+
+/** The local ZooKeeper's JVM once the monitor has spawned it: its pid and its directory. */
+async function startingZooKeeper(monitorPid: number): Promise<{ pid: number; directory: string }> {
+  let found: { pid: number; directory: string } | undefined;
+  await waitFor(
+    async () => {
+      for (const pid of await childPids(monitorPid)) {
+        const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+        const directory = cmdline.split("\0").map((arg) => /(\/\S*zkcm-zk-[^/]+)/.exec(arg)?.[1])
+          .find(Boolean);
+        if (directory) found = { pid, directory };
+      }
+      return found !== undefined;
+    },
+    30_000,
+    "the local ZooKeeper's JVM",
+  );
+  return found!;
+}
+
+const alive = (pid: number) => existsSync(`/proc/${pid}`);
+const existsSync = (path: string) => {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+/** Kills what a monitor without the fix left behind, so that one failure does not leak a JVM. */
+async function cleanUp({ pid, directory }: { pid: number; directory: string }): Promise<void> {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    // Stopped by the monitor, as it should be.
+  }
+  await Deno.remove(directory, { recursive: true }).catch(() => {});
+}
+
+Deno.test("monitor process: a stop during --local-zookeeper start-up stops that ZooKeeper", async (t) => {
+  for (const signal of STOP_SIGNALS) {
+    await t.step(`${signal} while the JVM starts: exit 0, no JVM, no directory left`, async () => {
+      await using program = await Program.start("monitor.ts", {
+        task: "monitor:local",
+        args: ["--local-zookeeper"],
+        env: { ASABRU_API_URL: "http://127.0.0.1:1/updateService" },
+      });
+      const zookeeper = await startingZooKeeper(program.pid);
+      try {
+        program.kill(signal);
+        const { code, lines } = await program.finished(30_000);
+        assertEquals(code, 0, lines.join("\n"));
+        assert(!alive(zookeeper.pid), `the JVM ${zookeeper.pid} was stopped`);
+        assert(!await exists(zookeeper.directory), `${zookeeper.directory} was removed`);
+      } finally {
+        await cleanUp(zookeeper);
+      }
+    });
+  }
+
+  await t.step("the status port taken while the JVM starts: exit 1, no JVM left", async () => {
+    const port = freePort();
+    await using program = await Program.start("monitor.ts", {
+      task: "monitor:local",
+      args: ["--local-zookeeper"],
+      env: { ASABRU_API_URL: "http://127.0.0.1:1/updateService", STATUS_PORT: String(port) },
+    });
+    const zookeeper = await startingZooKeeper(program.pid);
+    // Taken after the monitor's check at start, before it listens: the listen itself fails.
+    using _taken = Deno.listen({ hostname: "127.0.0.1", port });
+    try {
+      const { code, lines } = await program.finished(30_000);
+      assertEquals(code, 1, lines.join("\n"));
+      assert(lines.some((line) => line.includes(String(port))), lines.join("\n"));
+      assert(!alive(zookeeper.pid), `the JVM ${zookeeper.pid} was stopped`);
+      assert(!await exists(zookeeper.directory), `${zookeeper.directory} was removed`);
+    } finally {
+      await cleanUp(zookeeper);
+    }
+  });
 });
 
 Deno.test("monitor process: bad configuration is one line and exit 2; --help", async () => {
