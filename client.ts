@@ -33,13 +33,14 @@ await configureLogging({ level: options.logLevel, format: options.logFormat });
 const log = getLogger(["zkcm", "client"]);
 ignoreDebugSignal();
 
-const app = await startClient(loaded.config).catch(
+// Listened for before start-up: a stop while it starts ends the session it opened, at once.
+const app = startClient(loaded.config).catch(
   exitOnListenFailure("zk-client", options.statusPort, options.statusHost),
 );
 
 const shutdown = exitOnSecondSignal(async (signal) => {
   log.info("{signal}: removing registrations and closing the session", { signal });
-  await app.shutdown();
+  await (await app).shutdown();
   log.info("stopped");
   Deno.exit(ClientExit.OK);
 });
@@ -51,9 +52,10 @@ Deno.addSignalListener("SIGHUP", () => {
 });
 Deno.addSignalListener("SIGUSR2", () => log.info("SIGUSR2 ignored"));
 
-await app.sessionClosed;
-if (!app.registrar.stopped) {
+const started = await app;
+await started.sessionClosed;
+if (!started.registrar.stopped) {
   log.fatal("the ZooKeeper session was closed (credentials refused?); exiting");
-  await app.shutdown();
+  await started.shutdown();
   Deno.exit(ClientExit.FAILURE);
 }
