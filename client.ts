@@ -14,8 +14,13 @@ import {
   loadClientConfig,
   printLines,
   startClient,
+  warnDebugSignalNotIgnored,
 } from "./mod.ts";
 import { getLogger } from "@logtape/logtape";
+
+// First of all: the shorter SIGUSR1 keeps its default action or the runtime's inspector, the
+// better (src/debug_signal.ts); its warning, if any, once logging is set up.
+const debugSignalProblem = ignoreDebugSignal();
 
 const loaded = await loadClientConfig(Deno.args, Deno.env);
 if (loaded.kind === "help") {
@@ -31,7 +36,7 @@ const { options } = loaded.config;
 exitIfStatusPortTaken("zk-client", options.statusPort, options.statusHost);
 await configureLogging({ level: options.logLevel, format: options.logFormat });
 const log = getLogger(["zkcm", "client"]);
-ignoreDebugSignal();
+warnDebugSignalNotIgnored(debugSignalProblem);
 
 // Listened for before start-up: a stop while it starts ends the session it opened, at once.
 const app = startClient(loaded.config).catch(

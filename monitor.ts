@@ -15,9 +15,14 @@ import {
   MonitorExit,
   printLines,
   startMonitor,
+  warnDebugSignalNotIgnored,
   ZooKeeperNotInstalledError,
 } from "./mod.ts";
 import { getLogger } from "@logtape/logtape";
+
+// First of all: the shorter SIGUSR1 keeps its default action or the runtime's inspector, the
+// better (src/debug_signal.ts); its warning, if any, once logging is set up.
+const debugSignalProblem = ignoreDebugSignal();
 
 const loaded = loadMonitorConfig(Deno.args, Deno.env);
 if (loaded.kind === "help") {
@@ -33,7 +38,7 @@ const { options } = loaded;
 exitIfStatusPortTaken("zk-monitor", options.statusPort, options.statusHost);
 await configureLogging({ level: options.logLevel, format: options.logFormat });
 const log = getLogger(["zkcm", "monitor"]);
-ignoreDebugSignal();
+warnDebugSignalNotIgnored(debugSignalProblem);
 
 // Listened for before start-up: a stop while the local ZooKeeper starts (a JVM, seconds) or the
 // status port opens must stop what was started, not leave an orphaned JVM and its directory.

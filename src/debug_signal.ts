@@ -10,9 +10,10 @@
  * programs' `--allow-ffi` names, revoked as soon as libc is open so that nothing else in the
  * process can load a library), at once and again every {@link POLL_MS} ms until it has replaced
  * the runtime's handler (or {@link GIVE_UP_MS} have passed: a runtime without that handler).
- * A SIGUSR1 that arrives between the runtime's installation and the next turn (at most
- * {@link POLL_MS} ms, once, at start) still opens the inspector. Linux only, where the programs
- * are deployed.
+ * The entries call it before anything else. What still holds, once, at start: before that call
+ * SIGUSR1 has its default action (the process dies); between the runtime's installation and the
+ * next turn of the timer (every {@link POLL_MS} ms, later while start-up keeps the event loop
+ * busy) a SIGUSR1 still opens the inspector. Linux only, where the programs are deployed.
  *
  * @module
  */
@@ -36,26 +37,26 @@ export const LIBC_PATHS: Partial<Record<typeof Deno.build.arch, string>> = {
 
 /**
  * Makes SIGUSR1 ignored for the rest of the process's life (see the module's comment), and
- * revokes the FFI permission: call it before anything else could need FFI. Without FFI permission
- * or glibc it logs one warning and changes nothing else.
+ * revokes the FFI permission. Call it first, before configuration and logging: it returns, rather
+ * than logs, why it could not (no FFI permission, no glibc), and changes nothing else then; pass
+ * that to {@link warnDebugSignalNotIgnored} once logging is set up.
  *
  * @example
  * ```ts
- * ignoreDebugSignal(); // first thing in an entry script
+ * const debugSignalProblem = ignoreDebugSignal(); // first thing in an entry script
+ * // ... configuration, logging ...
+ * warnDebugSignalNotIgnored(debugSignalProblem);
  * ```
  */
-export function ignoreDebugSignal(): void {
-  if (Deno.build.os !== "linux") return;
+export function ignoreDebugSignal(): string | undefined {
+  if (Deno.build.os !== "linux") return undefined;
   const path = LIBC_PATHS[Deno.build.arch];
   let libc: Deno.DynamicLibrary<{ signal: { parameters: ["i32", "usize"]; result: "usize" } }>;
   try {
     if (!path) throw new Error(`no known glibc path for ${Deno.build.arch}`);
     libc = Deno.dlopen(path, { signal: { parameters: ["i32", "usize"], result: "usize" } });
   } catch (error) {
-    log.warn("SIGUSR1 would open an inspector on 127.0.0.1:9229: cannot ignore it ({error})", {
-      error: String(error),
-    });
-    return;
+    return String(error);
   } finally {
     // FFI on libc can do anything the process's user can. The permission is for this one
     // handle, which keeps working once it is revoked; no other code (a dependency) may use FFI.
@@ -74,7 +75,7 @@ export function ignoreDebugSignal(): void {
   // A slow start can come after the runtime's installation: then the first call replaces it.
   if (ignoreReplacedRuntimeHandler()) {
     libc.close();
-    return;
+    return undefined;
   }
   const timer = setInterval(() => {
     if (!ignoreReplacedRuntimeHandler()) {
@@ -88,4 +89,13 @@ export function ignoreDebugSignal(): void {
   }, POLL_MS);
   // It must never be what keeps a finished program alive.
   Deno.unrefTimer(timer);
+  return undefined;
+}
+
+/** The one warning for what {@link ignoreDebugSignal} returned; nothing when it succeeded. */
+export function warnDebugSignalNotIgnored(problem: string | undefined): void {
+  if (problem === undefined) return;
+  log.warn("SIGUSR1 would open an inspector on 127.0.0.1:9229: cannot ignore it ({error})", {
+    error: problem,
+  });
 }

@@ -4,7 +4,8 @@
  * replaces the runtime's SIGUSR1 handler when that comes (the kernel then shows SIGUSR1 ignored and
  * no longer caught). The programs' process tests send the signal itself.
  */
-import { taskPermissions } from "./harness/program.ts";
+import { Program, taskPermissions } from "./harness/program.ts";
+import { LIBC_PATHS } from "../src/debug_signal.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { deferred, withTimeout } from "./harness/wait.ts";
 
@@ -65,5 +66,24 @@ Deno.test("ignoreDebugSignal gives up FFI at once and still replaces the runtime
     }
     await child.status;
     await reading;
+  }
+});
+
+Deno.test("without the FFI permission: one warning, once logging is set up", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "zkcm-debug-signal-test-" });
+  try {
+    const nodes = `${dir}/nodes.json`;
+    await Deno.writeTextFile(nodes, JSON.stringify({ "/cluster1/n/s": "localhost:2023" }));
+    await using program = await Program.start("client.ts", {
+      task: "client",
+      extraFlags: [`--deny-ffi=${Object.values(LIBC_PATHS).join(",")}`],
+      env: { ZK_HOST: "127.0.0.1:1", NODES_FILE: nodes },
+    });
+    // The ZooKeeper warning comes after it: by then the SIGUSR1 warning was said or never will be.
+    await program.waitForLine(/ZooKeeper server 127\.0\.0\.1:1/, 15_000);
+    const warnings = program.lines.filter((line) => /SIGUSR1 would open an inspector/.test(line));
+    assertEquals(warnings.length, 1, program.lines.join("\n"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -5,13 +5,17 @@
  * what loading libc again gives. It runs until SIGTERM (exit 0).
  */
 import { configureLogging } from "../../src/logging.ts";
-import { ignoreDebugSignal, LIBC_PATHS } from "../../src/debug_signal.ts";
+import {
+  ignoreDebugSignal,
+  LIBC_PATHS,
+  warnDebugSignalNotIgnored,
+} from "../../src/debug_signal.ts";
 
 await configureLogging({ level: "debug", format: "json" });
 // A signal listener alone does not keep a program running.
 setInterval(() => {}, 60_000);
 Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
-ignoreDebugSignal();
+warnDebugSignalNotIgnored(ignoreDebugSignal());
 
 let loadAgain: string;
 try {
