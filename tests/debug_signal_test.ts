@@ -6,23 +6,11 @@
  */
 import { Program, taskPermissions } from "./harness/program.ts";
 import { LIBC_PATHS } from "../src/debug_signal.ts";
+import { sigusr1Disposition } from "./harness/process_info.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { deferred, withTimeout } from "./harness/wait.ts";
 
 const probe = new URL("./harness/debug_signal_probe.ts", import.meta.url).pathname;
-const SIGUSR1_BIT = 1n << 9n;
-
-/** Whether the kernel has SIGUSR1 ignored, and whether a handler catches it, for `pid`. */
-async function sigusr1Disposition(pid: number): Promise<{ ignored: boolean; caught: boolean }> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const mask = (field: string) =>
-    BigInt(`0x${new RegExp(`^${field}:\\s*(\\w+)`, "m").exec(status)![1]}`);
-  return {
-    ignored: (mask("SigIgn") & SIGUSR1_BIT) !== 0n,
-    caught: (mask("SigCgt") & SIGUSR1_BIT) !== 0n,
-  };
-}
-
 Deno.test("ignoreDebugSignal gives up FFI at once and still replaces the runtime's handler", async () => {
   const ffi = (await taskPermissions("client")).filter((flag) => flag.startsWith("--allow-ffi"));
   assertEquals(ffi.length, 1, "the client task gives FFI to glibc");

@@ -1,6 +1,7 @@
 /**
- * What Linux's /proc tells about a child process, for the process tests: its children, and the
- * TCP ports it listens on (its own sockets only, matched by inode, whatever else runs here).
+ * What Linux's /proc tells about a child process, for the process tests: its children, the TCP
+ * ports it listens on (its own sockets only, matched by inode, whatever else runs here), and what
+ * SIGUSR1 does to it.
  */
 
 /** The ids of the processes whose parent is `pid`. */
@@ -43,4 +44,19 @@ export async function listeningPorts(pid: number): Promise<number[]> {
     }
   }
   return [...ports].sort((a, b) => a - b);
+}
+
+const SIGUSR1_BIT = 1n << 9n;
+
+/** Whether the kernel has SIGUSR1 ignored, and whether a handler catches it, for `pid`. */
+export async function sigusr1Disposition(
+  pid: number,
+): Promise<{ ignored: boolean; caught: boolean }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const mask = (field: string) =>
+    BigInt(`0x${new RegExp(`^${field}:\\s*(\\w+)`, "m").exec(status)![1]}`);
+  return {
+    ignored: (mask("SigIgn") & SIGUSR1_BIT) !== 0n,
+    caught: (mask("SigCgt") & SIGUSR1_BIT) !== 0n,
+  };
 }

@@ -4,7 +4,7 @@
  */
 import type { Launcher, Program } from "./program.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { childPids, listeningPorts } from "./process_info.ts";
+import { childPids, listeningPorts, sigusr1Disposition } from "./process_info.ts";
 
 /** Both ways a program is started. */
 export const LAUNCHERS: readonly Launcher[] = ["task", "run"];
@@ -130,7 +130,9 @@ export async function assertSecondSignalExitsAtOnce(
 
 /**
  * The program's own process (under `deno task`, deno task's child), and a check that it has
- * opened no listening port since this call and printed no inspector banner.
+ * opened no listening port since this call, printed no inspector banner, and has SIGUSR1 ignored
+ * by the kernel with no handler: the last holds whether or not 127.0.0.1:9229 was free (an
+ * inspector that could not bind opens no port and may print nothing).
  */
 export async function programProcess(
   program: Program,
@@ -143,6 +145,7 @@ export async function programProcess(
     async assertNoInspector() {
       assertEquals(await listeningPorts(pid), portsBefore, "no port opened");
       assert(!program.lines.some((line) => /Debugger listening/.test(line)), "no inspector");
+      assertEquals(await sigusr1Disposition(pid), { ignored: true, caught: false }, "SIGUSR1");
     },
   };
 }
