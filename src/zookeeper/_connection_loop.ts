@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { JuteReader, type JuteWriter, ZkDecodeError } from "./_jute.ts";
 import { PacketFramer } from "./_framing.ts";
 import { OrderedDelivery } from "./_ordered_delivery.ts";
@@ -22,6 +23,7 @@ import {
   type ReplyHeader,
   Xid,
 } from "./_records.ts";
+import { withChroot, withoutChroot } from "./_chroot.ts";
 import { chunkWatchLists, WatchRegistry } from "./_watches.ts";
 import {
   classifyConnectError,
@@ -78,6 +80,9 @@ interface Pending {
   fail(error: Error): void;
 }
 
+/** The client's log lines (category as the session's, which owns this connection). */
+const log = getLogger(["zkcm", "session"]);
+
 const SESSION_MOVED = -118;
 const AUTH_FAILED = -115;
 
@@ -103,6 +108,7 @@ export abstract class ConnectionLoop {
   #sessionId = 0n;
   #password: Uint8Array = new Uint8Array(16);
   #lastZxid = 0n;
+  #saidPathOutsideChroot = false;
   #timeoutMs: number;
   #xid = 0;
   #serverIndex = 0;
@@ -664,15 +670,24 @@ export abstract class ConnectionLoop {
 
   /** A caller's path as the server sees it: the chroot prefixed. */
   protected toServerPath(path: string): string {
-    if (this.#chroot === "") return path;
-    return path === "/" ? this.#chroot : this.#chroot + path;
+    return withChroot(this.#chroot, path);
   }
 
-  /** A server's path as the caller sees it: the chroot removed. */
+  /**
+   * A server's path as the caller sees it: the chroot removed. A path outside the chroot (the
+   * server should never send one) is passed on unchanged, and said once in the log.
+   */
   protected fromServerPath(path: string): string {
-    if (this.#chroot === "" || !path.startsWith(this.#chroot)) return path;
-    const rest = path.slice(this.#chroot.length);
-    return rest === "" ? "/" : rest;
+    const stripped = withoutChroot(this.#chroot, path);
+    if (stripped !== undefined) return stripped;
+    if (!this.#saidPathOutsideChroot) {
+      this.#saidPathOutsideChroot = true;
+      log.warn("the server sent path {path}, outside the chroot {chroot}: passed on unchanged", {
+        path,
+        chroot: this.#chroot,
+      });
+    }
+    return path;
   }
 }
 
