@@ -24,6 +24,7 @@ import {
   Xid,
 } from "./_records.ts";
 import { withChroot, withoutChroot } from "./_chroot.ts";
+import { lastZxidAfterReply } from "./_last_zxid.ts";
 import { chunkWatchLists, WatchRegistry } from "./_watches.ts";
 import {
   classifyConnectError,
@@ -613,7 +614,7 @@ export abstract class ConnectionLoop {
   #onPacket(body: Uint8Array): void {
     const reader = new JuteReader(body);
     const header = readReplyHeader(reader);
-    if (header.zxid > this.#lastZxid) this.#lastZxid = header.zxid;
+    this.#lastZxid = lastZxidAfterReply(this.#lastZxid, header);
     switch (header.xid) {
       case Xid.ping:
       case Xid.setWatches:
