@@ -207,6 +207,42 @@ for (const server of oldServers) {
   });
 }
 
+Deno.test("recursive watch: one connection loss on addWatch and one on multiRead while starting (a restart, not an old server) keep the recursive watch", async () => {
+  await using zk = await LocalZooKeeper.start();
+  await using proxy = await ZkProtocolProxy.start(
+    { hostname: "127.0.0.1", port: zk.port },
+    { hangUpOnceOn: [Opcode.addWatch, Opcode.multiRead] },
+  );
+  await using writer = await connected({ connectionString: zk.connectionString });
+  await using session = await connected({ connectionString: proxy.address });
+  await writer.ensurePath("/cluster1/ep");
+  await writer.create("/cluster1/ep/a", text.encode("a:1"));
+  await withCapturedLogs(["zkcm", "mirror"], "info", async (records) => {
+    const { mirror, seen, take } = mirrorOf(session);
+    try {
+      mirror.start();
+      await waitFor(() => mirror.synced, 10_000, "synced");
+      assertEquals(
+        proxy.requestsByOpcode.get(Opcode.addWatch),
+        2,
+        "addWatch lost once, sent again",
+      );
+      assert((proxy.requestsByOpcode.get(Opcode.multiRead) ?? 0) >= 2, "multiRead lost once");
+      assertEquals(mirror.watchMode, "recursiveWatch");
+      assertEquals(take(), ["set ep/a=a:1"]);
+      await writer.create("/cluster1/ep/b", text.encode("b:1"));
+      await seen("set ep/b=b:1");
+      assertEquals(proxy.recursiveWatches(), ["/cluster1"]);
+      const modeLines = records
+        .map((record) => record.message.join(""))
+        .filter((line) => line.includes("one-shot watches from now on"));
+      assertEquals(modeLines, []);
+    } finally {
+      await mirror.stop();
+    }
+  });
+});
+
 Deno.test("recursive watch: events naming the root for changes below it (ClickHouse Keeper) turn it off for good, with one warning", async () => {
   await using zk = await LocalZooKeeper.start();
   await using proxy = await ZkProtocolProxy.start(

@@ -26,6 +26,7 @@ import {
   formatSessionId,
   type SessionStateChange,
   ZkConnectionLossError,
+  ZkHungUpAfterRequestError,
   ZkNoNodeError,
   type ZkSession,
   type ZkStat,
@@ -140,8 +141,13 @@ export class TreeMirror {
   #recursiveWatchSession = 0n;
   /** The root's stat at the last full read or root event (`null`: absent; `undefined`: unread). */
   #rootStat: RootStat | null | undefined;
-  /** Hang-ups in a row on the first `addWatch` or `multiRead` (a server that lacks them). */
-  #probeHangUps = 0;
+  /**
+   * Hang-ups in a row right after `addWatch`, and after `multiRead`, while probing (a server that
+   * lacks them closes the connection on reading one). Counted apart, and each reset when its
+   * operation succeeds: ordinary connection losses (a restart, a leader election) hitting one of
+   * each must not look like a server without them.
+   */
+  readonly #probeHangUps = new Map<string, number>();
   /**
    * `getData` per `multiRead` now: halved after a batch lost with its connection (an answer over
    * the client's packet limit ends the connection: services of hundreds of KB each), doubled
@@ -286,7 +292,7 @@ export class TreeMirror {
     if (!rootRead) return;
     if (this.#watchMode === "probing") {
       this.#watchMode = "recursiveWatch";
-      this.#probeHangUps = 0;
+      this.#probeHangUps.clear();
       log.info("mirror of {root}: one persistent recursive watch (addWatch, multiRead)", { root });
     }
     const [data, listing] = rootRead;
@@ -394,23 +400,26 @@ export class TreeMirror {
 
   /**
    * Runs `addWatch` or `multiRead`; `undefined` when the server turned out not to know
-   * it (UNIMPLEMENTED, or hanging up on it again and again): the mirror then falls back to
-   * one-shot watches and reads the tree that way.
+   * it (UNIMPLEMENTED, or closing the connection right after reading it, again and again): the
+   * mirror then falls back to one-shot watches and reads the tree that way. Other connection
+   * losses (a request never written, an answer lost with a connection that ended later, a session
+   * expiry) say nothing about the server.
    */
   async #probe<T>(operation: string, request: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await request();
+      const result = await request();
+      this.#probeHangUps.delete(operation);
+      return result;
     } catch (error) {
       if (error instanceof ZkUnimplementedError) {
         this.#fallBack(`the server does not know ${operation} (UNIMPLEMENTED)`, "info");
         return undefined;
       }
-      if (this.#watchMode === "probing" && error instanceof ZkConnectionLossError) {
-        if (++this.#probeHangUps >= HANG_UPS_BEFORE_CLASSIC) {
-          this.#fallBack(
-            `the server hung up on ${operation} ${this.#probeHangUps} times in a row`,
-            "info",
-          );
+      if (this.#watchMode === "probing" && error instanceof ZkHungUpAfterRequestError) {
+        const hangUps = (this.#probeHangUps.get(operation) ?? 0) + 1;
+        this.#probeHangUps.set(operation, hangUps);
+        if (hangUps >= HANG_UPS_BEFORE_CLASSIC) {
+          this.#fallBack(`the server hung up on ${operation} ${hangUps} times in a row`, "info");
           return undefined;
         }
       }

@@ -35,7 +35,13 @@ import {
   type ZkTlsOptions,
 } from "./socket.ts";
 import { formatServer, parseConnectionString, shuffled, type ZkServerAddress } from "./servers.ts";
-import { ZkConnectionLossError, ZkError, zkErrorFromCode, ZkTimeoutError } from "./errors.ts";
+import {
+  ZkConnectionLossError,
+  ZkError,
+  zkErrorFromCode,
+  ZkHungUpAfterRequestError,
+  ZkTimeoutError,
+} from "./errors.ts";
 import type { ZkWatchEvent } from "./types.ts";
 
 /** What a connection reports to its owner. */
@@ -76,6 +82,8 @@ interface Pending {
   /** When it was made, on the options' clock. */
   madeAt: number;
   writeBody?: (writer: JuteWriter) => void;
+  /** Packets received on the connection when it was written (see `ZkHungUpAfterRequestError`). */
+  receivedBeforeWrite?: number;
   /** Called with the reply, synchronously, when it is matched; returns what to deliver. */
   complete(header: ReplyHeader, reader: JuteReader): () => void;
   fail(error: Error): void;
@@ -109,6 +117,8 @@ export abstract class ConnectionLoop {
   #sessionId = 0n;
   #password: Uint8Array = new Uint8Array(16);
   #lastZxid = 0n;
+  /** Packets received on the current connection. */
+  #packetsReceived = 0;
   #saidPathOutsideChroot = false;
   #timeoutMs: number;
   #xid = 0;
@@ -321,6 +331,7 @@ export abstract class ConnectionLoop {
 
   #send(pending: Pending): void {
     pending.xid = this.#nextXid();
+    pending.receivedBeforeWrite = this.#packetsReceived;
     this.#inFlight.push(pending);
     this.#write(encodeRequest(pending.xid, pending.type, pending.writeBody));
     pending.writeBody = undefined;
@@ -556,7 +567,7 @@ export abstract class ConnectionLoop {
     } else if (!failure && outcome === "connected" && dropped === undefined && !this.#stopped) {
       failure = { server: name, kind: "reset", reason: "connection closed by the server" };
     }
-    this.#onDisconnected(outcome === "connected");
+    this.#onDisconnected(outcome === "connected", failure?.kind === "reset");
     if (failure) this.#options.onConnectionFailure(failure);
     return this.#stopped ? "stop" : outcome;
   }
@@ -580,7 +591,8 @@ export abstract class ConnectionLoop {
     this.#options.onEvent({ type: "connected" });
   }
 
-  #onDisconnected(wasConnected: boolean): void {
+  /** `closedByServer`: the server ended the connection (end of stream or reset), not we. */
+  #onDisconnected(wasConnected: boolean, closedByServer: boolean): void {
     clearInterval(this.#pinger);
     this.#pinger = undefined;
     this.#outgoing = [];
@@ -592,8 +604,21 @@ export abstract class ConnectionLoop {
         "connection lost before the answer, outcome unknown",
         -4,
       );
+      const last = lost[lost.length - 1];
+      // The server closing right after reading a request, with nothing said since: how some
+      // servers refuse an operation they lack (told apart from other losses by the caller).
+      const hungUpAfterLast = closedByServer && last.receivedBeforeWrite === this.#packetsReceived;
       this.#delivery.deliver(() => {
-        for (const pending of lost) pending.fail(error);
+        for (const pending of lost) {
+          pending.fail(
+            pending === last && hungUpAfterLast
+              ? new ZkHungUpAfterRequestError(
+                "the server closed the connection right after this request, outcome unknown",
+                -4,
+              )
+              : error,
+          );
+        }
       });
     }
     if (this.#phase === "connected") this.#phase = "connecting";
@@ -612,6 +637,7 @@ export abstract class ConnectionLoop {
 
   /** One packet after the handshake. Throws on anything that breaks the protocol. */
   #onPacket(body: Uint8Array): void {
+    this.#packetsReceived++;
     const reader = new JuteReader(body);
     const header = readReplyHeader(reader);
     this.#lastZxid = lastZxidAfterReply(this.#lastZxid, header);

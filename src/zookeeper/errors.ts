@@ -39,6 +39,12 @@ export class ZkInvalidAclError extends ZkError {}
  * may not have been applied.
  */
 export class ZkConnectionLossError extends ZkError {}
+/**
+ * A connection loss of one particular kind: the server closed the connection while this request
+ * was the last one written and nothing had been received since. That is how some servers answer
+ * an operation they do not know; it is also what a server going down at that moment looks like.
+ */
+export class ZkHungUpAfterRequestError extends ZkConnectionLossError {}
 /** The session this request belonged to has expired. */
 export class ZkSessionExpiredError extends ZkError {}
 /** The server refused our credentials. */

@@ -38,6 +38,11 @@ export interface ZkProtocolProxyOptions {
   unknownOpcodes?: readonly number[];
   /** How an unknown opcode is answered. Default `"unimplemented"`. */
   unknownOpcodeAnswer?: "unimplemented" | "hangUp";
+  /**
+   * Opcodes whose first request (over all connections) is met by closing the connection right
+   * after reading it, as a server restarting at that moment would; later ones pass.
+   */
+  hangUpOnceOn?: readonly number[];
   /** Rewrite recursive-watch event paths to the watched path, as ClickHouse Keeper does. */
   keeperEventPaths?: boolean;
 }
@@ -239,7 +244,12 @@ export class ZkProtocolProxy {
   ): Uint8Array | undefined {
     const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
     const opcode = view.getInt32(4);
-    this.requestsByOpcode.set(opcode, (this.requestsByOpcode.get(opcode) ?? 0) + 1);
+    const seen = (this.requestsByOpcode.get(opcode) ?? 0) + 1;
+    this.requestsByOpcode.set(opcode, seen);
+    if (seen === 1 && this.#options.hangUpOnceOn?.includes(opcode)) {
+      hangUp();
+      return undefined;
+    }
     if (this.#options.unknownOpcodes?.includes(opcode)) {
       if (this.#options.unknownOpcodeAnswer === "hangUp") {
         hangUp();
