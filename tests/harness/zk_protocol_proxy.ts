@@ -26,6 +26,8 @@ import { writeAll } from "../../src/_loopback.ts";
 
 /** Opcodes of the operations ZooKeeper 3.6 added and the mirror relies on. */
 export const Opcode = {
+  getData: 4,
+  getChildren2: 12,
   multiRead: 22,
   addWatch: 106,
   removeWatches: 18,
