@@ -567,7 +567,8 @@ export abstract class ConnectionLoop {
     } else if (!failure && outcome === "connected" && dropped === undefined && !this.#stopped) {
       failure = { server: name, kind: "reset", reason: "connection closed by the server" };
     }
-    this.#onDisconnected(outcome === "connected", failure?.kind === "reset");
+    const closedByServer = dropped === undefined && !this.#stopped && failure?.kind === "reset";
+    this.#onDisconnected(outcome === "connected", closedByServer);
     if (failure) this.#options.onConnectionFailure(failure);
     return this.#stopped ? "stop" : outcome;
   }
