@@ -73,8 +73,11 @@ export interface ServiceReport {
   name: string;
   /** `host:port`, or the raw data when it is not one. */
   target: string;
-  /** Per proxy (by its name in `proxies`). */
-  proxies: Record<string, ServiceReportState>;
+  /**
+   * Per proxy, in the order of the document's `proxies` (an array, not keyed by URL: with ten
+   * thousand services the URLs alone would weigh most of the document).
+   */
+  delivery: ServiceReportState[];
 }
 
 /** The monitor's status document. */
@@ -99,6 +102,12 @@ export interface MonitorStatus {
 }
 
 const decoder = new TextDecoder();
+/**
+ * `toWanted` per mirrored service, kept while the mirror keeps the same object (it makes a new
+ * one for every change): validating ten thousand `host:port`s at every poll of the page took
+ * most of the document's time.
+ */
+const wantedOf = new WeakMap<MirroredService, ReturnType<typeof toWanted>>();
 
 /** Builds the status document from the monitor's state. */
 export function monitorStatus(sources: MonitorStatusSources): MonitorStatus {
@@ -113,15 +122,17 @@ export function monitorStatus(sources: MonitorStatusSources): MonitorStatus {
 
   for (const service of sources.services) {
     const key = `${service.endPoint}/${service.service}`;
-    const result = toWanted(service);
+    let result = wantedOf.get(service);
+    if (!result) wantedOf.set(service, result = toWanted(service));
     if ("invalid" in result) {
-      const reason = sources.invalid.get(key) ?? result.invalid;
+      const invalid: ServiceReportState = {
+        state: "invalid",
+        reason: sources.invalid.get(key) ?? result.invalid,
+      };
       add(service.endPoint, {
         name: service.service,
         target: decoder.decode(service.data),
-        proxies: Object.fromEntries(
-          sources.queues.map((queue) => [queue.proxy, { state: "invalid", reason }]),
-        ),
+        delivery: sources.queues.map(() => invalid),
       });
       continue;
     }
@@ -129,21 +140,18 @@ export function monitorStatus(sources: MonitorStatusSources): MonitorStatus {
     add(service.endPoint, {
       name: service.service,
       target: `${host}:${port}`,
-      proxies: Object.fromEntries(
-        sources.queues.map((queue) => [queue.proxy, queue.serviceDelivery(key)]),
-      ),
+      delivery: sources.queues.map((queue) => queue.serviceDelivery(key)),
     });
   }
   for (const { key, endPoint, wanted, held } of sources.withheld) {
     const reason = held
       ? "gone from ZooKeeper; the mass-delete guard holds its delete"
       : "gone from ZooKeeper; its delete waits for the guard's window";
+    const state: ServiceReportState = { state: "held", op: "delete", reason };
     add(endPoint, {
       name: key.slice(endPoint.length + 1),
       target: `${wanted.ref.host}:${wanted.ref.port}`,
-      proxies: Object.fromEntries(
-        sources.queues.map((queue) => [queue.proxy, { state: "held", op: "delete", reason }]),
-      ),
+      delivery: sources.queues.map(() => state),
     });
   }
 

@@ -15,7 +15,8 @@ h2 { font-size: 1.05rem; margin: 1.2rem 0 0.4rem; }
 table { border-collapse: collapse; margin: 0.3rem 0; }
 th, td { text-align: left; padding: 0.2rem 0.6rem; border-bottom: 1px solid #e6e8ec;
   vertical-align: top; }
-th { font-weight: 600; background: #f4f5f7; }
+th { font-weight: 600; background: #f4f5f7; white-space: nowrap; }
+tr.proxy td:not(:last-child), td span { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.1rem 1rem; margin: 0; }
 dt { color: #5a6170; }

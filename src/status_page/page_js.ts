@@ -213,12 +213,12 @@ export const PAGE_JS = String.raw`"use strict";
     const shownTotal = list.reduce((n, e) => n + e.services.length, 0);
     const openByDefault = shownTotal <= OPEN_ALL_UP_TO;
     const nodes = list.map(({ name, services }) => {
+      // Per service, the state of its first proxy that is not delivered (else delivered).
       const counts = {};
       for (const service of services) {
-        for (const proxy of proxies) {
-          const s = service.proxies[proxy].state;
-          counts[s] = (counts[s] || 0) + 1;
-        }
+        const worst = service.delivery.find((d) => d.state !== "delivered");
+        const s = worst ? worst.state : "delivered";
+        counts[s] = (counts[s] || 0) + 1;
       }
       const open = state.expanded.has(name) ? state.expanded.get(name) : openByDefault;
       const details = el("details", { className: "end-point", open });
@@ -245,10 +245,9 @@ export const PAGE_JS = String.raw`"use strict";
         { className: "service" },
         el("td", { className: "mono name" }, service.name),
         el("td", { className: "mono" }, service.target),
-        ...proxies.map((proxy) => {
-          const d = service.proxies[proxy];
-          return el("td", { className: "delivery " + cls(d.state) }, deliveryText(d));
-        }),
+        ...service.delivery.map((d) =>
+          el("td", { className: "delivery " + cls(d.state) }, deliveryText(d))
+        ),
       )
     );
     details.append(table(["service", "host:port", ...proxies], rows));
