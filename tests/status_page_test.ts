@@ -162,6 +162,33 @@ Deno.test("the monitor's status page, in a real browser", async (t) => {
       assert((await deliveryOf(page, hostile))?.startsWith("invalid: "));
     });
 
+    await t.step("the page's resync button works with the right token only", async () => {
+      const result = () => page.$eval("#action-result", (node) => node.textContent ?? "");
+      await page.click("#resync");
+      await waitOnPage(result, (text) => text === "Resync: paste the token first", "no token");
+      await page.type("#token", "not-the-token");
+      await page.click("#resync");
+      await waitOnPage(result, (text) => text.startsWith("Resync: refused (HTTP 403)"), "refused");
+      assertEquals(app.queues[0].counters.resyncs, 0);
+      await page.$eval("#token", (input) => (input as unknown as { value: string }).value = "");
+      await page.type("#token", TOKEN);
+      await page.click("#resync");
+      await waitOnPage(result, (text) => text.startsWith("Resync: done"), "done");
+      assertEquals(app.queues[0].counters.resyncs, 1);
+      // Kept for this tab only, and no longer in the field.
+      assertEquals(
+        await page.evaluate(() =>
+          (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } })
+            .sessionStorage.getItem("zkcm-status-token")
+        ),
+        TOKEN,
+      );
+      assertEquals(
+        await page.$eval("#token", (input) => (input as unknown as { value: string }).value),
+        "",
+      );
+    });
+
     await t.step("the proxy stops: shown down, with the reason", async () => {
       await proxy.close();
       await writer.create(
