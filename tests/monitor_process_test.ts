@@ -352,6 +352,10 @@ Deno.test("monitor process: bad configuration is one line and exit 2; --help", a
     [{ ZK_HOST: "a:1,,b:2" }, /--zk-host \(ZK_HOST\)/],
     [{ RESYNC_INTERVAL: "often" }, /RESYNC_INTERVAL.*duration/],
     [{ ASABRU_API_TOKEN: "has space" }, /ASABRU_API_TOKEN.*hidden/],
+    [
+      { STATUS_TOKEN_FILE: "/nonexistent/zkcm-token" },
+      /^zk-monitor: --status-token-file \(STATUS_TOKEN_FILE\): \/nonexistent\/zkcm-token: /,
+    ],
   ];
   for (const [env, expected] of cases) {
     const program = await monitor(env);
