@@ -15,7 +15,15 @@ import { waitFor } from "./harness/wait.ts";
 const encoder = new TextEncoder();
 
 function mirrored(endPoint: string, service: string, data: string, czxid = 1n): MirroredService {
-  return { endPoint, service, data: encoder.encode(data), czxid, mzxid: czxid };
+  return {
+    endPoint,
+    service,
+    data: encoder.encode(data),
+    czxid,
+    mzxid: czxid,
+    ephemeral: true,
+    children: 0,
+  };
 }
 
 Deno.test("status document: delivered, pending, retrying, held and invalid services", async () => {
