@@ -7,7 +7,7 @@ import { MetricsRegistry } from "../src/metrics.ts";
 import { createStatusApp } from "../src/status_server.ts";
 import { addMonitorActions } from "../src/monitor/actions.ts";
 import { readStatusToken, StatusTokenFileError } from "../src/operator_auth.ts";
-import { withCapturedLogs } from "./harness/captured_logs.ts";
+import { withCapturedLogs } from "./harness/logs.ts";
 import { assert, assertEquals, assertRejects } from "./harness/assert.ts";
 
 const TOKEN = "s3cret-operator-token";
@@ -54,7 +54,7 @@ async function post(
 
 for (const route of ROUTES) {
   Deno.test(`POST ${route.path}: without, with a wrong and with the right token`, async () => {
-    await withCapturedLogs(async (records) => {
+    await withCapturedLogs(["zkcm", "http"], "debug", async (records) => {
       const { app, calls } = appWith(TOKEN);
       assertEquals(await post(app, route.path), 401);
       assertEquals(await post(app, route.path, { Authorization: "Bearer not-it" }), 403);
@@ -75,7 +75,7 @@ for (const route of ROUTES) {
   });
 
   Deno.test(`POST ${route.path}: refused with 403 and one line when no token is configured`, async () => {
-    await withCapturedLogs(async (records) => {
+    await withCapturedLogs(["zkcm", "http"], "debug", async (records) => {
       const { app, calls } = appWith(undefined);
       assertEquals(await post(app, route.path, { Authorization: `Bearer ${TOKEN}` }), 403);
       assertEquals(calls[route.call], 0);
@@ -89,7 +89,7 @@ for (const route of ROUTES) {
   });
 
   Deno.test(`POST ${route.path}: a cross-site request is refused, even with the token`, async () => {
-    await withCapturedLogs(async () => {
+    await withCapturedLogs(["zkcm", "http"], "debug", async () => {
       const { app, calls } = appWith(TOKEN);
       const auth = { Authorization: `Bearer ${TOKEN}` };
       for (

@@ -1,4 +1,4 @@
-import { withCapturedLogs } from "./harness/captured_logs.ts";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from "../src/metrics.ts";
 import { createStatusApp, type Readiness, serveStatus } from "../src/status_server.ts";
 import { assert, assertEquals, assertRejects } from "./harness/assert.ts";
@@ -35,6 +35,24 @@ async function read(response: Response | Promise<Response>) {
 }
 
 const JSON_TYPE = "application/json";
+
+/** Captures the `["zkcm", "http"]` log records while `use` runs. */
+async function withCapturedLogs(use: (records: LogRecord[]) => Promise<void>): Promise<void> {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { capture: (record) => records.push(record) },
+    loggers: [
+      { category: ["zkcm", "http"], lowestLevel: "debug", sinks: ["capture"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  try {
+    await use(records);
+  } finally {
+    await reset();
+  }
+}
 
 Deno.test("GET /healthz: 200 while live, 503 when not; live by default", async () => {
   const { state, app } = stateFor();

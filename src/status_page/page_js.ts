@@ -47,6 +47,10 @@ export const PAGE_JS = String.raw`"use strict";
 
   const cls = (text) => String(text).replace(/[^a-z]+/gi, "-").toLowerCase();
 
+  function row(className, ...cells) {
+    return el("tr", { className }, ...cells);
+  }
+
   function table(headers, rows) {
     return el(
       "table",
@@ -132,9 +136,8 @@ export const PAGE_JS = String.raw`"use strict";
       table(
         ["proxy", "delivery", "state", "login", "in flight", "pending", "oldest pending", "retries", "last error"],
         doc.proxies.map((p) =>
-          el(
-            "tr",
-            { className: "proxy" },
+          row(
+            "proxy",
             el("td", { className: "mono" }, p.proxy),
             el("td", {}, p.delivery),
             el("td", {}, badge(p.state)),
@@ -156,9 +159,8 @@ export const PAGE_JS = String.raw`"use strict";
       table(
         ["at", "decision", "proxy", "op", "service", "reason", "epoch"],
         doc.events.map((e) =>
-          el(
-            "tr",
-            { className: "event" },
+          row(
+            "event",
             el("td", {}, new Date(e.at).toLocaleTimeString()),
             el("td", {}, badge(e.decision)),
             el("td", { className: "mono" }, e.proxy || ""),
@@ -240,9 +242,8 @@ export const PAGE_JS = String.raw`"use strict";
   function fillEndPoint(details, name, services, proxies) {
     const shown = Math.min(services.length, state.shown.get(name) || PAGE_SIZE);
     const rows = services.slice(0, shown).map((service) =>
-      el(
-        "tr",
-        { className: "service" },
+      row(
+        "service",
         el("td", { className: "mono name" }, service.name),
         el("td", { className: "mono" }, service.target),
         ...service.delivery.map((d) =>
@@ -275,9 +276,8 @@ export const PAGE_JS = String.raw`"use strict";
       table(
         ["path", "data", "status", "session", "health check", "last result", "in a row"],
         doc.services.map((s) =>
-          el(
-            "tr",
-            { className: "service" },
+          row(
+            "service",
             el("td", { className: "mono name" }, s.path),
             el("td", { className: "mono" }, s.data),
             el("td", {}, badge(s.status), s.reason ? ": " + s.reason : "", s.wanted ? "" : " (not wanted)"),
