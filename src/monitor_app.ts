@@ -12,6 +12,7 @@ import {
   MIRROR_WATCH_MODES,
   type MirrorChange,
   type MirroredService,
+  type MirrorWatchMode,
   TreeMirror,
 } from "./monitor/tree_mirror.ts";
 import { serviceOddity, toWanted } from "./monitor/wanted_service.ts";
@@ -48,6 +49,13 @@ const MIRROR_START_WAIT_MS = 1000;
  * (a znode the monitor may not read) would otherwise keep every later change at debug level.
  */
 const STARTUP_LOG_GRACE_MS = 60_000;
+
+/** How the status page names the mirror's watch modes. */
+const WATCH_MODE_WORDS: Record<MirrorWatchMode, string> = {
+  probing: "probing for a recursive watch",
+  recursiveWatch: "recursive watch",
+  oneShotWatches: "classic (one-shot watches)",
+};
 
 /** The name the dry-run "proxy" goes by in logs, metrics and `/v1/services`. */
 export const DRY_RUN = "dry-run";
@@ -386,6 +394,7 @@ export async function startMonitor(
         root: options.rootNode,
         leadership: election.leadership,
         session: sessionStatus.report(),
+        watchMode: WATCH_MODE_WORDS[mirror.watchMode],
         synced: mirror.synced,
         services: mirror.services(),
         invalid,

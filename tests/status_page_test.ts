@@ -111,6 +111,12 @@ Deno.test("the monitor's status page, in a real browser", async (t) => {
       const zookeeper = await page.$eval("#zookeeper", (node) => node.textContent ?? "");
       assert(zookeeper.includes("connected"), zookeeper);
       assert(zookeeper.includes(zk.connectionString.split(",")[0]), zookeeper);
+      // ZooKeeper 3.8 has addWatch: the mirror watches the root with one recursive watch.
+      await waitOnPage(
+        () => page.$eval("#zookeeper", (node) => node.textContent ?? ""),
+        (text) => text.includes("watch moderecursive watch"),
+        "the watch mode",
+      );
     });
 
     await t.step("a service registered while the page is open appears, delivered", async () => {
