@@ -95,19 +95,12 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
 
   let status: StatusServer | undefined;
   if (options.statusPort !== undefined) {
-    status = await serveStatus(
-      createStatusApp({
-        ready: () =>
-          withProblem(
-            withZooKeeperReason(reachability, registrar.ready()),
-            chrootWatch?.problem,
-          ),
-        metrics,
-      }),
-      { port: options.statusPort, hostname: options.statusHost },
-    );
     const app = createStatusApp({
-      ready: () => withZooKeeperReason(reachability, registrar.ready()),
+      ready: () =>
+        withProblem(
+          withZooKeeperReason(reachability, registrar.ready()),
+          chrootWatch?.problem,
+        ),
       metrics,
     });
     const paths = [...gated.keys()];
