@@ -6,7 +6,13 @@
 import { ProxyQueue } from "../src/delivery/proxy_queue.ts";
 import { DeleteGuard } from "../src/monitor/delete_guard.ts";
 import { DecisionJournal } from "../src/monitor/journal.ts";
-import { monitorStatus, type MonitorStatusSources } from "../src/monitor/status_report.ts";
+import {
+  monitorStatus,
+  type MonitorStatusSources,
+  reportedPusher,
+} from "../src/monitor/status_report.ts";
+import { WholeStatePusher } from "../src/delivery/whole_state_pusher.ts";
+import { parseConfigTemplate } from "../src/asabru/config_template.ts";
 import type { MirroredService } from "../src/monitor/tree_mirror.ts";
 import { toWanted } from "../src/monitor/wanted_service.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
@@ -127,5 +133,45 @@ Deno.test("status document: delivered, pending, retrying, held and invalid servi
   } finally {
     guard.stop();
     await Promise.all(queues.map((queue) => queue.stop(0)));
+  }
+});
+
+Deno.test("status document: a whole-state proxy, down, its service pending with no operation", async () => {
+  const pusher = new WholeStatePusher({
+    proxy: "http://whole/configuration",
+    template: parseConfigTemplate(`<proxy>
+  <protocol-server-config/>
+  <END_POINT name="ep1"><SERVICES></SERVICES></END_POINT>
+</proxy>`),
+    push: () => Promise.resolve({ kind: "not-sent", reason: "connection refused", ms: 1 }),
+    retryBaseMs: 60_000,
+    random: () => 0,
+  });
+  try {
+    const service = mirrored("ep1", "a", "10.0.0.1:8123");
+    const result = toWanted(service);
+    assert("wanted" in result);
+    pusher.setWanted("ep1/a", result.wanted);
+    pusher.startupListed(); // a whole state is pushed once the first read is complete
+    await waitFor(() => pusher.unreachable, 5000, "the push failed");
+    const doc = monitorStatus({
+      monitorId: "m1",
+      root: "/cluster1",
+      leadership: { leader: true, epoch: 1 },
+      session: { state: "connected", since: "2026-01-01T00:00:00.000Z" },
+      synced: true,
+      services: [service],
+      invalid: new Map(),
+      withheld: [],
+      queues: [reportedPusher(pusher)],
+      events: [],
+    });
+    assertEquals(
+      doc.proxies.map((p) => [p.delivery, p.state, p.pending, p.lastError?.reason]),
+      [["whole state", "down", 1, "connection refused"]],
+    );
+    assertEquals(doc.endPoints[0].services[0].delivery, [{ state: "pending" }]);
+  } finally {
+    await pusher.stop(0);
   }
 });
