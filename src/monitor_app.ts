@@ -395,6 +395,7 @@ export async function startMonitor(
         leadership: election.leadership,
         session: sessionStatus.report(),
         watchMode: WATCH_MODE_WORDS[mirror.watchMode],
+        login: options.proxyUsername,
         synced: mirror.synced,
         services: mirror.services(),
         invalid,

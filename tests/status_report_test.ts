@@ -165,10 +165,11 @@ Deno.test("status document: a whole-state proxy, down, its service pending with 
       withheld: [],
       queues: [reportedPusher(pusher)],
       events: [],
+      login: "monitor-user",
     });
     assertEquals(
-      doc.proxies.map((p) => [p.delivery, p.state, p.pending, p.lastError?.reason]),
-      [["whole state", "down", 1, "connection refused"]],
+      doc.proxies.map((p) => [p.delivery, p.state, p.pending, p.lastError?.reason, p.login]),
+      [["whole state", "down", 1, "connection refused", "monitor-user"]],
     );
     assertEquals(doc.endPoints[0].services[0].delivery, [{ state: "pending" }]);
   } finally {

@@ -35,6 +35,8 @@ export interface MonitorStatusSources {
   root: string;
   leadership: Leadership;
   session: SessionStatus;
+  /** Who the monitor logs in to the proxies as (`ASABRU_USERNAME`), when it does. */
+  login?: string;
   /** How the mirror watches ZooKeeper ("recursive watch" or "classic"), when it says. */
   watchMode?: string;
   synced: boolean;
@@ -168,7 +170,10 @@ export function monitorStatus(sources: MonitorStatusSources): MonitorStatus {
       services: sources.services.length,
     },
     zookeeper: { ...sources.session, watchMode: sources.watchMode },
-    proxies: sources.queues.map((queue) => proxyReport(queue, leadership.leader)),
+    proxies: sources.queues.map((queue) => ({
+      ...proxyReport(queue, leadership.leader),
+      login: sources.login,
+    })),
     endPoints: [...endPoints].sort(([a], [b]) => compare(a, b)).map(([name, services]) => ({
       name,
       services: services.sort((a, b) => compare(a.name, b.name)),
