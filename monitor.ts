@@ -14,7 +14,9 @@ import {
   LocalZooKeeper,
   MonitorExit,
   printLines,
+  readStatusToken,
   startMonitor,
+  StatusTokenFileError,
   warnDebugSignalNotIgnored,
   ZooKeeperNotInstalledError,
 } from "./mod.ts";
@@ -36,6 +38,12 @@ if (loaded.kind === "invalid") {
 
 const { options } = loaded;
 exitIfStatusPortTaken("zk-monitor", options.statusPort, options.statusHost);
+// Read here, so an unreadable STATUS_TOKEN_FILE is one line and exit 2, like any bad option.
+const statusToken = await readStatusToken(options).catch((error) => {
+  if (!(error instanceof StatusTokenFileError)) throw error;
+  printLines(Deno.stderr, [`zk-monitor: ${error.message}`]);
+  Deno.exit(MonitorExit.INVALID_INPUT);
+});
 await configureLogging({ level: options.logLevel, format: options.logFormat });
 const log = getLogger(["zkcm", "monitor"]);
 warnDebugSignalNotIgnored(debugSignalProblem);
@@ -76,7 +84,7 @@ if (options.localZookeeper) {
 
 if (!stopRequested) {
   const zkHost = (await localZooKeeper)?.connectionString ?? options.zkHost;
-  app = startMonitor({ ...options, zkHost }).catch(async (error) => {
+  app = startMonitor({ ...options, statusToken, zkHost }).catch(async (error) => {
     await (await localZooKeeper)?.close();
     return exitOnListenFailure("zk-monitor", options.statusPort, options.statusHost)(error);
   });

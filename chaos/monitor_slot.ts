@@ -23,6 +23,8 @@ export interface MonitorEnv {
 }
 
 const START_TIMEOUT_MS = 30_000;
+/** The operator's secret the monitors get: `POST /v1/resync` needs it. */
+const CHAOS_STATUS_TOKEN = "chaos-operator";
 
 /** One monitor process a slot ran. */
 export interface MonitorProcess {
@@ -95,6 +97,7 @@ export class MonitorSlot {
         MONITOR_ID: sender,
         STATUS_PORT: String(statusPort),
         STATUS_HOST: "127.0.0.1",
+        STATUS_TOKEN: CHAOS_STATUS_TOKEN,
         LOG_LEVEL: "info",
       },
     });
@@ -142,6 +145,7 @@ export class MonitorSlot {
     const port = this.#port();
     const answer = await fetch(`http://127.0.0.1:${port}/v1/resync`, {
       method: "POST",
+      headers: { Authorization: `Bearer ${CHAOS_STATUS_TOKEN}` },
       signal: AbortSignal.timeout(3000),
     });
     await answer.body?.cancel();

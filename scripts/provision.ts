@@ -78,6 +78,8 @@ const PACKAGE_MISSING: Record<string, () => boolean> = {
   // Only the tests start a real ClickHouse (tests/harness/local_clickhouse.ts): `monitor:local`,
   // `demo`, `bench` and `chaos` neither need nor should install a database server.
   "clickhouse-server": () => Deno.args.includes("--tests") && clickHouseMissing(),
+  // The status page's tests drive a real headless browser (tests/harness/browser.ts).
+  chromium: () => Deno.args.includes("--tests") && !onPath("chromium"),
 };
 const missing = Object.keys(PACKAGE_MISSING).filter((name) => PACKAGE_MISSING[name]());
 

@@ -18,6 +18,9 @@ import { registerProcessMetrics } from "./process_metrics.ts";
 import { type ClientConfig, describeHealthGate } from "./client_config.ts";
 import { watchChroot } from "./chroot_watch.ts";
 import { connectionChroot } from "./connection_string.ts";
+import { SessionStatusTracker } from "./session_status.ts";
+import { clientStatus, type ReportedHealthCheck } from "./client_status.ts";
+import { addStatusPage } from "./status_page/routes.ts";
 
 const log = getLogger(["zkcm", "client"]);
 
@@ -44,6 +47,7 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
   });
   const reachability = new ZooKeeperReachability(session);
   const chrootWatch = watchChroot(session, connectionChroot(options.zkHost));
+  const sessionStatus = new SessionStatusTracker(session, reachability);
   const acl = (options.acl ?? (options.zkAuth ? "creator" : "open")) === "creator"
     ? CREATOR_ALL_WORLD_READ_ACL
     : OPEN_ACL;
@@ -91,17 +95,32 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
 
   let status: StatusServer | undefined;
   if (options.statusPort !== undefined) {
-    status = await serveStatus(
-      createStatusApp({
-        ready: () =>
-          withProblem(
-            withZooKeeperReason(reachability, registrar.ready()),
-            chrootWatch?.problem,
-          ),
-        metrics,
-      }),
-      { port: options.statusPort, hostname: options.statusHost },
-    );
+    const app = createStatusApp({
+      ready: () =>
+        withProblem(
+          withZooKeeperReason(reachability, registrar.ready()),
+          chrootWatch?.problem,
+        ),
+      metrics,
+    });
+    const paths = [...gated.keys()];
+    addStatusPage(app, () =>
+      clientStatus({
+        session: sessionStatus.report(),
+        leaves: registrar.leaves(),
+        checks: new Map(paths.map((path, i): [string, ReportedHealthCheck] => {
+          const checker = checkers[i];
+          return [path, {
+            target: describeHealthGate(gated.get(path)),
+            healthy: checker.healthy,
+            lastDetail: checker.lastDetail,
+            inARow: checker.inARow,
+            rise: options.healthRise,
+            fall: options.healthFall,
+          }];
+        })),
+      }));
+    status = await serveStatus(app, { port: options.statusPort, hostname: options.statusHost });
   }
 
   let stopping: Promise<void> | undefined;
@@ -117,6 +136,7 @@ export async function startClient(config: ClientConfig): Promise<ClientApp> {
         await registrar.stop();
         await session.close();
         reachability.stop();
+        sessionStatus.stop();
         await status?.shutdown();
       })();
       return stopping;

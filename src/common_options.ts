@@ -136,6 +136,22 @@ export const commonOptions = {
     default: "0.0.0.0",
     schema: NonEmptyStringSchema,
   },
+  statusToken: {
+    flag: "status-token",
+    env: "STATUS_TOKEN",
+    placeholder: "TOKEN",
+    description:
+      "The operator's secret: POST /v1/resync and /v1/guard/release need it as Authorization: Bearer TOKEN; unset (and no file): they are refused.",
+    schema: NonEmptyStringSchema,
+    secret: true,
+  },
+  statusTokenFile: {
+    flag: "status-token-file",
+    env: "STATUS_TOKEN_FILE",
+    placeholder: "FILE",
+    description: "A file whose first line is the operator's secret (instead of STATUS_TOKEN).",
+    schema: NonEmptyStringSchema,
+  },
   logLevel: {
     flag: "log-level",
     env: "LOG_LEVEL",

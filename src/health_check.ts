@@ -114,6 +114,11 @@ export class HealthChecker implements AsyncDisposable {
     return this.#lastDetail;
   }
 
+  /** The current streak: checks in a row that succeeded, and that failed (one of them is 0). */
+  get inARow(): { successes: number; failures: number } {
+    return { successes: this.#successesInARow, failures: this.#failuresInARow };
+  }
+
   /** Checks so far, by outcome (checks cut short by {@link stop} are not counted): for metrics. */
   get checks(): { ok: number; failed: number } {
     return { ok: this.#ok, failed: this.#failed };

@@ -12,6 +12,7 @@ import {
   MIRROR_WATCH_MODES,
   type MirrorChange,
   type MirroredService,
+  type MirrorWatchMode,
   TreeMirror,
 } from "./monitor/tree_mirror.ts";
 import { serviceOddity, toWanted } from "./monitor/wanted_service.ts";
@@ -34,6 +35,11 @@ import { watchChroot } from "./chroot_watch.ts";
 import { connectionChroot } from "./connection_string.ts";
 import { WholeStatePusher } from "./delivery/whole_state_pusher.ts";
 import { type ConfigTemplate, templateRefusal } from "./asabru/config_template.ts";
+import { SessionStatusTracker } from "./session_status.ts";
+import { monitorStatus, reportedPusher } from "./monitor/status_report.ts";
+import { addStatusPage } from "./status_page/routes.ts";
+import { readStatusToken } from "./operator_auth.ts";
+import { addMonitorActions } from "./monitor/actions.ts";
 
 const log = getLogger(["zkcm", "monitor"]);
 /** The longest the mirror waits for the election's first decision before it starts reading. */
@@ -43,6 +49,13 @@ const MIRROR_START_WAIT_MS = 1000;
  * (a znode the monitor may not read) would otherwise keep every later change at debug level.
  */
 const STARTUP_LOG_GRACE_MS = 60_000;
+
+/** How the status page names the mirror's watch modes. */
+const WATCH_MODE_WORDS: Record<MirrorWatchMode, string> = {
+  probing: "probing for a recursive watch",
+  recursiveWatch: "recursive watch",
+  oneShotWatches: "classic (one-shot watches)",
+};
 
 /** The name the dry-run "proxy" goes by in logs, metrics and `/v1/services`. */
 export const DRY_RUN = "dry-run";
@@ -75,6 +88,8 @@ export interface MonitorApp {
 export async function startMonitor(
   options: MonitorOptions & { zkHost: string },
 ): Promise<MonitorApp> {
+  // First: a token file that cannot be read stops the start before anything is opened.
+  const statusToken = await readStatusToken(options);
   const session = ZkSession.open({
     connectionString: options.zkHost,
     sessionTimeoutMs: options.sessionTimeoutMs,
@@ -83,6 +98,7 @@ export async function startMonitor(
   });
   const reachability = new ZooKeeperReachability(session);
   const chrootWatch = watchChroot(session, connectionChroot(options.zkHost));
+  const sessionStatus = new SessionStatusTracker(session, reachability);
   const metrics = new MetricsRegistry();
   const latency = metrics.histogram(
     "zkcm_delivery_latency_seconds",
@@ -372,10 +388,30 @@ export async function startMonitor(
         leadership: election.leadership,
       }));
     app.get("/v1/events", (c) => c.json({ monitor: monitorId, events: journal.recent() }));
-    app.post("/v1/guard/release", (c) => c.json({ released: guard.releaseAll() }));
-    app.post("/v1/resync", (c) => {
-      resync("POST /v1/resync");
-      return c.json({ status: "ok", resync: queues.map((queue) => queue.proxy) }, 202);
+    addStatusPage(app, () =>
+      monitorStatus({
+        monitorId,
+        root: options.rootNode,
+        leadership: election.leadership,
+        session: sessionStatus.report(),
+        watchMode: WATCH_MODE_WORDS[mirror.watchMode],
+        login: options.proxyUsername,
+        synced: mirror.synced,
+        services: mirror.services(),
+        invalid,
+        withheld: guard.withheldDeletes(),
+        queues: queues.map((queue) =>
+          queue instanceof WholeStatePusher ? reportedPusher(queue) : queue
+        ),
+        events: journal.recent(),
+      }));
+    addMonitorActions(app, {
+      token: statusToken,
+      resync: () => {
+        resync("POST /v1/resync");
+        return queues.map((queue) => queue.proxy);
+      },
+      releaseGuard: () => guard.releaseAll(),
     });
     status = await serveStatus(app, { port: options.statusPort, hostname: options.statusHost });
   }
@@ -406,6 +442,7 @@ export async function startMonitor(
         for (const sender of senders) sender.close();
         await session.close();
         reachability.stop();
+        sessionStatus.stop();
         await status?.shutdown();
       })();
       return stopping;

@@ -42,6 +42,7 @@ Deno.test("monitor process with the client process", async (t) => {
     ASABRU_API_URL: proxy.url,
     STATUS_PORT: String(statusPort),
     STATUS_HOST: "127.0.0.1",
+    STATUS_TOKEN: "the-operator's-secret",
     ZK_SESSION_TIMEOUT: "2s",
   });
   const status = (path: string, init?: RequestInit) =>
@@ -112,7 +113,10 @@ Deno.test("monitor process with the client process", async (t) => {
 
   await t.step("POST /v1/resync does the same", async () => {
     proxy.restartEmpty();
-    const answer = await status("/v1/resync", { method: "POST" });
+    const answer = await status("/v1/resync", {
+      method: "POST",
+      headers: { Authorization: "Bearer the-operator's-secret" },
+    });
     assertEquals(answer.status, 202);
     await answer.body?.cancel();
     await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "restored");
@@ -348,6 +352,10 @@ Deno.test("monitor process: bad configuration is one line and exit 2; --help", a
     [{ ZK_HOST: "a:1,,b:2" }, /--zk-host \(ZK_HOST\)/],
     [{ RESYNC_INTERVAL: "often" }, /RESYNC_INTERVAL.*duration/],
     [{ ASABRU_API_TOKEN: "has space" }, /ASABRU_API_TOKEN.*hidden/],
+    [
+      { STATUS_TOKEN_FILE: "/nonexistent/zkcm-token" },
+      /^zk-monitor: --status-token-file \(STATUS_TOKEN_FILE\): \/nonexistent\/zkcm-token: /,
+    ],
   ];
   for (const [env, expected] of cases) {
     const program = await monitor(env);

@@ -21,8 +21,12 @@ function monitor(env: Record<string, string>): Promise<Program> {
 }
 
 /** `GET path` of a status server on 127.0.0.1: status and body text. */
+/** The operator's secret the monitors of these tests get: `POST /v1/resync` needs it. */
+const STATUS_TOKEN = "operator-mistakes-token";
+
 async function status(port: number, path: string, method = "GET") {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+  const headers = { Authorization: `Bearer ${STATUS_TOKEN}` };
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers });
   return { status: response.status, body: await response.text() };
 }
 
@@ -133,6 +137,7 @@ Deno.test("the monitor: a hostile tree, a wrong proxy path, a resync under load"
       ASABRU_API_URL: proxy.url,
       STATUS_PORT: String(statusPort),
       STATUS_HOST: "127.0.0.1",
+      STATUS_TOKEN,
     });
     await program.waitForLine(/in step after the start-up/, 15_000);
     return program;

@@ -118,7 +118,32 @@ interface Entry extends DeliveryState {
   continuing?: boolean;
   /** Part of a start-up or a resync: its requests are logged in the summary, not one by one. */
   bulk?: boolean;
+  /** Why its last operation failed (for the status page); cleared by the next success. */
+  lastFailure?: string;
 }
+
+/** Where one proxy stands, for the status page. */
+export interface ProxyQueueStatus {
+  /** Requests sent and not answered yet. */
+  inFlight: number;
+  /** Services whose proxy state differs from the wanted one. */
+  pending: number;
+  /** How long the oldest undelivered change has waited, in ms (0 when none). */
+  oldestPendingMs: number;
+  /** Operations sent again after a failure, since start. */
+  retries: number;
+  /** Whether the proxy is unreachable right now (paused, probing). */
+  unreachable: boolean;
+  /** The last failure of any request, and when (wall clock, ms since the epoch) when known. */
+  lastError?: { reason: string; atMs?: number };
+}
+
+/** Where one service stands towards one proxy, for the status page. */
+export type ServiceDelivery =
+  | { state: "delivered" }
+  /** `op` absent: the whole state goes at once (whole-state delivery). */
+  | { state: "pending"; op?: "add" | "delete" }
+  | { state: "retrying"; op: "add" | "delete"; reason: string };
 
 /** A start-up or resync in progress: what its summary line will say, and when. */
 interface BulkWork {
@@ -193,6 +218,7 @@ export class ProxyQueue {
   #tokensAt = 0;
   #stopped = false;
   #idle = new Set<() => void>();
+  #lastError?: { reason: string; atMs: number };
 
   constructor(options: ProxyQueueOptions) {
     this.proxy = options.proxy;
@@ -321,6 +347,29 @@ export class ProxyQueue {
   delivered(key: string): boolean {
     const entry = this.#entries.get(key);
     return entry === undefined || this.#next(entry) === undefined;
+  }
+
+  /** Where this proxy stands (the status page's summary of it). */
+  status(): ProxyQueueStatus {
+    return {
+      inFlight: this.#inFlight.size,
+      pending: this.pending(),
+      oldestPendingMs: this.oldestPendingMs(),
+      retries: this.counters.retried,
+      unreachable: this.unreachable,
+      lastError: this.#lastError,
+    };
+  }
+
+  /** Where `key` stands towards this proxy: delivered, pending, or retrying and why. */
+  serviceDelivery(key: string): ServiceDelivery {
+    const entry = this.#entries.get(key);
+    const next = entry && this.#next(entry);
+    if (!entry || !next) return { state: "delivered" };
+    if (entry.retrying && entry.lastFailure !== undefined) {
+      return { state: "retrying", op: next.op, reason: entry.lastFailure };
+    }
+    return { state: "pending", op: next.op };
   }
 
   /** Whether the proxy is unreachable right now (paused, probing). */
@@ -508,6 +557,7 @@ export class ProxyQueue {
     // wins over the answer: the next operations are its delete and add.
     const resynced = entry.resyncedInFlight;
     entry.resyncedInFlight = false;
+    entry.lastFailure = undefined;
     switch (outcome.kind) {
       case "ok":
         this.counters.ok++;
@@ -549,6 +599,7 @@ export class ProxyQueue {
           return;
         }
         const reason = outcome.message;
+        this.#failed(entry, reason);
         this.#leaveBulk(entry); // its refusals are warnings of their own
         this.#onDecision?.({ decision: "rejected", key: entry.key, op, reason });
         if (entry.loggedRefusal !== reason) {
@@ -563,6 +614,7 @@ export class ProxyQueue {
       }
       case "misconfigured": {
         this.counters.misconfigured++;
+        this.#failed(entry, outcome.reason);
         entry.retrying = true;
         const first = this.misconfiguration !== outcome.reason;
         this.misconfiguration = outcome.reason;
@@ -581,6 +633,7 @@ export class ProxyQueue {
       case "not-sent":
         this.counters.notSent++;
         this.#mayHaveRestarted = true;
+        this.#failed(entry, outcome.reason);
         this.#proxyUnreachable(outcome.reason);
         entry.retrying = true;
         return;
@@ -601,11 +654,13 @@ export class ProxyQueue {
         return;
       case "unauthorized":
         this.counters.unauthorized++;
+        this.#failed(entry, outcome.message);
         entry.retrying = true;
         this.#proxyUnauthorized(outcome.message);
         return;
       case "uncertain": {
         this.counters.uncertain++;
+        this.#failed(entry, outcome.reason);
         this.#onDecision?.({ decision: "uncertain", key: entry.key, op, reason: outcome.reason });
         // A reset may be a restart; a timeout (slow) or a clean close without an answer (the
         // deployed proxy read nothing in its 10 ms) is not: recovering then would, on a proxy
@@ -639,6 +694,12 @@ export class ProxyQueue {
         return;
       }
     }
+  }
+
+  /** Remembers why a request failed, for {@link status} and {@link serviceDelivery}. */
+  #failed(entry: Entry, reason: string): void {
+    entry.lastFailure = reason;
+    this.#lastError = { reason, atMs: Date.now() };
   }
 
   #retryService(entry: Entry): void {

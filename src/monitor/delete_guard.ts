@@ -63,6 +63,19 @@ export class DeleteGuard {
     return held;
   }
 
+  /**
+   * Services gone from ZooKeeper whose delete the guard has not forwarded yet: `held` after
+   * their window (a mass delete or the floor), else still being counted. For the status page.
+   */
+  withheldDeletes(): { key: string; endPoint: string; wanted: Wanted; held: boolean }[] {
+    return [...this.#vanished].map(([key, { endPoint, wanted, held }]) => ({
+      key,
+      endPoint,
+      wanted,
+      held,
+    }));
+  }
+
   /** A service is present (or changed). */
   set(key: string, endPoint: string, wanted: Wanted | undefined): void {
     const vanished = this.#vanished.get(key);
