@@ -267,6 +267,8 @@ function scanArguments(specs: OptionSpecs, args: readonly string[]): ScannedArgu
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") {
+      // `deno task monitor -- --help` passes the `--` on (Deno 2): first, it separates nothing.
+      if (i === 0) continue;
       for (const rest of args.slice(i + 1)) scanned.problems.push(strayArgument(rest));
       break;
     }

@@ -251,6 +251,14 @@ Deno.test("unknown options: single dash, a misspelt flag without its value, afte
   ]);
 });
 
+Deno.test("a leading -- (from `deno task monitor -- ...`) is skipped, a later one ends the options", () => {
+  assertEquals(valueOf(["--", ...ENOUGH]).zkHost, "zk:2181");
+  assertEquals(parse(["--", "--help"]), { ok: true, help: true });
+  assertEquals(problemsOf(["--", ...ENOUGH, "--", "--zk-host"]), [
+    '"--zk-host": unexpected argument (only options are accepted; see --help)',
+  ]);
+});
+
 Deno.test("a secret value is never echoed, even by a message that quotes its input", () => {
   const lines = problemsOf([...ENOUGH, "--zk-auth", "hunter2"]);
   assertEquals(lines, ["--zk-auth (ZK_AUTH): value (hidden) is not user:password"]);
