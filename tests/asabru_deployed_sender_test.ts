@@ -146,3 +146,45 @@ Deno.test("login: a refused login is one line naming the proxy and its answer", 
   assertEquals(proxy.auth.refusedLogins, 1);
   assertEquals(proxy.snapshot(), new Map());
 });
+
+Deno.test("login: requests that all meet a 401 at once share one new login", async () => {
+  await using proxy = await StandInAsabru.start({ behaviour: "deployed", users: { u: "p" } });
+  const credentials = new ProxyCredentials({ proxyUrl: proxy.url, username: "u", password: "p" });
+  using sender = new AsabruSender({ url: proxy.url, credentials, transport: "one-shot" });
+  assertEquals((await sender.send("add", ref("first"))).kind, "ok");
+
+  proxy.expireTokens();
+  const outcomes = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => sendUntilApplied(sender, `s${i}`, [])),
+  );
+
+  assertEquals(outcomes.map((outcome) => outcome.kind), Array(8).fill("ok"));
+  assertEquals(proxy.auth.logins, 2, "one login at first, one after the 401s");
+  assertEquals(proxy.list("e").length, 9);
+});
+
+Deno.test("login: a login that does not answer in time is a timeout, not a refused connection", async () => {
+  // A proxy that accepts and never answers (stalled): the request is not sent, and that says
+  // nothing about a restart (the queue would re-add every service).
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const url = `http://127.0.0.1:${listener.addr.port}/updateService`;
+  const credentials = new ProxyCredentials({
+    proxyUrl: url,
+    username: "u",
+    password: "p",
+    timeoutMs: 200,
+  });
+  using sender = new AsabruSender({ url, credentials, transport: "one-shot", timeoutMs: 1000 });
+
+  const outcome = await sender.send("add", ref("s"));
+
+  assertEquals(outcome.kind, "not-sent");
+  assertEquals(outcome.kind === "not-sent" && outcome.timedOut, true);
+  for (const conn of held) conn.close();
+  listener.close();
+  await accepting.catch(() => {});
+});

@@ -480,3 +480,38 @@ Deno.test("queue: only a refused or broken connection counts as a possible resta
     await q.stop();
   }
 });
+
+Deno.test("queue: requests that waited for a connection slot past their deadline are no sign of a restart (no second slot)", async () => {
+  // A deployed proxy that stalls (its one worker busy) without restarting: the 4 connections
+  // time out (taken as applied), the requests waiting for one of them end "not sent". Those
+  // must not make the proxy's return a restart recovery: it would add every service again.
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    endPoints: ["ep"],
+    firstByteMs: 500,
+  });
+  using sender = new AsabruSender({ url: proxy.url, transport: "one-shot", timeoutMs: 400 });
+  const q = new ProxyQueue({
+    proxy: proxy.url,
+    send: (op, r) => sender.send(op, r),
+    concurrency: 12,
+    retryBaseMs: 2,
+    retryMaxMs: 10,
+    random: () => 0.5,
+    deletesRemove: () => false,
+  });
+  for (let i = 0; i < 3; i++) q.setWanted(`ep/s${i}`, wanted(`s${i}`));
+  await withTimeout(q.idle(), 5000, "the first services delivered");
+  assertEquals(proxy.list("ep").length, 3);
+
+  await proxy.setMode("apply-then-hang");
+  for (let i = 0; i < 12; i++) q.setWanted(`ep/n${i}`, wanted(`n${i}`));
+  await waitFor(() => q.counters.notSent > 0, 5000, "requests that waited past their deadline");
+  await proxy.setMode("ok");
+  await withTimeout(q.idle(), 5000, "settled");
+
+  assertEquals(proxy.crashes, 0);
+  assertEquals(proxy.everDuplicated(), []);
+  assertEquals(q.counters.restartRecoveries, 0, "the proxy never restarted");
+  await q.stop();
+});

@@ -302,6 +302,7 @@ Deno.test("pusher: only a refused or broken connection makes the next success a 
     [{ kind: "rejected", message: "Error parsing xml document.", ms: 1 }, 0],
     [{ kind: "uncertain", reason: "connection reset", ms: 1, connectionBroke: true }, 1],
     [{ kind: "not-sent", reason: "connection refused", ms: 0 }, 1],
+    [{ kind: "not-sent", reason: "login timed out", ms: 5000, timedOut: true }, 0],
   ];
   for (const [failure, recoveries] of failures) {
     const proxy = new ScriptedProxy();

@@ -21,12 +21,19 @@ const log = getLogger(["zkcm", "asabru", "login"]);
 export class AsabruLoginError extends Error {
   /** `true` when the proxy answered and refused (wrong credentials); `false` when unreachable. */
   readonly refused: boolean;
+  /** The login did not end within its time: the proxy is slow, not necessarily down. */
+  readonly timedOut: boolean;
 
   /** Makes the error; `message` is one line naming the proxy and its answer. */
-  constructor(message: string, refused: boolean, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    refused: boolean,
+    options?: ErrorOptions & { timedOut?: boolean },
+  ) {
     super(message, options);
     this.name = new.target.name;
     this.refused = refused;
+    this.timedOut = options?.timedOut ?? false;
   }
 }
 
@@ -171,12 +178,13 @@ export class ProxyCredentials {
     const body = JSON.stringify({ username: this.#username, password: this.#password });
     let status: number;
     let text: string;
+    const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
-      ({ status, body: text } = await this.#post(body));
+      ({ status, body: text } = await this.#post(body, signal));
     } catch (error) {
       const problem = `login at ${this.loginUrl} failed: ${describe(error)}`;
       this.#setProblem(problem);
-      throw new AsabruLoginError(problem, false, { cause: error });
+      throw new AsabruLoginError(problem, false, { cause: error, timedOut: signal.aborted });
     }
     const token = status === 200 ? tokenOf(text) : undefined;
     if (token === undefined) {
@@ -205,9 +213,8 @@ export class ProxyCredentials {
    * (its 10 ms idle time, on a busy machine); `https:`: `fetch`, with a client of its own closed
    * after it (a pooled connection would be stale at the next login, an hour later).
    */
-  async #post(body: string): Promise<{ status: number; body: string }> {
+  async #post(body: string, signal: AbortSignal): Promise<{ status: number; body: string }> {
     const url = new URL(this.loginUrl);
-    const signal = AbortSignal.timeout(this.#timeoutMs);
     if (url.protocol === "http:") {
       const length = new TextEncoder().encode(body).length;
       const request = new TextEncoder().encode(

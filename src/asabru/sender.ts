@@ -68,7 +68,16 @@ export type DeliveryOutcome =
   | { kind: "rejected"; message: string; ms: number }
   | { kind: "unauthorized"; message: string; ms: number }
   | { kind: "not-applied"; reason: string; ms: number }
-  | { kind: "not-sent"; reason: string; ms: number }
+  | {
+    kind: "not-sent";
+    reason: string;
+    ms: number;
+    /**
+     * Our deadline passed before a byte was written (every connection busy, a connect that hung,
+     * a login that did not answer): the proxy is slow or far, not a sign that it restarted.
+     */
+    timedOut?: boolean;
+  }
   | {
     kind: "uncertain";
     reason: string;
@@ -323,7 +332,7 @@ export class AsabruSender implements Disposable {
           if (!(error instanceof AsabruLoginError)) throw error;
           const ms = elapsed();
           if (error.refused) return { kind: "unauthorized", message: error.message, ms };
-          return { kind: "not-sent", reason: error.message, ms };
+          return { kind: "not-sent", reason: error.message, ms, timedOut: error.timedOut };
         }
         const answer = this.#pool
           ? await this.#probeFirst(() =>
@@ -472,10 +481,11 @@ export class AsabruSender implements Disposable {
         const why = aborted();
         return { kind: "uncertain", reason: this.#abortReason(why), timedOut: why === "timed out" };
       }
-      const reason = aborted() === "closed"
+      const why = aborted();
+      const reason = why === "closed"
         ? "sender closed"
         : `not sent within ${this.timeoutMs} ms (no connection to the proxy, or every one busy)`;
-      return { kind: "not-sent", reason };
+      return { kind: "not-sent", reason, timedOut: why === "timed out" };
     }
   }
 

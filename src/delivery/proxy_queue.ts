@@ -632,7 +632,9 @@ export class ProxyQueue {
       }
       case "not-sent":
         this.counters.notSent++;
-        this.#mayHaveRestarted = true;
+        // Refused (or no connection at all): the proxy may be restarting. Our own deadline
+        // passing while every connection was busy is a slow proxy, as a timeout is.
+        if (!outcome.timedOut) this.#mayHaveRestarted = true;
         this.#failed(entry, outcome.reason);
         this.#proxyUnreachable(outcome.reason);
         entry.retrying = true;

@@ -415,7 +415,8 @@ export class WholeStatePusher {
         break;
       case "not-sent":
         this.counters.notSent++;
-        this.#mayHaveRestarted = true;
+        // Our deadline passing before the push was written (a login that hung) is a slow proxy.
+        if (!outcome.timedOut) this.#mayHaveRestarted = true;
         break;
       case "uncertain":
         this.counters.uncertain++;
