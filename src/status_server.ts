@@ -4,7 +4,8 @@
  * tests call `app.request(...)` without a port, and the monitor adds its own routes);
  * {@link serveStatus} puts an app on a port.
  *
- * Every answer is JSON (metrics aside) and `Cache-Control: no-store`. An error inside a handler
+ * Every answer is JSON (metrics aside), `Cache-Control: no-store` and
+ * `X-Content-Type-Options: nosniff`. An error inside a handler
  * is logged (`["zkcm", "http"]`) and answered with a 500; it never ends the program.
  *
  * @example
@@ -61,6 +62,9 @@ export function createStatusApp(state: StatusState): Hono {
   app.use(async (c, next) => {
     await next();
     c.header("Cache-Control", "no-store");
+    // The JSON documents carry names and data from ZooKeeper: a browser must never sniff one
+    // into HTML or script, whoever links to it.
+    c.header("X-Content-Type-Options", "nosniff");
   });
 
   app.get("/healthz", (c) => {

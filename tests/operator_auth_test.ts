@@ -102,6 +102,8 @@ for (const route of ROUTES) {
         assertEquals(await post(app, route.path, { ...auth, "Content-Type": type }, "a=1"), 403);
       }
       assertEquals(await post(app, route.path, { ...auth, Origin: "http://evil.example" }), 403);
+      // A sandboxed frame, a data: URL or a redirect across sites sends the opaque origin.
+      assertEquals(await post(app, route.path, { ...auth, Origin: "null" }), 403);
       assertEquals(await post(app, route.path, { ...auth, "Sec-Fetch-Site": "cross-site" }), 403);
       assertEquals(calls[route.call], 0);
       // The page's own request: same origin, JSON.

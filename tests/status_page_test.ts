@@ -8,7 +8,9 @@ import { type MonitorApp, type MonitorOptions, monitorOptions, startMonitor } fr
 import { parseOptions } from "../src/options.ts";
 import { ZkSession } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
-import { PAGE_CSP } from "../src/status_page/routes.ts";
+import { addStatusPage, PAGE_CSP } from "../src/status_page/routes.ts";
+import { createStatusApp, serveStatus } from "../src/status_server.ts";
+import { MetricsRegistry } from "../src/metrics.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
 import { HeadlessBrowser } from "./harness/browser.ts";
 import { assert, assertEquals } from "./harness/assert.ts";
@@ -274,5 +276,40 @@ Deno.test("a cross-site form POST from another origin's page is refused", async 
     }
   } finally {
     await app.shutdown();
+  }
+});
+
+Deno.test("a server that stops answering (accepts, never replies): the page says it is stale", async () => {
+  const app = createStatusApp({
+    ready: () => ({ ready: true, reasons: [] }),
+    metrics: new MetricsRegistry(),
+  });
+  // A wedged process: the connection is accepted but /v1/status never answers after the first.
+  const wedged = Promise.withResolvers<void>();
+  let answered = 0;
+  app.use("/v1/status", async (_c, next) => {
+    if (answered++ > 0) await wedged.promise;
+    await next();
+  });
+  addStatusPage(app, () => ({
+    kind: "client",
+    services: [],
+    zookeeper: { state: "connected" },
+  }));
+  const server = await serveStatus(app, { port: 0, hostname: "127.0.0.1" });
+  try {
+    await using browser = await HeadlessBrowser.launch();
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    const freshness = await waitOnPage(
+      () => page.$eval("#freshness", (p) => [p.className, p.textContent ?? ""]),
+      ([className]) => className === "stale",
+      "the stale banner while the server does not answer",
+    );
+    assert(freshness[1].startsWith("Not updating since "), freshness[1]);
+    assert(answered >= 2, `requests: ${answered}`);
+  } finally {
+    wedged.resolve();
+    await server.shutdown();
   }
 });

@@ -239,3 +239,18 @@ Deno.test("serveStatus: a port in use rejects; await using shuts down", async ()
     Deno.errors.AddrInUse,
   );
 });
+
+Deno.test("every answer says X-Content-Type-Options: nosniff (JSON, metrics, 404, 500)", async () => {
+  const { app } = stateFor();
+  app.get("/v1/doc", (c) => c.json({ name: "<script>alert(1)</script>" }));
+  app.get("/v1/broken", () => {
+    throw new Error("broken on purpose");
+  });
+  await withCapturedLogs(async () => {
+    for (const path of ["/healthz", "/readyz", "/metrics", "/v1/doc", "/nope", "/v1/broken"]) {
+      const answer = await app.request(path);
+      await answer.body?.cancel();
+      assertEquals([path, answer.headers.get("x-content-type-options")], [path, "nosniff"]);
+    }
+  });
+});

@@ -15,6 +15,11 @@
 export const PAGE_JS = String.raw`"use strict";
 (() => {
   const POLL_MS = 2000;
+  /**
+   * A server that accepts the connection but never answers (a stopped or wedged process) would
+   * otherwise hold the poll for minutes and leave the page saying "Updated" all along.
+   */
+  const POLL_TIMEOUT_MS = 6000;
   /** Trees up to this many services show every end point open. */
   const OPEN_ALL_UP_TO = 200;
   const PAGE_SIZE = 100;
@@ -335,7 +340,10 @@ export const PAGE_JS = String.raw`"use strict";
 
   async function poll() {
     try {
-      const response = await fetch("/v1/status", { cache: "no-store" });
+      const response = await fetch("/v1/status", {
+        cache: "no-store",
+        signal: AbortSignal.timeout(POLL_TIMEOUT_MS),
+      });
       if (!response.ok) throw new Error("HTTP " + response.status);
       state.doc = await response.json();
       state.lastOkMs = Date.now();
