@@ -483,3 +483,32 @@ Deno.test("client process: SIGHUP, SIGUSR1 and SIGUSR2 neither stop it nor open 
 function registeredBy(program: Program) {
   return program.waitForLine(/registered|took over/, 15_000);
 }
+
+Deno.test("SIGTERM: the client deletes its leaf itself, before it closes its session", async () => {
+  // Closing the session would delete the ephemeral leaf too, so "the leaf is gone" alone cannot
+  // tell. ZooKeeper can: the parent's pzxid is the transaction that removed the leaf, and only
+  // the client and this observer use this server, so the last transaction once the client has
+  // exited is its session's close. A leaf removed by the close has pzxid equal to it.
+  await using zk = await LocalZooKeeper.start();
+  await using observer = ZkSession.open({ connectionString: zk.connectionString });
+  await observer.waitUntilConnected({ timeoutMs: 10_000 });
+  const dir = await Deno.makeTempDir({ prefix: "zkcm-client-test-" });
+  try {
+    const nodesFile = await writeNodes(dir, SAMPLE);
+    await using program = await client({ ZK_HOST: zk.connectionString, NODES_FILE: nodesFile });
+    await registeredBy(program);
+    assert((await observer.exists(SERVICE)) !== null, "registered");
+    program.kill("SIGTERM");
+    assertEquals((await program.finished()).code, 0);
+    assertEquals(await observer.exists(SERVICE), null, "the leaf is gone");
+    const removedBy = (await observer.exists("/cluster1/ch_http_node1"))!.pzxid;
+    const lastZxid = BigInt(/^Zxid: (0x[0-9a-f]+)$/m.exec(await zk.fourLetterWord("srvr"))![1]);
+    assert(
+      removedBy < lastZxid,
+      `the leaf was removed by transaction 0x${removedBy.toString(16)}, the session's close ` +
+        `(0x${lastZxid.toString(16)}), not by the client before it`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
