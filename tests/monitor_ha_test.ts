@@ -101,6 +101,16 @@ Deno.test("three monitors: one writes; the leader killed or cut off, a standby t
 
     await t.step("the leader cut off from ZooKeeper: it stops, a standby takes over", async () => {
       const before = proxy.requests.length;
+      // Something for the old leader to send: a change it has seen but could not deliver (the
+      // proxy refused). Were it to go on believing it leads, it would send it once the proxy
+      // answers again, which is after the cut.
+      await proxy.setMode("refuse");
+      await writer.create("/cluster1/ep/undelivered", text.encode("h:2001"));
+      await waitFor(
+        async () => (await reported(replicas[0], "ep", "undelivered")) !== undefined,
+        10_000,
+        "m1 has seen the change",
+      );
       for (const fault of faults) fault.setMode("blackhole");
       await writer.create("/cluster1/ep/while-cut-off", text.encode("h:2000"));
       await writer.delete("/cluster1/ep/s0");
@@ -109,6 +119,7 @@ Deno.test("three monitors: one writes; the leader killed or cut off, a standby t
         15_000,
         "a standby leads",
       );
+      await proxy.setMode("ok");
       await converged(proxy, writer, "after the takeover");
       const after = proxy.requests.slice(before);
       assert(!after.some((r) => r.authorization === "Bearer m1"), "the old leader sent nothing");
