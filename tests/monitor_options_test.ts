@@ -8,7 +8,7 @@ import { type MonitorApp, monitorOptions, parseOptions, startMonitor } from "../
 import { ZkSession } from "../src/zookeeper/mod.ts";
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { StandInAsabru } from "./harness/stand_in_asabru.ts";
-import { converged, proxyState } from "./harness/convergence.ts";
+import { proxyState, settled } from "./harness/convergence.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
 
@@ -63,10 +63,9 @@ Deno.test("monitor options and routes", async (t) => {
       await services(5);
       await using proxy = await StandInAsabru.start();
       await withMonitor(zk.connectionString, proxy, { RESYNC_INTERVAL: "300ms" }, async (app) => {
-        await converged(proxy, writer, "initial");
-        await app.queues[0].idle();
+        await settled(proxy, writer, app.queues, "initial");
         proxy.restartEmpty();
-        await converged(proxy, writer, "restored by the periodic resync");
+        await settled(proxy, writer, app.queues, "restored by the periodic resync");
         assert(app.queues[0].counters.resyncs >= 1, "a resync ran");
       });
     },
@@ -79,8 +78,7 @@ Deno.test("monitor options and routes", async (t) => {
     await services(40);
     await using proxy = await StandInAsabru.start();
     await withMonitor(zk.connectionString, proxy, { RESYNC_RATE: "100" }, async (app) => {
-      await converged(proxy, writer, "initial");
-      await app.queues[0].idle();
+      await settled(proxy, writer, app.queues, "initial");
       const before = proxy.requests.length;
       app.resync("test");
       await app.queues[0].idle();
@@ -88,7 +86,7 @@ Deno.test("monitor options and routes", async (t) => {
       assertEquals(resync.length, 80, "a delete and an add per service");
       const spanMs = resync.at(-1)!.at - resync[0].at;
       assert(spanMs >= 600, `80 operations at 100/s took ${Math.round(spanMs)} ms`);
-      await converged(proxy, writer, "after the paced resync");
+      await settled(proxy, writer, app.queues, "after the paced resync");
     });
   });
 
@@ -100,8 +98,7 @@ Deno.test("monitor options and routes", async (t) => {
       proxy,
       { READY_MAX_PENDING: "300ms" },
       async (app, status) => {
-        await converged(proxy, writer, "initial");
-        await app.queues[0].idle();
+        await settled(proxy, writer, app.queues, "initial");
         assertEquals((await status("/readyz")).status, 200);
         await proxy.setMode("refuse");
         await writer.create("/cluster1/ep/waiting", text.encode("h:2000"));
@@ -110,7 +107,7 @@ Deno.test("monitor options and routes", async (t) => {
         assertMatch(JSON.stringify(answer), /a change has waited/);
         await proxy.setMode("ok");
         await waitFor(async () => (await status("/readyz")).status === 200, 5000, "ready again");
-        await converged(proxy, writer, "delivered once the proxy is back");
+        await settled(proxy, writer, app.queues, "delivered once the proxy is back");
       },
     );
   });
@@ -122,8 +119,7 @@ Deno.test("monitor options and routes", async (t) => {
       await using proxy = await StandInAsabru.start();
       const env = { MASS_DELETE_GUARD: "1", MASS_DELETE_WINDOW: "100ms", MIN_SERVICES: "2" };
       await withMonitor(zk.connectionString, proxy, env, async (app, status) => {
-        await converged(proxy, writer, "initial");
-        await app.queues[0].idle();
+        await settled(proxy, writer, app.queues, "initial");
         // One of three, two left: not a mass delete, above the floor: it goes.
         const deletedS0 = proxy.nextRequest((r) => r.op === "delete" && r.service === "s0");
         await writer.delete("/cluster1/ep/s0");
@@ -143,7 +139,7 @@ Deno.test("monitor options and routes", async (t) => {
         );
         const released = await status("/v1/guard/release", { method: "POST" });
         assertEquals(await released.json(), { released: 1 });
-        await converged(proxy, writer, "after the release");
+        await settled(proxy, writer, app.queues, "after the release");
         assert(
           (await events()).some((e) => e.decision === "released" && e.key === "ep/s1"),
           "GET /v1/events reports the release",
