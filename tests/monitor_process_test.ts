@@ -34,7 +34,7 @@ function monitor(
 
 Deno.test("monitor process with the client process", async (t) => {
   await using zk = await LocalZooKeeper.start();
-  await using proxy = await StandInAsabru.start();
+  await using proxy = await StandInAsabru.start({ behaviour: "documented" });
   const statusPort = freePort();
   await using program = await monitor({
     ZK_HOST: zk.connectionString,
@@ -103,21 +103,53 @@ Deno.test("monitor process with the client process", async (t) => {
     const linesBefore = program.lines.length;
     program.kill("SIGHUP");
     await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "restored");
-    assertEquals(proxy.duplicates(), []);
     // A resync is one summary line, not a line per request (thousands, in a large cluster).
     await program.waitForLine(/in step after the resync: 2 requests in \d+ ms/, 5000);
     const perRequest = program.lines.slice(linesBefore).filter((line) => /"sent /.test(line));
     assertEquals(perRequest, []);
+    assertEquals(proxy.everDuplicated(), [], "no second slot at any moment");
   });
 
   await t.step("POST /v1/resync does the same", async () => {
     proxy.restartEmpty();
+    const linesBefore = program.lines.length;
     const answer = await status("/v1/resync", { method: "POST" });
     assertEquals(answer.status, 202);
     await answer.body?.cancel();
-    await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "restored");
-    assertEquals(proxy.duplicates(), []);
+    await waitFor(
+      () => program.lines.slice(linesBefore).some((line) => /in step after the resync/.test(line)),
+      5000,
+      "the resync's summary",
+    );
+    assertEquals(proxy.list("ch_http_node1").map((entry) => entry.service), ["svc-a"]);
+    assertEquals(proxy.everDuplicated(), []);
   });
+
+  await t.step(
+    "a resync of a proxy that holds everything: delete, then add; never two slots",
+    async () => {
+      // The proxy keeps what it holds (no restart): a resync that only re-adds would append a
+      // second slot per service (documented behaviour: adds append).
+      assertEquals(proxy.behaviour, "documented");
+      const held = proxy.list("ch_http_node1").map((entry) => entry.service);
+      assertEquals(held, ["svc-a"], "the proxy holds the service before the resync");
+      const before = proxy.requests.length;
+      const linesBefore = program.lines.length;
+      program.kill("SIGHUP");
+      await waitFor(
+        () =>
+          program.lines.slice(linesBefore).some((line) => /in step after the resync/.test(line)),
+        5000,
+        "the resync's summary",
+      );
+      assertEquals(
+        proxy.requests.slice(before).map((r) => `${r.op} ${r.service}`),
+        ["delete svc-a", "add svc-a"],
+      );
+      assertEquals(proxy.list("ch_http_node1").map((entry) => entry.service), ["svc-a"]);
+      assertEquals(proxy.everDuplicated(), [], "no second slot at any moment");
+    },
+  );
 
   await t.step("SIGTERM: exits 0, its last log line written", async () => {
     program.kill("SIGTERM");
