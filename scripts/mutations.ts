@@ -37,6 +37,8 @@ export interface Mutation {
   replace: string;
   /** The test files that must fail, relative to the repository. */
   tests: string[];
+  /** Only the tests whose name contains this (`deno test --filter`), where the rest are slow. */
+  filter?: string;
 }
 
 /** What became of one mutation. */
@@ -65,6 +67,9 @@ export async function loadMutations(file = new URL("scripts/mutations.json", roo
     }
     if (!Array.isArray(mutation.tests) || mutation.tests.length === 0) {
       throw new Error(`mutations.json: ${mutation.id} names no test file`);
+    }
+    if (mutation.filter !== undefined && typeof mutation.filter !== "string") {
+      throw new Error(`mutations.json: ${mutation.id} has a filter that is not text`);
     }
     if (seen.has(mutation.id)) throw new Error(`mutations.json: ${mutation.id} is listed twice`);
     seen.add(mutation.id);
@@ -127,7 +132,14 @@ async function runMutation(
     // A process group of its own (setsid), so a run cut off takes its ZooKeeper servers and
     // child processes with it.
     const child = new Deno.Command("setsid", {
-      args: [Deno.execPath(), "test", "--allow-all", "--quiet", ...mutation.tests],
+      args: [
+        Deno.execPath(),
+        "test",
+        "--allow-all",
+        "--quiet",
+        ...(mutation.filter ? ["--filter", mutation.filter] : []),
+        ...mutation.tests,
+      ],
       cwd: dir,
       env: { NO_COLOR: "1" },
       stdin: "null",
