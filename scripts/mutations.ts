@@ -159,6 +159,10 @@ async function runMutation(
     if (timedOut) return { kind: "timed-out" };
     if (code === 0) return { kind: "survived" };
     const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    // A change that does not compile fails every test: it proves nothing about any of them.
+    if (/^error: TS\d+/m.test(output) || /Type checking failed/.test(output)) {
+      return { kind: "not-applied", reason: "the mutated code does not type-check" };
+    }
     return { kind: "caught", failed: failedTests(output) };
   } finally {
     await Deno.remove(dir, { recursive: true });

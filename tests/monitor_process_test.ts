@@ -19,6 +19,7 @@ import {
 } from "./harness/signals.ts";
 import { freePort } from "./harness/convergence.ts";
 import { childPids } from "./harness/process_info.ts";
+import { ConnectRecorder } from "./harness/connect_recorder.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
 
@@ -381,8 +382,14 @@ Deno.test("monitor process: bad configuration is one line and exit 2; --help", a
     [{ RESYNC_INTERVAL: "often" }, /RESYNC_INTERVAL.*duration/],
     [{ ASABRU_API_TOKEN: "has space" }, /ASABRU_API_TOKEN.*hidden/],
   ];
+  // Where ZooKeeper and the proxy would be: proves that no connection was even opened.
+  await using recorder = ConnectRecorder.start();
+  const targets = {
+    ZK_HOST: recorder.address,
+    ASABRU_API_URL: `http://${recorder.address}/updateService`,
+  };
   for (const [env, expected] of cases) {
-    const program = await monitor(env);
+    const program = await monitor({ ...targets, ...env });
     const { code, lines } = await program.finished();
     const printed = lines.filter((line) => line.trim() !== "");
     assertEquals(code, 2, `${JSON.stringify(env)}: ${printed.join(" | ")}`);
@@ -391,6 +398,7 @@ Deno.test("monitor process: bad configuration is one line and exit 2; --help", a
     assert(!printed[0].includes("has space"), "a secret is never echoed");
   }
   await Deno.remove(template);
+  assertEquals(recorder.connects, 0, "no connection to ZooKeeper or the proxy was opened");
   const help = await monitor({}, ["--help"]);
   const { code, stdout } = await help.finished();
   assertEquals(code, 0);
