@@ -55,12 +55,11 @@ Deno.test("client process", async (t) => {
   await using observer = ZkSession.open({ connectionString: zk.connectionString });
   await observer.waitUntilConnected({ timeoutMs: 10_000 });
   const dir = await Deno.makeTempDir({ prefix: "zkcm-client-test-" });
-  const nodesFile = await writeNodes(dir, SAMPLE);
-  const base = { ZK_HOST: zk.connectionString, NODES_FILE: nodesFile, ZK_SESSION_TIMEOUT: "1s" };
-
   const leafOwner = async () => (await observer.exists(SERVICE))?.ephemeralOwner;
-
   try {
+    const nodesFile = await writeNodes(dir, SAMPLE);
+    const base = { ZK_HOST: zk.connectionString, NODES_FILE: nodesFile, ZK_SESSION_TIMEOUT: "1s" };
+
     await t.step("the sample nodes.json: persistent parents, one ephemeral leaf", async () => {
       await observer.deleteRecursive("/cluster1");
       await using program = await client(base);
@@ -72,19 +71,18 @@ Deno.test("client process", async (t) => {
       assert(leaf.stat.ephemeralOwner !== 0n, "ephemeral");
     });
 
-    await t.step("SIGTERM: the leaf is gone in well under a second, exit 0", async () => {
+    await t.step("SIGTERM: the leaf is gone, exit 0", async () => {
+      // That the client deletes it itself, before its session closes, is proved by ZooKeeper's
+      // transaction order in "SIGTERM: the client deletes its leaf itself" below, not by a clock.
       await observer.deleteRecursive("/cluster1");
       await using program = await client(base);
       await registeredBy(program);
       const gone = deferred();
       await observer.exists(SERVICE, (event) => event.type === "deleted" && gone.resolve());
-      const started = performance.now();
       program.kill("SIGTERM");
-      await withTimeout(gone.promise, 1000, "the leaf removed within a second");
-      const tookMs = performance.now() - started;
+      await withTimeout(gone.promise, 10_000, "the leaf removed");
       const { code } = await program.finished();
       assertEquals(code, 0);
-      assert(tookMs < 1000, `removed after ${tookMs} ms`);
     });
 
     await t.step("kill -9: the leaf lives until the session times out", async () => {
@@ -103,7 +101,7 @@ Deno.test("client process", async (t) => {
       assert(tookMs > 400, `gone only after the session timeout (${tookMs} ms)`);
     });
 
-    await t.step("restart right after kill -9: registered again within a second", async () => {
+    await t.step("restart after kill -9: taken over while the old session lives", async () => {
       await observer.deleteRecursive("/cluster1");
       {
         await using crashed = await client({ ...base, ZK_SESSION_TIMEOUT: "4s" });
@@ -112,12 +110,17 @@ Deno.test("client process", async (t) => {
         await crashed.finished();
       }
       const oldOwner = await leafOwner();
-      const started = performance.now();
       await using restarted = await client({ ...base, ZK_SESSION_TIMEOUT: "4s" });
       await restarted.waitForLine(/took over/, 5000);
       const owner = await leafOwner();
       assert(owner !== undefined && owner !== oldOwner, "owned by the new session");
-      assert(performance.now() - started < 3000, "not after the old session expired");
+      // Not a clock (the child's start-up varies): ZooKeeper still tracks the crashed session, so
+      // the leaf was taken over before that session expired, not freed by its expiry.
+      const sessions = (await zk.fourLetterWord("dump")).split("ephemeral nodes dump:")[0];
+      assert(
+        sessions.includes(`0x${oldOwner!.toString(16)}`),
+        `the crashed session 0x${oldOwner!.toString(16)} is still alive:\n${sessions}`,
+      );
       restarted.kill("SIGTERM");
       assertEquals((await restarted.finished()).code, 0);
     });
