@@ -113,6 +113,30 @@ Deno.test("monitor options and routes", async (t) => {
   });
 
   await t.step(
+    "an invalid service is logged once per reason, however its data changes",
+    async () => {
+      await services(1);
+      await using proxy = await StandInAsabru.start();
+      await withMonitor(zk.connectionString, proxy, {}, async (app) => {
+        await settled(proxy, writer, app.queues, "initial");
+        const invalid = () => app.journal.recent().filter((d) => d.decision === "invalid");
+        await writer.create("/cluster1/ep/garbled", Uint8Array.of(0xff, 0x3a, 0x31));
+        await waitFor(() => invalid().length === 1, 5000, "the invalid service noticed");
+        // Other bytes, the same reason (not UTF-8); then another reason.
+        await writer.setData("/cluster1/ep/garbled", Uint8Array.of(0xfe, 0x3a, 0x32));
+        await writer.setData("/cluster1/ep/garbled", text.encode("h:no-port"));
+        await waitFor(() => invalid().length >= 2, 5000, "the new reason noticed");
+        await writer.create("/cluster1/ep/after", text.encode("h:3000"));
+        await settled(proxy, writer, app.queues, "a valid change after them");
+        const reasons = invalid().map((d) => d.reason ?? "");
+        assertEquals(reasons.length, 2, reasons.join(" | "));
+        assertEquals(reasons[0], "data is not UTF-8");
+        assertMatch(reasons[1], /h:no-port/);
+      });
+    },
+  );
+
+  await t.step(
     "MIN_SERVICES keeps the last services; POST /v1/guard/release; GET /v1/events",
     async () => {
       await services(3);
