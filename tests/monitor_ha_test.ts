@@ -69,6 +69,33 @@ async function isLeader(replica: Replica): Promise<boolean> {
   }
 }
 
+/**
+ * {@link converged}, then waits until the leader among `replicas` has nothing pending for the
+ * proxy (a retry still to go out would otherwise be missed), and checks again, history included.
+ */
+async function settledWith(
+  proxy: StandInAsabru,
+  writer: ZkSession,
+  replicas: readonly Replica[],
+  what: string,
+): Promise<void> {
+  await converged(proxy, writer, what);
+  await waitFor(
+    async () => {
+      for (const replica of replicas) {
+        if (!(await isLeader(replica))) continue;
+        const metrics = await (await fetch(`http://127.0.0.1:${replica.statusPort}/metrics`))
+          .text();
+        return /^zkcm_delivery_pending\{[^}]*\} 0$/m.test(metrics);
+      }
+      return false;
+    },
+    10_000,
+    `${what}: the leader has nothing pending`,
+  );
+  await converged(proxy, writer, `${what} (nothing pending)`);
+}
+
 const senders = (proxy: StandInAsabru, from = 0) =>
   new Set(proxy.requests.slice(from).map((r) => r.authorization));
 
@@ -94,7 +121,7 @@ Deno.test("three monitors: one writes; the leader killed or cut off, a standby t
       for (let i = 0; i < 20; i++) {
         await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${1000 + i}`));
       }
-      await converged(proxy, writer, "three monitors");
+      await settledWith(proxy, writer, replicas, "three monitors");
       assertEquals(senders(proxy), new Set(["Bearer m1"]));
       assertEquals(proxy.requests.filter((r) => r.op === "add").length, 20);
     });
@@ -120,7 +147,7 @@ Deno.test("three monitors: one writes; the leader killed or cut off, a standby t
         "a standby leads",
       );
       await proxy.setMode("ok");
-      await converged(proxy, writer, "after the takeover");
+      await settledWith(proxy, writer, replicas, "after the takeover");
       const after = proxy.requests.slice(before);
       assert(!after.some((r) => r.authorization === "Bearer m1"), "the old leader sent nothing");
       for (const fault of faults) fault.setMode("pass");
@@ -136,7 +163,12 @@ Deno.test("three monitors: one writes; the leader killed or cut off, a standby t
       for (let i = 130; i < 140; i++) {
         await writer.create(`/cluster1/ep/s${i}`, text.encode(`h:${i}`));
       }
-      await converged(proxy, writer, "after the leader was killed");
+      await settledWith(
+        proxy,
+        writer,
+        replicas.filter((r) => r !== leader),
+        "after the leader was killed",
+      );
     });
   } finally {
     await stopReplicas(replicas);
