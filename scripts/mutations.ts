@@ -117,6 +117,38 @@ async function scratchCopy(files: string[]): Promise<string> {
   return dir;
 }
 
+/**
+ * Runs in progress: their process groups and scratch copies. The test runs live in sessions of
+ * their own, out of reach of the terminal's Ctrl-C, so an interrupted runner ends them itself.
+ */
+const running = new Map<number, string>();
+
+/** On SIGINT or SIGTERM: ends every test run still going, removes its copy, exits 130. */
+function stopRunsOnSignal(): () => void {
+  const stop = () => {
+    for (const [pid, dir] of running) {
+      try {
+        Deno.kill(-pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // removed meanwhile
+      }
+    }
+    say("mutations: interrupted; the runs in progress were stopped and their copies removed");
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  return () => {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+  };
+}
+
 /** Runs one mutation in its own scratch copy, bounded by `timeoutMs`. */
 async function runMutation(
   mutation: Mutation,
@@ -129,6 +161,8 @@ async function runMutation(
     const mutated = applyMutation(await Deno.readTextFile(path), mutation);
     if (typeof mutated !== "string") return { kind: "not-applied", reason: mutated.error };
     await Deno.writeTextFile(path, mutated);
+    const tmp = `${dir}/.tmp`;
+    await Deno.mkdir(tmp);
     // A process group of its own (setsid), so a run cut off takes its ZooKeeper servers and
     // child processes with it.
     const child = new Deno.Command("setsid", {
@@ -141,7 +175,9 @@ async function runMutation(
         ...mutation.tests,
       ],
       cwd: dir,
-      env: { NO_COLOR: "1" },
+      // The tests' temporary directories (ZooKeeper's data among them) inside the copy: a run
+      // that is cut off leaves nothing behind once the copy is removed.
+      env: { NO_COLOR: "1", TMPDIR: tmp },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -155,7 +191,11 @@ async function runMutation(
         // already gone
       }
     }, timeoutMs);
-    const { code, stdout, stderr } = await child.output().finally(() => clearTimeout(timer));
+    running.set(child.pid, dir);
+    const { code, stdout, stderr } = await child.output().finally(() => {
+      clearTimeout(timer);
+      running.delete(child.pid);
+    });
     if (timedOut) return { kind: "timed-out" };
     if (code === 0) return { kind: "survived" };
     const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
@@ -224,6 +264,7 @@ async function main(): Promise<number> {
   );
 
   const counts = { caught: 0, survived: 0, error: 0 };
+  const removeSignalListeners = stopRunsOnSignal();
   let next = 0;
   const worker = async () => {
     while (next < mutations.length) {
@@ -237,6 +278,7 @@ async function main(): Promise<number> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, mutations.length) }, worker));
+  removeSignalListeners();
   say(
     `${counts.caught} caught, ${counts.survived} survived, ${counts.error} not applied ` +
       `(of ${mutations.length})`,
