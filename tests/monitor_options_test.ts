@@ -124,6 +124,9 @@ Deno.test("monitor options and routes", async (t) => {
         await waitFor(() => invalid().length === 1, 5000, "the invalid service noticed");
         // Other bytes, the same reason (not UTF-8); then another reason.
         await writer.setData("/cluster1/ep/garbled", Uint8Array.of(0xfe, 0x3a, 0x32));
+        // Seen by the mirror before the next change (it reads the latest data on each event).
+        const garbled = () => [...app.mirror.services()].find((svc) => svc.service === "garbled");
+        await waitFor(() => garbled()?.data[0] === 0xfe, 5000, "the other bytes mirrored");
         await writer.setData("/cluster1/ep/garbled", text.encode("h:no-port"));
         await waitFor(() => invalid().length >= 2, 5000, "the new reason noticed");
         await writer.create("/cluster1/ep/after", text.encode("h:3000"));
