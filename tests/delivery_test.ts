@@ -515,3 +515,67 @@ Deno.test("queue: requests that waited for a connection slot past their deadline
   assertEquals(q.counters.restartRecoveries, 0, "the proxy never restarted");
   await q.stop();
 });
+
+Deno.test("queue: a proxy that is down gets one request per back-off, not one per service", async () => {
+  // Every request is answered "not sent" a moment later (a macrotask), so the test sees how many
+  // the queue has out at once.
+  let outstanding = 0;
+  let mostAtOnceWhileDown = 0;
+  let down = false;
+  let probes = 0;
+  const q = new ProxyQueue({
+    proxy: "model",
+    send: async () => {
+      outstanding++;
+      if (down) {
+        probes++;
+        mostAtOnceWhileDown = Math.max(mostAtOnceWhileDown, outstanding);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      outstanding--;
+      return { kind: "not-sent", reason: "refused", ms: 1 };
+    },
+    retryBaseMs: 2,
+    retryMaxMs: 10,
+    random: () => 0.5,
+  });
+  for (let i = 0; i < 20; i++) q.setWanted(`ep/s${i}`, wanted(`s${i}`));
+  // The first round goes out before any answer says the proxy is down.
+  await waitFor(() => q.unreachable, 2000, "the queue sees the proxy down");
+  await waitFor(() => outstanding === 0, 2000, "the first round answered");
+  down = true;
+  await waitFor(() => probes >= 5, 2000, "five probes");
+  await q.stop();
+  assertEquals(mostAtOnceWhileDown, 1, "one request at a time while the proxy is down");
+  assertEquals(q.pending(), 20, "nothing dropped");
+});
+
+Deno.test("queue: a refusal is logged once per service and reason, however often it is retried", async () => {
+  await infoLines(async (lines) => {
+    let reason = "Endpoint 'ep' not found.";
+    const q = new ProxyQueue({
+      proxy: "model",
+      send: () => Promise.resolve({ kind: "rejected", message: reason, ms: 0 }),
+      retryBaseMs: 1,
+      retryMaxMs: 2,
+      random: () => 0.5,
+    });
+    q.setWanted("ep/a", wanted("a"));
+    q.setWanted("ep/b", wanted("b"));
+    await waitFor(() => q.counters.rejected >= 10, 2000, "ten refusals");
+    reason = "Endpoint 'ep' is being reloaded.";
+    const before = q.counters.rejected;
+    await waitFor(() => q.counters.rejected >= before + 10, 2000, "ten more, for another reason");
+    await q.stop();
+    const refusals = lines.filter((line) => line.includes(" refused add ")).map((line) => {
+      const { key, reason } = JSON.parse(line);
+      return `${key}: ${reason}`;
+    });
+    assertEquals(refusals.sort(), [
+      "ep/a: Endpoint 'ep' is being reloaded.",
+      "ep/a: Endpoint 'ep' not found.",
+      "ep/b: Endpoint 'ep' is being reloaded.",
+      "ep/b: Endpoint 'ep' not found.",
+    ]);
+  });
+});

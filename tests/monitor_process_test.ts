@@ -19,6 +19,7 @@ import {
 } from "./harness/signals.ts";
 import { freePort } from "./harness/convergence.ts";
 import { childPids } from "./harness/process_info.ts";
+import { ConnectRecorder } from "./harness/connect_recorder.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor, withTimeout } from "./harness/wait.ts";
 
@@ -34,7 +35,7 @@ function monitor(
 
 Deno.test("monitor process with the client process", async (t) => {
   await using zk = await LocalZooKeeper.start();
-  await using proxy = await StandInAsabru.start();
+  await using proxy = await StandInAsabru.start({ behaviour: "documented" });
   const statusPort = freePort();
   await using program = await monitor({
     ZK_HOST: zk.connectionString,
@@ -50,7 +51,7 @@ Deno.test("monitor process with the client process", async (t) => {
   await program.waitForLine(/synced/, 15_000);
 
   await t.step(
-    "a client registers: the proxy gets one add; SIGTERM: one delete, at once",
+    "a client registers: the proxy gets one add; SIGTERM: one delete, before its session expires",
     async () => {
       const added = proxy.nextRequest((r) => r.op === "add");
       await using client = await Program.start("client.ts", {
@@ -65,8 +66,10 @@ Deno.test("monitor process with the client process", async (t) => {
       const deleted = proxy.nextRequest((r) => r.op === "delete");
       const stoppedAt = performance.now();
       client.kill("SIGTERM");
-      const del = await withTimeout(deleted, 2000, "the delete after SIGTERM");
-      assert(del.at - stoppedAt < 1000, `delete ${del.at - stoppedAt} ms after SIGTERM`);
+      // The client's session timeout is 10 s (its default): a delete within half of it is the
+      // client's own, not the session's expiry. A bound from the signal, not from a start-up.
+      const del = await withTimeout(deleted, 5000, "the delete after SIGTERM");
+      assert(del.at - stoppedAt < 5000, `delete ${del.at - stoppedAt} ms after SIGTERM`);
       assertEquals((await client.finished()).code, 0);
       assertEquals(proxy.requests.map((r) => `${r.op} ${r.service}`), [
         "add ch_http_service2",
@@ -104,24 +107,56 @@ Deno.test("monitor process with the client process", async (t) => {
     const linesBefore = program.lines.length;
     program.kill("SIGHUP");
     await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "restored");
-    assertEquals(proxy.duplicates(), []);
     // A resync is one summary line, not a line per request (thousands, in a large cluster).
     await program.waitForLine(/in step after the resync: 2 requests in \d+ ms/, 5000);
     const perRequest = program.lines.slice(linesBefore).filter((line) => /"sent /.test(line));
     assertEquals(perRequest, []);
+    assertEquals(proxy.everDuplicated(), [], "no second slot at any moment");
   });
 
   await t.step("POST /v1/resync does the same", async () => {
     proxy.restartEmpty();
+    const linesBefore = program.lines.length;
     const answer = await status("/v1/resync", {
       method: "POST",
       headers: { Authorization: "Bearer the-operator's-secret" },
     });
     assertEquals(answer.status, 202);
     await answer.body?.cancel();
-    await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "restored");
-    assertEquals(proxy.duplicates(), []);
+    await waitFor(
+      () => program.lines.slice(linesBefore).some((line) => /in step after the resync/.test(line)),
+      5000,
+      "the resync's summary",
+    );
+    assertEquals(proxy.list("ch_http_node1").map((entry) => entry.service), ["svc-a"]);
+    assertEquals(proxy.everDuplicated(), []);
   });
+
+  await t.step(
+    "a resync of a proxy that holds everything: delete, then add; never two slots",
+    async () => {
+      // The proxy keeps what it holds (no restart): a resync that only re-adds would append a
+      // second slot per service (documented behaviour: adds append).
+      assertEquals(proxy.behaviour, "documented");
+      const held = proxy.list("ch_http_node1").map((entry) => entry.service);
+      assertEquals(held, ["svc-a"], "the proxy holds the service before the resync");
+      const before = proxy.requests.length;
+      const linesBefore = program.lines.length;
+      program.kill("SIGHUP");
+      await waitFor(
+        () =>
+          program.lines.slice(linesBefore).some((line) => /in step after the resync/.test(line)),
+        5000,
+        "the resync's summary",
+      );
+      assertEquals(
+        proxy.requests.slice(before).map((r) => `${r.op} ${r.service}`),
+        ["delete svc-a", "add svc-a"],
+      );
+      assertEquals(proxy.list("ch_http_node1").map((entry) => entry.service), ["svc-a"]);
+      assertEquals(proxy.everDuplicated(), [], "no second slot at any moment");
+    },
+  );
 
   await t.step("SIGTERM: exits 0, its last log line written", async () => {
     program.kill("SIGTERM");
@@ -357,8 +392,14 @@ Deno.test("monitor process: bad configuration is one line and exit 2; --help", a
       /^zk-monitor: --status-token-file \(STATUS_TOKEN_FILE\): \/nonexistent\/zkcm-token: /,
     ],
   ];
+  // Where ZooKeeper and the proxy would be: proves that no connection was even opened.
+  await using recorder = ConnectRecorder.start();
+  const targets = {
+    ZK_HOST: recorder.address,
+    ASABRU_API_URL: `http://${recorder.address}/updateService`,
+  };
   for (const [env, expected] of cases) {
-    const program = await monitor(env);
+    const program = await monitor({ ...targets, ...env });
     const { code, lines } = await program.finished();
     const printed = lines.filter((line) => line.trim() !== "");
     assertEquals(code, 2, `${JSON.stringify(env)}: ${printed.join(" | ")}`);
@@ -367,6 +408,7 @@ Deno.test("monitor process: bad configuration is one line and exit 2; --help", a
     assert(!printed[0].includes("has space"), "a secret is never echoed");
   }
   await Deno.remove(template);
+  assertEquals(recorder.connects, 0, "no connection to ZooKeeper or the proxy was opened");
   const help = await monitor({}, ["--help"]);
   const { code, stdout } = await help.finished();
   assertEquals(code, 0);

@@ -5,7 +5,8 @@
 import { LocalZooKeeper } from "../src/local_zookeeper.ts";
 import { ZkSession } from "../src/zookeeper/mod.ts";
 import { resolveMode } from "../src/mode.ts";
-import { Program } from "./harness/program.ts";
+import { Program, taskPermissions } from "./harness/program.ts";
+import { compileCommands } from "../scripts/compile.ts";
 import { assert, assertEquals, assertMatch } from "./harness/assert.ts";
 import { waitFor } from "./harness/wait.ts";
 
@@ -55,7 +56,31 @@ Deno.test("the image's entry runs the program MODE names", async (t) => {
   }
 });
 
-Deno.test("deno task compile builds the executables, or says DENORT_BIN in one line", async () => {
+Deno.test("deno task compile gives each executable exactly its task's permissions (offline)", async () => {
+  // Checked without building: the arguments `deno compile` gets. Which task goes with which entry
+  // is stated here, not read from the script under test.
+  const expected = { "monitor.ts": "monitor", "client.ts": "client", "main.ts": "start" } as const;
+  const commands = await compileCommands();
+  assertEquals(commands.map((c) => c.entry).sort(), Object.keys(expected).sort());
+  for (const command of commands) {
+    const permissions = await taskPermissions(expected[command.entry as keyof typeof expected]);
+    assert(permissions.length > 0, `${command.entry}: its task has permissions`);
+    assertEquals(command.permissions, permissions, `${command.entry}: the task's permissions`);
+    assertEquals(command.args, [
+      "compile",
+      "--quiet",
+      ...permissions,
+      "--output",
+      command.output,
+      command.entry,
+    ]);
+    assert(!command.args.includes("--allow-all") && !command.args.includes("-A"), "never all");
+  }
+});
+
+// Here deno compile cannot fetch its runtime base (no internet), so this proves the one-line
+// message only; where it can, the branch that runs the built executables is taken instead.
+Deno.test("deno task compile without denort: one line naming DENORT_BIN (built executables answer --help where it can be fetched)", async () => {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "compile"],
     cwd: root.pathname,

@@ -5,7 +5,7 @@
 import type { ZkSession } from "../../src/zookeeper/mod.ts";
 import type { StandInAsabru } from "./stand_in_asabru.ts";
 import { assertEquals } from "./assert.ts";
-import { waitFor } from "./wait.ts";
+import { waitFor, withTimeout } from "./wait.ts";
 
 const decoder = new TextDecoder();
 
@@ -29,7 +29,12 @@ export function proxyState(proxy: StandInAsabru): string[] {
   ).sort();
 }
 
-/** Waits until the proxy equals ZooKeeper; then no duplicate and no malformed request. */
+/**
+ * Waits until the proxy equals ZooKeeper; then no duplicate slot, now or at any moment of the
+ * proxy's history (one that a later delete cleaned up is still a bug), and no malformed request.
+ * It returns at the first instant the two are equal: when the monitor runs in this process, use
+ * {@link settled}, which also waits for its queues to go idle.
+ */
 export async function converged(
   proxy: StandInAsabru,
   writer: ZkSession,
@@ -49,7 +54,25 @@ export async function converged(
     throw new Error(`${error.message}\n proxy: ${proxyState(proxy)}\n zk:    ${expected}`);
   });
   assertEquals(proxy.duplicates(), [], `${what}: no duplicates`);
+  assertEquals(proxy.everDuplicated(), [], `${what}: no duplicate slot at any moment`);
   assertEquals(proxy.malformed, 0, `${what}: no malformed request`);
+}
+
+/**
+ * {@link converged}, then waits until every one of `queues` has nothing pending nor in flight
+ * (a retry still to go out would otherwise be missed), and checks both again: equal to
+ * ZooKeeper, and no duplicate slot in the whole history.
+ */
+export async function settled(
+  proxy: StandInAsabru,
+  writer: ZkSession,
+  queues: readonly { idle(): Promise<void> }[],
+  what: string,
+  ms = 10_000,
+): Promise<void> {
+  await converged(proxy, writer, what, ms);
+  await withTimeout(Promise.all(queues.map((queue) => queue.idle())), ms, `${what}: queues idle`);
+  await converged(proxy, writer, `${what} (once idle)`, ms);
 }
 
 /** A port free on 127.0.0.1 right now (for a child's status server). */
