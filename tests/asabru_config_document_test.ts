@@ -135,7 +135,14 @@ Deno.test("document: each end point's services replaced, the rest of the templat
   );
   assertEquals(servicesIn(document), {
     ep1: [["static1", "127.0.0.1", "8123"], ["svc2", "10.0.0.2", "9000"]],
-    ep2: [],
+  }, "ep2, empty in the template and without a list, is left out (empty, it crashes the proxy)");
+  const withEp2 = renderConfiguration(
+    template,
+    new Map([["ep2", [{ service: "s", host: "h", port: 1 }]]]),
+  );
+  assertEquals(servicesIn(withEp2), {
+    ep1: [["static1", "127.0.0.1", "8123"]],
+    ep2: [["s", "h", "1"]],
   });
   // Everything outside the lists is the template's, byte for byte.
   assert(document.startsWith('<?xml version="1.0"?>\n<clickhouse-proxy-v2>\n  <protocol-server'));

@@ -107,6 +107,28 @@ Deno.test("monitor in whole-state mode against the deployed-mode stand-in", asyn
     });
   });
 
+  await t.step(
+    "an end point with no service yet is left out of the push, not sent empty",
+    async () => {
+      await scenario({}, {}, async ({ proxy, app, register }) => {
+        await register("/cluster1/ch_http_node1/ch_http_service2", "localhost:2023");
+        await waitFor(() => slots(proxy, "ch_http_node1").length === 2, 10_000, "pushed");
+        await pusherOf(app).idle();
+        // Pushed empty, the proxy would crash at this request (and again after each restart).
+        assertEquals(proxy.dataPlaneRequest("ch_http_bare"), undefined);
+        assertEquals(proxy.crashes, 0, "the data-plane request did not crash the proxy");
+        const pushes = () => proxy.history.filter((record) => record.kind === "/configuration");
+        assertEquals(pushes().at(-1)!.detail, "1 end points, 2 services");
+        await register("/cluster1/ch_http_bare/b1", "localhost:2031");
+        await waitFor(() => slots(proxy, "ch_http_bare").length === 1, 10_000, "bare pushed");
+        assertEquals(pushes().at(-1)!.detail, "2 end points, 3 services");
+        const picked = proxy.dataPlaneRequest("ch_http_bare");
+        assertEquals(picked !== "crashed" ? picked?.service : picked, "b1");
+        assertClean(proxy);
+      });
+    },
+  );
+
   await t.step("a burst of 300 goes out in a few pushes, each slot once", async () => {
     await scenario({}, {}, async ({ proxy, app }) => {
       await waitFor(() => app.mirror.synced, 10_000, "synced");

@@ -56,7 +56,7 @@ Deno.test("plan: static services first, then ZooKeeper's sorted by name", () => 
   assertEquals(plan.lists.get("bare")!.map((entry) => entry.service), ["c"]);
   assertEquals([...plan.carried.keys()].sort(), ["bare/c", "with_static/a", "with_static/b"]);
   assertEquals(plan.kept, new Map());
-  assertEquals(plan.leftAsTemplate, []);
+  assertEquals(plan.leftOut, []);
 });
 
 Deno.test("plan: an end point is never pushed empty", async (t) => {
@@ -75,10 +75,10 @@ Deno.test("plan: an end point is never pushed empty", async (t) => {
     const next = planWholeState(TEMPLATE, new Map(), plan.carried);
     assertEquals(next.lists.get("bare")!.map((entry) => entry.service), ["x"]);
   });
-  await t.step("never pushed with one: left as the template has it", () => {
+  await t.step("never pushed with one: left out of the document", () => {
     const plan = planWholeState(TEMPLATE, new Map(), new Map());
     assertEquals(plan.lists.has("bare"), false);
-    assertEquals(plan.leftAsTemplate, ["bare"]);
+    assertEquals(plan.leftOut, ["bare"]);
   });
   await t.step("one service back: only it, the kept ones go", () => {
     const plan = planWholeState(TEMPLATE, keyed(wanted("bare", "z")), keyed(wanted("bare", "x")));

@@ -7,7 +7,9 @@
  *
  * The renderer is the last guard before the proxy: it refuses (throws) what would crash it, an
  * end point the template does not have or an empty list, and any entry
- * {@link validateServiceRef} refuses.
+ * {@link validateServiceRef} refuses. An end point whose template `<SERVICES>` is empty and that
+ * has no list is left out of the document: pushed empty, it would crash the proxy at its next
+ * data-plane request; left out, the proxy is expected to keep its current list for it.
  *
  * @example
  * ```ts
@@ -42,7 +44,8 @@ const INDENT_STEP = "    ";
 
 /**
  * Renders the template with the `<SERVICES>` of every end point in `lists` replaced by that
- * list, in the given order; end points not in `lists` keep the template's services.
+ * list, in the given order; end points not in `lists` keep the template's services, or are left
+ * out of the document when the template has none for them.
  *
  * @throws {UnsafeConfigurationError} for an end point the template does not have, or an empty
  * list.
@@ -57,6 +60,15 @@ export function renderConfiguration(
 
 /** One end point of a {@link ConfigDocument}. */
 interface EndPointSlot {
+  /** The `<END_POINT>`, and what stands in its place while it is left out of the document. */
+  element: Element;
+  placeholder: Node;
+  /** The indentation text before `element`, left out with it (`undefined`: none). */
+  leading?: Node;
+  /** Whether the template has no `<SERVICE>` for it: left out while it has no list. */
+  emptyInTemplate: boolean;
+  /** Whether it is in the document now. */
+  present: boolean;
   services: Element;
   /** The template's children of `<SERVICES>`, put back when the end point leaves the lists. */
   original: Node[];
@@ -90,12 +102,22 @@ export class ConfigDocument {
       // in from <SERVICES>).
       const outer = indentationBefore(services);
       const [first] = childElements(services, TemplateTags.service);
-      this.#endPoints.set(endPoint.getAttribute("name") ?? "", {
+      const previous = endPoint.previousSibling;
+      const slot: EndPointSlot = {
+        element: endPoint,
+        placeholder: this.#document.createTextNode(""),
+        leading: previous?.nodeType === 3 && (previous.nodeValue ?? "").trim() === ""
+          ? previous
+          : undefined,
+        emptyInTemplate: first === undefined,
+        present: true,
         services,
         original: Array.from(services.childNodes),
         inner: first ? indentationBefore(first) : outer + INDENT_STEP,
         outer,
-      });
+      };
+      this.#endPoints.set(endPoint.getAttribute("name") ?? "", slot);
+      if (slot.emptyInTemplate) leaveOut(slot);
     }
   }
 
@@ -135,9 +157,29 @@ export class ConfigDocument {
         fillServices(this.#document, slot, entries);
       }
       slot.current = entries?.map((entry) => ({ ...entry }));
+      if (entries === undefined && slot.emptyInTemplate) leaveOut(slot);
+      if (entries !== undefined) putBack(slot);
     }
     return new XMLSerializer().serializeToString(this.#document);
   }
+}
+
+/** Takes the end point (and its indentation) out of the document, keeping its place. */
+function leaveOut(slot: EndPointSlot): void {
+  if (!slot.present) return;
+  const parent = slot.element.parentNode!;
+  parent.replaceChild(slot.placeholder, slot.element);
+  if (slot.leading) parent.removeChild(slot.leading);
+  slot.present = false;
+}
+
+/** Puts a left-out end point back where the template has it. */
+function putBack(slot: EndPointSlot): void {
+  if (slot.present) return;
+  const parent = slot.placeholder.parentNode!;
+  if (slot.leading) parent.insertBefore(slot.leading, slot.placeholder);
+  parent.replaceChild(slot.element, slot.placeholder);
+  slot.present = true;
 }
 
 function sameEntries(a: readonly ServiceEntry[], b: readonly ServiceEntry[]): boolean {

@@ -7,8 +7,9 @@
  * request): when neither the template nor ZooKeeper has a service for it, one service of the last
  * push stays, the first by name ({@link WholeStatePlan.kept}: one, not all, so that as few dead
  * nodes as possible stay in rotation; the same one push after push); when no push ever carried
- * one either, the end point is left as the template has it ({@link WholeStatePlan.leftAsTemplate}),
- * which is what the proxy started with.
+ * one either, the end point is left out of the document ({@link WholeStatePlan.leftOut}): pushed
+ * empty it would crash the proxy at its next data-plane request; left out, the proxy is expected
+ * to keep its current list.
  *
  * @example
  * ```ts
@@ -30,8 +31,8 @@ export interface WholeStatePlan {
   carried: Map<string, Wanted>;
   /** End points with nothing wanted whose last pushed service stays, with its key. */
   kept: Map<string, string[]>;
-  /** End points with no service anywhere, ever: left as the template has them. */
-  leftAsTemplate: string[];
+  /** End points with no service anywhere, ever: left out of the pushed document. */
+  leftOut: string[];
 }
 
 /**
@@ -50,7 +51,7 @@ export function planWholeState(
     lists: new Map(),
     carried: new Map(),
     kept: new Map(),
-    leftAsTemplate: [],
+    leftOut: [],
   };
   for (const endPoint of template.endPointNames) {
     const statics = template.staticServices(endPoint);
@@ -58,7 +59,7 @@ export function planWholeState(
     if (statics.length === 0 && fromZooKeeper.length === 0) {
       const last = lastByEndPoint.get(endPoint) ?? [];
       if (last.length === 0) {
-        plan.leftAsTemplate.push(endPoint);
+        plan.leftOut.push(endPoint);
         continue;
       }
       last.sort(([, a], [, b]) => compare(a.ref.service, b.ref.service));

@@ -471,7 +471,7 @@ export class WholeStatePusher {
   #warnAboutEmptyEndPoints(plan: WholeStatePlan): void {
     const states = new Map<string, string>();
     for (const endPoint of plan.kept.keys()) states.set(endPoint, "kept");
-    for (const endPoint of plan.leftAsTemplate) states.set(endPoint, "template");
+    for (const endPoint of plan.leftOut) states.set(endPoint, "left out");
     for (const [endPoint, state] of states) {
       if (this.#warned.get(endPoint) === state) continue;
       this.#warned.set(endPoint, state);
@@ -485,7 +485,8 @@ export class WholeStatePusher {
       } else {
         log.warn(
           "end point {endPoint} has no service (none in the template, none valid in ZooKeeper, " +
-            "none pushed before): left as the template has it at {proxy}",
+            "none pushed before): left out of the document pushed to {proxy}, since an empty list " +
+            "crashes the proxy",
           { proxy: this.proxy, endPoint },
         );
       }
