@@ -78,10 +78,21 @@ export interface MonitorApp {
   readonly statusPort?: number;
   /** Resolves when the session is closed for good (for example refused credentials). */
   readonly sessionClosed: Promise<void>;
-  /** Full resync of every proxy (SIGHUP, `POST /v1/resync`). */
-  resync(reason: string): void;
+  /**
+   * Full resync of every proxy (SIGHUP, `POST /v1/resync`), except a per-request one whose
+   * delete removes nothing (a resync would give each service a second slot there).
+   */
+  resync(reason: string): ResyncResult;
   /** Stops watching, lets requests in flight finish (bounded), closes everything. Idempotent. */
   shutdown(): Promise<void>;
+}
+
+/** What a resync request did. */
+export interface ResyncResult {
+  /** The proxies resynced. */
+  resynced: string[];
+  /** The proxies skipped: per-request delivery to a proxy whose delete removes nothing. */
+  skipped: string[];
 }
 
 /** Starts the monitor. */
@@ -327,9 +338,27 @@ export async function startMonitor(
     () => guard.held,
   );
 
-  const resync = (reason: string) => {
+  // A resync re-adds every service; where delete removes nothing, each one would get another
+  // slot. Restart recovery re-fills such a proxy after a restart instead.
+  const resyncAddsCopies = (index: number, queue: ProxyDelivery) =>
+    senders[index]?.answersInText === true && !(queue instanceof WholeStatePusher);
+  const resync = (reason: string): ResyncResult => {
     log.info("full resync of every proxy ({reason})", { reason });
-    for (const queue of queues) queue.resync(reason);
+    const result: ResyncResult = { resynced: [], skipped: [] };
+    for (const [index, queue] of queues.entries()) {
+      if (resyncAddsCopies(index, queue)) {
+        log.warn(
+          "{reason} skips {proxy}: its delete removes nothing, so a resync would add a second " +
+            "slot of every service; whole-state delivery (ASABRU_CONFIG_TEMPLATE) resyncs it exactly",
+          { reason, proxy: queue.proxy },
+        );
+        result.skipped.push(queue.proxy);
+        continue;
+      }
+      queue.resync(reason);
+      result.resynced.push(queue.proxy);
+    }
+    return result;
   };
 
   log.info("watching {root} on ZooKeeper {zkHost}, delivering to {proxies}", {
@@ -348,9 +377,7 @@ export async function startMonitor(
     resyncTimer = setInterval(() => {
       log.info("full resync of every proxy ({reason})", { reason: "RESYNC_INTERVAL" });
       for (const [index, queue] of queues.entries()) {
-        // A resync re-adds every service; where delete removes nothing, each one would get
-        // another slot every interval. Restart recovery re-fills such a proxy instead.
-        if (senders[index]?.answersInText && !(queue instanceof WholeStatePusher)) {
+        if (resyncAddsCopies(index, queue)) {
           warnOnce(`interval:${queue.proxy}`, () =>
             log.warn(
               "RESYNC_INTERVAL skips {proxy}: its delete removes nothing, so a resync would add a " +
@@ -407,10 +434,7 @@ export async function startMonitor(
       }));
     addMonitorActions(app, {
       token: statusToken,
-      resync: () => {
-        resync("POST /v1/resync");
-        return queues.map((queue) => queue.proxy);
-      },
+      resync: () => resync("POST /v1/resync"),
       releaseGuard: () => guard.releaseAll(),
     });
     status = await serveStatus(app, { port: options.statusPort, hostname: options.statusHost });

@@ -22,7 +22,7 @@ function appWith(token: string | undefined) {
     token,
     resync: () => {
       calls.resync++;
-      return ["http://proxy/updateService"];
+      return { resynced: ["http://proxy/updateService"], skipped: [] };
     },
     releaseGuard: () => {
       calls.release++;
