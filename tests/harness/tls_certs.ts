@@ -27,11 +27,10 @@ async function openssl(directory: string, ...args: string[]): Promise<void> {
   }
 }
 
-async function makeCa(directory: string, name: string): Promise<void> {
-  await openssl(
-    directory,
+/** The `openssl req` arguments that make a new P-256 key `<name>.key` and a request for CN=name. */
+function newKeyRequest(name: string, out: string): string[] {
+  return [
     "req",
-    "-x509",
     "-newkey",
     "ec",
     "-pkeyopt",
@@ -40,11 +39,19 @@ async function makeCa(directory: string, name: string): Promise<void> {
     "-keyout",
     `${name}.key`,
     "-out",
-    `${name}.pem`,
-    "-days",
-    "2",
+    out,
     "-subj",
     `/CN=${name}`,
+  ];
+}
+
+async function makeCa(directory: string, name: string): Promise<void> {
+  await openssl(
+    directory,
+    ...newKeyRequest(name, `${name}.pem`),
+    "-x509",
+    "-days",
+    "2",
     "-addext",
     "basicConstraints=critical,CA:TRUE",
     "-addext",
@@ -57,21 +64,7 @@ async function makeSigned(
   name: string,
   extensions: string,
 ): Promise<void> {
-  await openssl(
-    directory,
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.csr`,
-    "-subj",
-    `/CN=${name}`,
-  );
+  await openssl(directory, ...newKeyRequest(name, `${name}.csr`));
   await Deno.writeTextFile(`${directory}/${name}.ext`, extensions);
   await openssl(
     directory,
