@@ -23,6 +23,7 @@ import { round, summarize } from "./stats.ts";
 import { endPointCount, treeServices } from "./tree_layout.ts";
 import { connect, createEndPoints, createServices } from "./zk_tree.ts";
 import { wholeStateOnDeployed } from "./deployed_whole_state.ts";
+import { startDeployedMonitor } from "./deployed_monitor.ts";
 
 /** A stand-in proxy process and how to read its stats. */
 interface ProxyProcess {
@@ -129,21 +130,14 @@ async function burst(
     await driver.close();
   });
   await createEndPoints(driver, root, endPointCount(count));
-  const statusPort = freePort();
-  const monitor = await BenchProcess.start("monitor (deployed burst)", {
-    script: "monitor.ts",
-    task: "monitor",
-    env: {
-      ZK_HOST: zk.connectionString,
-      ZK_ROOT_NODE: root,
-      ASABRU_API_URL: proxy.url,
-      ASABRU_TRANSPORT: transport,
-      LOG_LEVEL: "warning",
-      STATUS_PORT: String(statusPort),
-      STATUS_HOST: "127.0.0.1",
-    },
-  });
-  cleanup.add("monitor (deployed burst)", () => monitor.stop());
+  const { monitor, statusPort } = await startDeployedMonitor(
+    cleanup,
+    zk,
+    proxy.url,
+    root,
+    "deployed burst",
+    { ASABRU_TRANSPORT: transport },
+  );
   await waitForStatus(monitor, statusPort, (s) => s.synced, 15_000, "synced");
 
   const registrar = await connect(zk);

@@ -18,7 +18,8 @@
 import type { LocalZooKeeper } from "../mod.ts";
 import { type Cleanup, progress } from "./context.ts";
 import type { startProxy } from "./deployed.ts";
-import { BenchProcess, freePort, waitForStatus } from "./processes.ts";
+import { waitForStatus } from "./processes.ts";
+import { startDeployedMonitor } from "./deployed_monitor.ts";
 import { round, summarize } from "./stats.ts";
 import { endPointCount, treeServices } from "./tree_layout.ts";
 import { writeBenchTemplate } from "./whole_state_template.ts";
@@ -47,21 +48,9 @@ async function startWholeStateMonitor(
   template: string,
   label: string,
 ) {
-  const statusPort = freePort();
-  const monitor = await BenchProcess.start(`monitor (${label})`, {
-    script: "monitor.ts",
-    task: "monitor",
-    env: {
-      ZK_HOST: zk.connectionString,
-      ZK_ROOT_NODE: root,
-      ASABRU_API_URL: proxy.url,
-      ASABRU_CONFIG_TEMPLATE: template,
-      LOG_LEVEL: "warning",
-      STATUS_PORT: String(statusPort),
-      STATUS_HOST: "127.0.0.1",
-    },
+  const { monitor, statusPort } = await startDeployedMonitor(cleanup, zk, proxy.url, root, label, {
+    ASABRU_CONFIG_TEMPLATE: template,
   });
-  cleanup.add(`monitor (${label})`, () => monitor.stop());
   const pushes = async () => {
     const metrics = await (await fetch(`http://127.0.0.1:${statusPort}/metrics`)).text();
     return Number(
