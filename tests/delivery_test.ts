@@ -362,19 +362,31 @@ Deno.test("decide: where delete removes nothing, no delete before an add", () =>
   );
 });
 
-Deno.test("queue: restart recovery re-fills what a proxy that refused for a while had acknowledged", async () => {
+/**
+ * A model proxy that can restart: while down it refuses connections, and it comes back with an
+ * empty table.
+ */
+function restartableProxy() {
   const proxy = new ModelProxy();
   let up = true;
   proxy.script = () => up ? "ok" : "refuse-connection";
+  /** Takes it down emptied, makes `change` (which must make `q` send), and brings it back once `q` has been refused twice. */
+  const restart = async (q: ReturnType<typeof queue>, change: () => void) => {
+    up = false;
+    proxy.entries.clear();
+    change();
+    await waitFor(() => q.counters.notSent >= 2, 2000, "refused attempts");
+    up = true;
+  };
+  return { proxy, restart };
+}
+
+Deno.test("queue: restart recovery re-fills what a proxy that refused for a while had acknowledged", async () => {
+  const { proxy, restart } = restartableProxy();
   const q = queue(proxy);
   for (let i = 0; i < 5; i++) q.setWanted(`ep/s${i}`, wanted(`s${i}`));
   await withTimeout(q.idle(), 2000, "delivered");
-  // It restarts: refuses for a while and comes back empty.
-  up = false;
-  proxy.entries.clear();
-  q.setWanted("ep/new", wanted("new"));
-  await waitFor(() => q.counters.notSent >= 2, 2000, "refused attempts");
-  up = true;
+  await restart(q, () => q.setWanted("ep/new", wanted("new")));
   await withTimeout(q.idle(), 2000, "recovered");
   assertEquals(q.counters.restartRecoveries, 1);
   assertEquals(proxy.holds(), ["new:9000", "s0:9000", "s1:9000", "s2:9000", "s3:9000", "s4:9000"]);
@@ -382,17 +394,11 @@ Deno.test("queue: restart recovery re-fills what a proxy that refused for a whil
 });
 
 Deno.test("queue: with restart recovery off, a proxy that comes back gets only the changes", async () => {
-  const proxy = new ModelProxy();
-  let up = true;
-  proxy.script = () => up ? "ok" : "refuse-connection";
+  const { proxy, restart } = restartableProxy();
   const q = queue(proxy, { restartRecovery: false });
   q.setWanted("ep/s0", wanted("s0"));
   await withTimeout(q.idle(), 2000, "delivered");
-  up = false;
-  proxy.entries.clear();
-  q.setWanted("ep/new", wanted("new"));
-  await waitFor(() => q.counters.notSent >= 2, 2000, "refused attempts");
-  up = true;
+  await restart(q, () => q.setWanted("ep/new", wanted("new")));
   await withTimeout(q.idle(), 2000, "caught up");
   assertEquals([q.counters.restartRecoveries, proxy.holds()], [0, ["new:9000"]]);
   await q.stop();
