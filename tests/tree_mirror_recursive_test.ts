@@ -43,6 +43,19 @@ function mirrorOf(session: ZkSession) {
   return { mirror, changes, seen, take: () => changes.splice(0) };
 }
 
+/**
+ * A fresh ZooKeeper with two sessions straight to it: `writer` makes the changes, `session` is
+ * the mirror's. Disposing closes the sessions, then stops ZooKeeper.
+ */
+async function directSessions() {
+  await using stack = new AsyncDisposableStack();
+  const zk = stack.use(await LocalZooKeeper.start());
+  const writer = stack.use(await connected({ connectionString: zk.connectionString }));
+  const session = stack.use(await connected({ connectionString: zk.connectionString }));
+  const owned = stack.move();
+  return { zk, writer, session, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
 Deno.test("recursive watch: no standard watch; an add or a data change is one getData, a delete no read", async () => {
   await using zk = await LocalZooKeeper.start();
   await using proxy = await ZkProtocolProxy.start({ hostname: "127.0.0.1", port: zk.port }, {});
@@ -277,9 +290,8 @@ Deno.test("recursive watch: events naming the root for changes below it (ClickHo
 });
 
 Deno.test("recursive watch: real changes of the root itself are not taken for ClickHouse Keeper's events", async () => {
-  await using zk = await LocalZooKeeper.start();
-  await using writer = await connected({ connectionString: zk.connectionString });
-  await using session = await connected({ connectionString: zk.connectionString });
+  await using zooKeeper = await directSessions();
+  const { writer, session } = zooKeeper;
   await writer.ensurePath("/cluster1/ep");
   await writer.create("/cluster1/ep/a", text.encode("a:1"));
   const { mirror, seen, take } = mirrorOf(session);
@@ -307,9 +319,8 @@ Deno.test("recursive watch: a full read's answer older than an event's read does
   // The batch holding the service's first read is answered, then held back here while the
   // service is deleted and re-created and the mirror reads the new node on its event: the
   // held answer (the old node, a smaller czxid) must not replace it.
-  await using zk = await LocalZooKeeper.start();
-  await using writer = await connected({ connectionString: zk.connectionString });
-  await using real = await connected({ connectionString: zk.connectionString });
+  await using zooKeeper = await directSessions();
+  const { writer, session: real } = zooKeeper;
   await writer.ensurePath("/cluster1/ep");
   await writer.create("/cluster1/ep/svc", text.encode("h:1"));
   const release = deferred();
@@ -355,9 +366,8 @@ Deno.test("recursive watch: a full read's answer older than an event's read does
 });
 
 Deno.test("recursive watch: services whose data makes a multiRead answer too large for the client are still read (smaller batches)", async () => {
-  await using zk = await LocalZooKeeper.start();
-  await using writer = await connected({ connectionString: zk.connectionString });
-  await using session = await connected({ connectionString: zk.connectionString });
+  await using zooKeeper = await directSessions();
+  const { writer, session } = zooKeeper;
   await writer.ensurePath("/cluster1/ep1");
   // Each under ZooKeeper's 1 MiB request limit; three in one answer are over the client's 2 MiB.
   const big = new Uint8Array(800 * 1024).fill(0x61);
