@@ -56,11 +56,22 @@ async function directSessions() {
   return { zk, writer, session, [Symbol.asyncDispose]: () => owned.disposeAsync() };
 }
 
+/** As directSessions, but the mirror's session goes through a ZkProtocolProxy made with `options`. */
+async function proxiedSessions(options: ZkProtocolProxyOptions) {
+  await using stack = new AsyncDisposableStack();
+  const zk = stack.use(await LocalZooKeeper.start());
+  const proxy = stack.use(
+    await ZkProtocolProxy.start({ hostname: "127.0.0.1", port: zk.port }, options),
+  );
+  const writer = stack.use(await connected({ connectionString: zk.connectionString }));
+  const session = stack.use(await connected({ connectionString: proxy.address }));
+  const owned = stack.move();
+  return { zk, proxy, writer, session, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
 Deno.test("recursive watch: no standard watch; an add or a data change is one getData, a delete no read", async () => {
-  await using zk = await LocalZooKeeper.start();
-  await using proxy = await ZkProtocolProxy.start({ hostname: "127.0.0.1", port: zk.port }, {});
-  await using writer = await connected({ connectionString: zk.connectionString });
-  await using session = await connected({ connectionString: proxy.address });
+  await using zooKeeper = await proxiedSessions({});
+  const { proxy, writer, session } = zooKeeper;
   await writer.ensurePath("/cluster1/ep1");
   await writer.create("/cluster1/ep1/old", text.encode("h0:1"));
   const { mirror, seen, take } = mirrorOf(session);
@@ -179,13 +190,8 @@ const oldServers: { name: string; options: ZkProtocolProxyOptions; why: string }
 
 for (const server of oldServers) {
   Deno.test(`recursive watch: a server ${server.name} gets one-shot watches, said in one line`, async () => {
-    await using zk = await LocalZooKeeper.start();
-    await using proxy = await ZkProtocolProxy.start(
-      { hostname: "127.0.0.1", port: zk.port },
-      server.options,
-    );
-    await using writer = await connected({ connectionString: zk.connectionString });
-    await using session = await connected({ connectionString: proxy.address });
+    await using zooKeeper = await proxiedSessions(server.options);
+    const { proxy, writer, session } = zooKeeper;
     await writer.ensurePath("/cluster1/ep");
     await writer.create("/cluster1/ep/a", text.encode("a:1"));
     await withCapturedLogs(["zkcm", "mirror"], "info", async (records) => {
@@ -221,13 +227,10 @@ for (const server of oldServers) {
 }
 
 Deno.test("recursive watch: one connection loss on addWatch and one on multiRead while starting (a restart, not an old server) keep the recursive watch", async () => {
-  await using zk = await LocalZooKeeper.start();
-  await using proxy = await ZkProtocolProxy.start(
-    { hostname: "127.0.0.1", port: zk.port },
-    { hangUpOnceOn: [Opcode.addWatch, Opcode.multiRead] },
-  );
-  await using writer = await connected({ connectionString: zk.connectionString });
-  await using session = await connected({ connectionString: proxy.address });
+  await using zooKeeper = await proxiedSessions({
+    hangUpOnceOn: [Opcode.addWatch, Opcode.multiRead],
+  });
+  const { proxy, writer, session } = zooKeeper;
   await writer.ensurePath("/cluster1/ep");
   await writer.create("/cluster1/ep/a", text.encode("a:1"));
   await withCapturedLogs(["zkcm", "mirror"], "info", async (records) => {
@@ -257,13 +260,8 @@ Deno.test("recursive watch: one connection loss on addWatch and one on multiRead
 });
 
 Deno.test("recursive watch: events naming the root for changes below it (ClickHouse Keeper) turn it off for good, with one warning", async () => {
-  await using zk = await LocalZooKeeper.start();
-  await using proxy = await ZkProtocolProxy.start(
-    { hostname: "127.0.0.1", port: zk.port },
-    { keeperEventPaths: true },
-  );
-  await using writer = await connected({ connectionString: zk.connectionString });
-  await using session = await connected({ connectionString: proxy.address });
+  await using zooKeeper = await proxiedSessions({ keeperEventPaths: true });
+  const { proxy, writer, session } = zooKeeper;
   await writer.ensurePath("/cluster1/ep");
   await withCapturedLogs(["zkcm", "mirror"], "info", async (records) => {
     const { mirror, seen } = mirrorOf(session);
