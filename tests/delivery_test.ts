@@ -81,6 +81,18 @@ class ModelProxy {
   }
 }
 
+/** A script for ModelProxy: the first add is applied but answered by a timeout; all else is ok. */
+function firstAddTimesOutAfterApplying(): ModelProxy["script"] {
+  let first = true;
+  return (op) => {
+    if (op === "add" && first) {
+      first = false;
+      return "timeout-after-apply";
+    }
+    return "ok";
+  };
+}
+
 function queue(
   proxy: ModelProxy,
   extra: Partial<ConstructorParameters<typeof ProxyQueue>[0]> = {},
@@ -160,14 +172,7 @@ Deno.test("queue: a proxy that refuses connections gets everything once it is ba
 
 Deno.test("queue: after a timeout that was applied, delete before add: one copy", async () => {
   const proxy = new ModelProxy();
-  let first = true;
-  proxy.script = (op) => {
-    if (op === "add" && first) {
-      first = false;
-      return "timeout-after-apply";
-    }
-    return "ok";
-  };
+  proxy.script = firstAddTimesOutAfterApplying();
   const q = queue(proxy);
   q.setWanted("ep/a", wanted("a"));
   await withTimeout(q.idle(), 2000, "settled");
@@ -408,14 +413,7 @@ Deno.test("queue: where delete removes nothing, an add of unknown outcome is tak
   const proxy = new ModelProxy();
   // The deployed proxy: its delete removes nothing.
   const send = proxy.send;
-  let first = true;
-  proxy.script = (op) => {
-    if (op === "add" && first) {
-      first = false;
-      return "timeout-after-apply";
-    }
-    return "ok";
-  };
+  proxy.script = firstAddTimesOutAfterApplying();
   const q = queue(proxy, {
     deletesRemove: () => false,
     send: (op, r) => op === "delete" ? Promise.resolve({ kind: "ok", ms: 0 }) : send(op, r),
