@@ -14,7 +14,8 @@
  * leader is killed, stopped and cut off from ZooKeeper too, and the fencing rules are checked),
  * `--verbose` (print the history as it happens), `--proxy documented|deployed` (which proxy the
  * stand-in plays, default documented; deployed: one answer per connection, a delete that removes
- * nothing, crashes that restart it empty).
+ * nothing, crashes that restart it empty), `--whole-state` (with `--proxy deployed`: the monitors
+ * push whole configurations, `ASABRU_CONFIG_TEMPLATE`; see `whole_state.ts`).
  *
  * @module
  */
@@ -29,7 +30,7 @@ const fail = (line: string): never => {
 };
 
 const USAGE = "usage: chaos/main.ts [--seed N] [--duration 60s] [--clients 4] [--monitors 1] " +
-  "[--proxy documented|deployed] [--verbose]";
+  "[--proxy documented|deployed [--whole-state]] [--verbose]";
 
 function parseDuration(text: string): number | undefined {
   const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(text);
@@ -45,6 +46,7 @@ let clients = 4;
 let monitors = 1;
 let verbose = false;
 let proxy: "documented" | "deployed" = "documented";
+let wholeState = false;
 const args = [...Deno.args];
 for (let i = 0; i < args.length; i++) {
   const [flag, inline] = args[i].split(/=(.*)/s, 2);
@@ -82,6 +84,9 @@ for (let i = 0; i < args.length; i++) {
     case "--verbose":
       verbose = true;
       break;
+    case "--whole-state":
+      wholeState = true;
+      break;
     case "--proxy": {
       const text = value();
       if (text !== "documented" && text !== "deployed") {
@@ -100,6 +105,7 @@ for (let i = 0; i < args.length; i++) {
   }
 }
 
+if (wholeState && proxy !== "deployed") fail(`--whole-state needs --proxy deployed\n${USAGE}`);
 seed ??= randomSeed();
 print(`chaos: seed ${seed} (replay with --seed ${seed})`);
 try {
@@ -111,6 +117,7 @@ try {
     verbose,
     print,
     proxy,
+    wholeState,
   });
   Deno.exit(result.passed ? 0 : 1);
 } catch (error) {

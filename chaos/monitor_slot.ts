@@ -20,6 +20,10 @@ export interface MonitorEnv {
   ZK_SESSION_TIMEOUT: string;
   ASABRU_TIMEOUT: string;
   RETRY_MAX: string;
+  /** Whole-state mode (`whole_state.ts`): the template, and a login instead of a token. */
+  ASABRU_CONFIG_TEMPLATE?: string;
+  ASABRU_USERNAME?: string;
+  ASABRU_PASSWORD?: string;
 }
 
 const START_TIMEOUT_MS = 30_000;
@@ -93,7 +97,8 @@ export class MonitorSlot {
       env: {
         ...this.#env,
         ZK_HOST: this.proxies.map((proxy) => proxy.address).join(","),
-        ASABRU_API_TOKEN: sender,
+        // A login (whole-state mode) replaces the token that names the sender.
+        ...(this.#env.ASABRU_USERNAME ? {} : { ASABRU_API_TOKEN: sender }),
         MONITOR_ID: sender,
         STATUS_PORT: String(statusPort),
         STATUS_HOST: "127.0.0.1",

@@ -16,6 +16,7 @@ import { Prng } from "./prng.ts";
 import { formatEntry, History, type HistoryEntry } from "./history.ts";
 import { difference, keyOf, proxyHolds, readZooKeeper, type ZooKeeperView } from "./checker.ts";
 import { Schedule } from "./schedule.ts";
+import { emptyEndPointWarnings, mayBeEmpty, wholeStateDifference } from "./whole_state.ts";
 import { fencing, fleetReport, settleLeaders, stopMonitors } from "./fleet_checks.ts";
 import {
   ChaosWorld,
@@ -37,6 +38,11 @@ export interface ChaosOptions {
   monitors?: number;
   /** Which proxy the stand-in plays (`stand_in_asabru.ts`). Default `documented`. */
   proxy?: StandInBehaviour;
+  /**
+   * Whole-state delivery (`ASABRU_CONFIG_TEMPLATE`, `whole_state.ts`); needs `proxy: "deployed"`.
+   * Adds token expiry to the faults.
+   */
+  wholeState?: boolean;
   /** Every line of the report (and of the live history when `verbose`). */
   print: (line: string) => void;
   /** Prints every history entry as it happens. */
@@ -95,9 +101,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       `retry cap ${RETRY_MAX_MS} ms; convergence bound ${CONVERGE_BOUND_MS} ms after the heal`,
   );
 
-  print(`chaos: the stand-in proxy behaves as ${options.proxy ?? "documented"}`);
+  if (options.wholeState && options.proxy !== "deployed") {
+    throw new Error("whole-state delivery needs the deployed-mode stand-in (proxy: deployed)");
+  }
+  print(
+    `chaos: the stand-in proxy behaves as ${options.proxy ?? "documented"}` +
+      (options.wholeState ? ", delivery: whole state (/configuration)" : ""),
+  );
   await using world = await ChaosWorld.start(
-    { clients: options.clients, monitors, proxy: options.proxy },
+    { clients: options.clients, monitors, proxy: options.proxy, wholeState: options.wholeState },
     history,
   );
   const standIn = world.standIn;
@@ -112,7 +124,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }
   });
 
-  const schedule = new Schedule(world, history);
+  const schedule = new Schedule(world, history, { wholeState: options.wholeState });
   const scheduleStart = history.elapsed();
   const { steps, skipped } = await schedule.run(options.durationMs, new Prng(options.seed));
   const scheduleEnd = history.elapsed();
@@ -120,7 +132,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   await schedule.healAll();
   const healedAt = history.elapsed();
 
-  const convergence = await awaitConvergence(world, history, healedAt);
+  const convergence = await awaitConvergence(world, history, healedAt, options.wholeState);
   stopWatching();
 
   const fleet = await settleLeaders(world, history);
@@ -136,6 +148,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
   const duplicatesAtEnd = standIn.duplicates();
   if (duplicatesAtEnd.length > 0) failures.push(`duplicates at the end: ${duplicatesAtEnd}`);
+  if (options.wholeState) failures.push(...wholeStateFailures(world));
   if (standIn.malformed > 0) {
     failures.push(`${standIn.malformed} malformed requests: ${standIn.malformedReasons}`);
   }
@@ -238,6 +251,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   let artifacts: string | undefined;
   if (failures.length > 0) {
+    if (convergence.wholeStateDifference) {
+      print(`whole state: ${convergence.wholeStateDifference}`);
+    }
     const divergence = convergence.convergedAt === undefined && view
       ? difference(view.expected, proxyHolds(standIn))
       : { missing: [], extra: [] };
@@ -269,10 +285,12 @@ async function awaitConvergence(
   world: ChaosWorld,
   history: History,
   healedAt: number,
-): Promise<{ convergedAt?: number; view?: ZooKeeperView }> {
+  wholeState = false,
+): Promise<{ convergedAt?: number; view?: ZooKeeperView; wholeStateDifference?: string }> {
   const known = new Set<string>(KNOWN_END_POINTS);
   let streakStart: number | undefined;
   let view: ZooKeeperView | undefined;
+  let wholeStateDiff: string | undefined;
   const maxPolls = Math.ceil((CONVERGE_BOUND_MS + STABLE_MS) / POLL_MS) + 10;
   for (let poll = 0; poll < maxPolls; poll++) {
     const at = history.elapsed();
@@ -280,8 +298,14 @@ async function awaitConvergence(
     try {
       view = await readZooKeeper(world.driver, ROOT, known);
       const held = proxyHolds(world.standIn);
-      equal = held.length === view.expected.length &&
-        held.every((item, i) => item === view!.expected[i]);
+      if (wholeState) {
+        const warnings = emptyEndPointWarnings(world.monitors.flatMap((slot) => slot.logs()));
+        wholeStateDiff = wholeStateDifference(view.expected, held, warnings);
+        equal = wholeStateDiff === undefined;
+      } else {
+        equal = held.length === view.expected.length &&
+          held.every((item, i) => item === view!.expected[i]);
+      }
     } catch (error) {
       history.record("note", "checker.read-failed", String(error));
     }
@@ -297,7 +321,31 @@ async function awaitConvergence(
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
-  return { view };
+  return { view, wholeStateDifference: wholeStateDiff };
+}
+
+/**
+ * Whole state: no slot duplicated at any moment of the stand-in's history, no crash but the
+ * restarts the schedule made, and no end point left pushed empty (its next request would crash)
+ * unless it has no service anywhere and a monitor warned it leaves it as the template has it.
+ */
+function wholeStateFailures(world: ChaosWorld): string[] {
+  const failures: string[] = [];
+  const standIn = world.standIn;
+  const everDuplicated = standIn.everDuplicated();
+  if (everDuplicated.length > 0) failures.push(`a slot was duplicated: ${everDuplicated}`);
+  const crashes = standIn.history.filter((record) =>
+    record.kind === "crash" && record.detail !== "restart"
+  );
+  for (const crash of crashes) failures.push(`a push crashed the proxy: ${crash.detail}`);
+  const warnings = emptyEndPointWarnings(world.monitors.flatMap((slot) => slot.logs()));
+  const empty = KNOWN_END_POINTS.filter((endPoint) =>
+    standIn.pushedEmpty(endPoint) && !mayBeEmpty(endPoint, warnings)
+  );
+  if (empty.length > 0) {
+    failures.push(`pushed with an empty list (the next request crashes the proxy): ${empty}`);
+  }
+  return failures;
 }
 
 /** The differences, and for each service what led to it. */

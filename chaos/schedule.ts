@@ -55,9 +55,19 @@ export const STEP_KINDS = [
   { value: "zk.delete-end-point", weight: 1 },
 ] as const;
 
+/**
+ * Whole-state delivery's extra kinds (`--whole-state`): they follow all others, so a seed draws
+ * as before in the other modes. The proxy's login tokens expire: every push gets 401 until the
+ * monitor logs in again.
+ */
+export const WHOLE_STATE_KINDS = [
+  { value: "proxy.expire-tokens", weight: 4 },
+] as const;
+
 type StepKind =
   | (typeof STEP_KINDS)[number]["value"]
-  | (typeof MONITOR_FLEET_KINDS)[number]["value"];
+  | (typeof MONITOR_FLEET_KINDS)[number]["value"]
+  | (typeof WHOLE_STATE_KINDS)[number]["value"];
 
 const PROXY_FAULTS: readonly StandInAsabruMode[] = [
   "refuse",
@@ -97,7 +107,7 @@ export class Schedule {
   #cancelRestartWait?: () => void;
   readonly #writes: ZnodeWrites;
 
-  constructor(world: ChaosWorld, history: History) {
+  constructor(world: ChaosWorld, history: History, options: { wholeState?: boolean } = {}) {
     this.#world = world;
     this.#history = history;
     this.#monitorFaults = new MonitorFaults(world, history, {
@@ -109,7 +119,11 @@ export class Schedule {
       history,
       (kind, keys, promise) => this.#own(kind, keys, promise),
     );
-    this.#kinds = world.monitors.length > 1 ? [...STEP_KINDS, ...MONITOR_FLEET_KINDS] : STEP_KINDS;
+    this.#kinds = [
+      ...STEP_KINDS,
+      ...(world.monitors.length > 1 ? MONITOR_FLEET_KINDS : []),
+      ...(options.wholeState ? WHOLE_STATE_KINDS : []),
+    ];
   }
 
   /** Runs steps for `durationMs`; resolves with how many steps ran and how many were skipped. */
@@ -329,6 +343,10 @@ export class Schedule {
         this.#own(kind, [], this.#restartEmpty(midRequest, slowFirst));
         return true;
       }
+      case "proxy.expire-tokens":
+        world.standIn.expireTokens();
+        this.#history.record("fault", kind, "every token issued so far is expired");
+        return true;
       case "zk.delete-end-point": {
         const endPoint = KNOWN_END_POINTS[pickIndex(target, KNOWN_END_POINTS.length)];
         const path = `${ROOT}/${endPoint}`;

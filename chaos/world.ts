@@ -15,6 +15,7 @@ import { Program } from "../tests/harness/program.ts";
 import { type ExitStatus, stopProgram } from "./stop_program.ts";
 import type { History } from "./history.ts";
 import { MonitorSlot } from "./monitor_slot.ts";
+import { CHAOS_USER, chaosConfigXml } from "./whole_state.ts";
 
 /** The root every program works under. */
 export const ROOT = "/cluster1";
@@ -186,7 +187,7 @@ export class ChaosWorld implements AsyncDisposable {
 
   /** Starts everything and waits until every monitor has synced and every client registered. */
   static async start(
-    options: { clients: number; monitors: number; proxy?: StandInBehaviour },
+    options: { clients: number; monitors: number; proxy?: StandInBehaviour; wholeState?: boolean },
     history: History,
   ): Promise<ChaosWorld> {
     await using cleanup = new AsyncDisposableStack();
@@ -205,12 +206,28 @@ export class ChaosWorld implements AsyncDisposable {
       await driver.ensurePath(`${ROOT}/${endPoint}`);
     }
 
+    // Whole state: the proxy runs the template the monitors push, and wants a login (so tokens
+    // can expire); the monitors get the template's path and the login instead of a token.
+    const config = options.wholeState ? chaosConfigXml() : undefined;
     const standIn = await StandInAsabru.start({
       behaviour: options.proxy ?? "documented",
       endPoints: [...KNOWN_END_POINTS],
       slowMs: 200,
+      ...(config ? { config, users: { [CHAOS_USER.username]: CHAOS_USER.password } } : {}),
     });
     cleanup.defer(() => standIn.close());
+    let wholeStateEnv = {};
+    if (config) {
+      const directory = await Deno.makeTempDir({ prefix: "zkcm-chaos-whole-state-" });
+      cleanup.defer(() => Deno.remove(directory, { recursive: true }));
+      const template = `${directory}/asabru-config.xml`;
+      await Deno.writeTextFile(template, config);
+      wholeStateEnv = {
+        ASABRU_CONFIG_TEMPLATE: template,
+        ASABRU_USERNAME: CHAOS_USER.username,
+        ASABRU_PASSWORD: CHAOS_USER.password,
+      };
+    }
 
     const proxiesFor = async () => {
       const proxies: FaultProxy[] = [];
@@ -230,6 +247,7 @@ export class ChaosWorld implements AsyncDisposable {
         ZK_SESSION_TIMEOUT: `${SESSION_TIMEOUT_MS}ms`,
         ASABRU_TIMEOUT: `${PROXY_TIMEOUT_MS}ms`,
         RETRY_MAX: `${RETRY_MAX_MS}ms`,
+        ...wholeStateEnv,
       }, history);
       cleanup.defer(() => slot.close());
       monitors.push(slot);

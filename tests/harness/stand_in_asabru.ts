@@ -373,6 +373,14 @@ export class StandInAsabru implements AsyncDisposable {
   }
 
   /**
+   * Deployed: whether `/configuration` left `endPoint` with an empty list, so that its next
+   * data-plane request would crash the proxy (read without making one).
+   */
+  pushedEmpty(endPoint: string): boolean {
+    return this.#deployedApi("pushedEmpty").armed(endPoint);
+  }
+
+  /**
    * Deployed: one data-plane request to `endPoint`, as a client of the proxied database would
    * make it: the slot the round robin picks, `undefined` when there is none, or `"crashed"` when
    * `/configuration` pushed the end point an empty list (the proxy crashes, then restarts).
