@@ -228,6 +228,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         metric(`zkcm_resyncs_total{${proxyLabel}}`)
       }`,
   );
+  if (options.wholeState) {
+    const pushes = standIn.history.filter((record) => record.kind === "/configuration");
+    lines.push(
+      `whole state: the proxy received ${pushes.length} /configuration pushes, restarted ` +
+        `${standIn.crashes} times (the schedule's restarts); the monitor pushed ${
+          metric(`zkcm_delivery_requests_total{${proxyLabel},op="configuration"}`)
+        }, unauthorized ${
+          metric(`zkcm_delivery_results_total{${proxyLabel},result="unauthorized"}`)
+        }, restart recoveries ${
+          metric(`zkcm_delivery_restart_recoveries_total{${proxyLabel}}`)
+        }; slots ever duplicated: ${standIn.everDuplicated().length}`,
+    );
+  }
   lines.push(
     `duplicates: ${duplicatesSeen.length} seen during the run, ${duplicatesAtEnd.length} at ` +
       `the end; malformed requests: ${standIn.malformed}`,
