@@ -230,11 +230,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   );
   if (options.wholeState) {
     const pushes = standIn.history.filter((record) => record.kind === "/configuration");
+    const refused = pushes.filter((record) => record.status === 401).length;
     lines.push(
-      `whole state: the proxy received ${pushes.length} /configuration pushes, restarted ` +
+      `whole state: the proxy received ${pushes.length} /configuration pushes (${refused} ` +
+        `answered 401, an expired token), restarted ` +
         `${standIn.crashes} times (the schedule's restarts); the monitor pushed ${
           metric(`zkcm_delivery_requests_total{${proxyLabel},op="configuration"}`)
-        }, unauthorized ${
+        }, unauthorized (after a new login too) ${
           metric(`zkcm_delivery_results_total{${proxyLabel},result="unauthorized"}`)
         }, restart recoveries ${
           metric(`zkcm_delivery_restart_recoveries_total{${proxyLabel}}`)
