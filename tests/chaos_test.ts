@@ -61,29 +61,3 @@ Deno.test("chaos, short, three monitors: one leader, fenced handovers, the proxy
   assert(/monitor sessions expired: [1-9]/.test(report), "a monitor's session expired");
   assert(/takeovers with a full resync: ([2-9]|\d\d)/.test(report), "two takeovers");
 });
-
-/**
- * Whole-state delivery on the deployed-mode stand-in (chaos/whole_state.ts), 15 s of faults.
- * Chosen because its draw restarts the proxy empty three times and expires the login tokens once,
- * besides proxy faults; the checker wants the table equal to ZooKeeper plus the template's static
- * service, no slot duplicated at any moment, no crash a push caused, nothing pushed empty.
- */
-const WHOLE_STATE_SEED = 9;
-
-Deno.test("chaos, short, whole state on the deployed proxy: table = ZooKeeper + statics, never doubled", async () => {
-  const lines: string[] = [];
-  const result = await runChaos({
-    seed: WHOLE_STATE_SEED,
-    durationMs: 15_000,
-    clients: 2,
-    proxy: "deployed",
-    wholeState: true,
-    print: (line) => lines.push(line),
-  });
-  assert(result.passed, `the chaos run failed:\n${lines.join("\n")}`);
-  const report = lines.join("\n");
-  for (const kind of ["proxy.restart-empty", "proxy.expire-tokens"]) {
-    assert(new RegExp(`^  ${kind.replace(".", "\\.")} +[1-9]`, "m").test(report), `${kind} ran`);
-  }
-  assert(/restart recoveries [1-9]/.test(report), "the monitor re-filled the restarted proxy");
-});
