@@ -23,7 +23,7 @@ import {
 import { getLogger } from "@logtape/logtape";
 
 // First of all: the shorter SIGUSR1 keeps its default action or the runtime's inspector, the
-// better (src/debug_signal.ts); its warning, if any, once logging is set up.
+// better (src/shared/debug_signal.ts); its warning, if any, once logging is set up.
 const debugSignalProblem = ignoreDebugSignal();
 
 const loaded = loadMonitorConfig(Deno.args, Deno.env);

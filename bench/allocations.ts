@@ -15,9 +15,9 @@
  * @module
  */
 import inspector from "node:inspector";
-import { printLines } from "../src/process.ts";
+import { printLines } from "../src/shared/process.ts";
 import { monitorOptions, parseOptions, startMonitor } from "../mod.ts";
-import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { LocalZooKeeper } from "../src/dev/local_zookeeper.ts";
 import { BenchReceiver } from "./receiver.ts";
 import { connect, createEndPoints, createServices } from "./zk_tree.ts";
 import { endPointCount, treeServices } from "./tree_layout.ts";

@@ -144,4 +144,4 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Rejects with `what` if `promise` has not settled within `ms` (the tests' own helper). */
-export { withTimeout } from "../tests/harness/wait.ts";
+export { withTimeout } from "../testing/wait.ts";

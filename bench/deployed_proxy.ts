@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { StandInAsabru } from "../tests/harness/stand_in_asabru.ts";
+import { StandInAsabru } from "../testing/stand_in_asabru.ts";
 
 /** What `/stats` answers. */
 export interface DeployedProxyStats {

@@ -21,8 +21,8 @@ import { LocalZooKeeper, monitorOptions, parseOptions, startMonitor } from "../m
 import { BenchReceiver } from "./receiver.ts";
 import { endPointCount, treeServices } from "./tree_layout.ts";
 import { connect, createEndPoints, createServices } from "./zk_tree.ts";
-import { HeadlessBrowser } from "../tests/harness/browser.ts";
-import { freePort } from "../tests/harness/convergence.ts";
+import { HeadlessBrowser } from "../testing/browser.ts";
+import { freePort } from "../testing/convergence.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -11,7 +11,7 @@
  * @module
  */
 import { childPath, ZkNoNodeError, type ZkSession } from "../src/zookeeper/mod.ts";
-import type { StandInAsabru } from "../tests/harness/stand_in_asabru.ts";
+import type { StandInAsabru } from "../testing/stand_in_asabru.ts";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 

@@ -2,8 +2,8 @@
  * The chaos run's fencing check: a monitor writes to the proxy only while it leads, and a monitor
  * that lost its leadership sends nothing once a newer leader has begun.
  *
- * What the monitor promises (src/monitor/leader_election.ts, src/monitor_app.ts,
- * src/delivery/proxy_queue.ts), and so what is checked:
+ * What the monitor promises (src/monitor/leader_election.ts, src/monitor/app.ts,
+ * src/monitor/delivery/proxy_queue.ts), and so what is checked:
  *
  * - Every request is dispatched only while `mayDeliver()` holds: the session is connected and
  *   its candidate is the lowest. A monitor logs `leading, epoch N` before it may dispatch, and

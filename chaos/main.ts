@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { printLines } from "../src/process.ts";
+import { printLines } from "../src/shared/process.ts";
 import { randomSeed } from "./prng.ts";
 import { runChaos } from "./run.ts";
 

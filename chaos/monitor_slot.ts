@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { FaultProxy } from "../tests/harness/fault_proxy.ts";
-import { Program } from "../tests/harness/program.ts";
+import type { FaultProxy } from "../testing/fault_proxy.ts";
+import { Program } from "../testing/program.ts";
 import { type ExitStatus, stopProgram } from "./stop_program.ts";
 import type { History } from "./history.ts";
 import { type LeadershipTerm, leadershipTerms } from "./fencing.ts";

@@ -1,7 +1,7 @@
 /**
  * One chaos run, start to verdict: build the world, run the seeded schedule, heal everything,
  * wait (within a stated bound) until the stand-in proxy holds exactly the valid services
- * ZooKeeper holds, and report. Used by `chaos/main.ts` and by `tests/chaos_test.ts`.
+ * ZooKeeper holds, and report. Used by `chaos/main.ts` and by `tests/chaos/run_test.ts`.
  *
  * @example
  * ```ts
@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { StandInBehaviour } from "../tests/harness/stand_in_asabru.ts";
+import type { StandInBehaviour } from "../testing/stand_in_asabru.ts";
 import { Prng } from "./prng.ts";
 import { formatEntry, History, type HistoryEntry } from "./history.ts";
 import { difference, keyOf, proxyHolds, readZooKeeper, type ZooKeeperView } from "./checker.ts";

@@ -18,7 +18,7 @@
  * @module
  */
 import { ZkNoNodeError } from "../src/zookeeper/mod.ts";
-import type { StandInAsabruMode } from "../tests/harness/stand_in_asabru.ts";
+import type { StandInAsabruMode } from "../testing/stand_in_asabru.ts";
 import { between, pickIndex, pickWeighted, type Prng } from "./prng.ts";
 import type { History } from "./history.ts";
 import {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Program } from "../tests/harness/program.ts";
+import type { Program } from "../testing/program.ts";
 
 /** How long a process may take to exit before it is killed. */
 const EXIT_TIMEOUT_MS = 10_000;

@@ -6,15 +6,15 @@
  * After the heal the proxy must hold, per end point, the template's static services plus the valid
  * services ZooKeeper holds for it. One exception, stated exactly: an end point with neither (no
  * static service, nothing valid in ZooKeeper) is never pushed empty, so one of its last pushed
- * services may stay (`src/delivery/whole_state_plan.ts`). There the proxy may hold nothing or ONE
+ * services may stay (`src/monitor/delivery/whole_state_plan.ts`). There the proxy may hold nothing or ONE
  * service, and only one a monitor warned it keeps (its "has no service left" warning names the
  * end point and the service); anything else under it is a divergence. Such an end point may be
  * left pushed empty (as the template has it) only when a monitor warned it leaves it so.
  *
  * @module
  */
-import { asabruConfigXml } from "../tests/harness/asabru_config.ts";
-import type { StandInEntry } from "../tests/harness/stand_in_asabru.ts";
+import { asabruConfigXml } from "../testing/asabru_config.ts";
+import type { StandInEntry } from "../testing/stand_in_asabru.ts";
 import { KNOWN_END_POINTS } from "./world.ts";
 
 /** The user the monitors log in as (the stand-in's only one). */

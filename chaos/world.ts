@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { LocalEnsemble, type LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { LocalEnsemble, type LocalZooKeeper } from "../src/dev/local_zookeeper.ts";
 import { ZkSession } from "../src/zookeeper/mod.ts";
-import { StandInAsabru, type StandInBehaviour } from "../tests/harness/stand_in_asabru.ts";
-import { FaultProxy } from "../tests/harness/fault_proxy.ts";
-import { Program } from "../tests/harness/program.ts";
+import { StandInAsabru, type StandInBehaviour } from "../testing/stand_in_asabru.ts";
+import { FaultProxy } from "../testing/fault_proxy.ts";
+import { Program } from "../testing/program.ts";
 import { type ExitStatus, stopProgram } from "./stop_program.ts";
 import type { History } from "./history.ts";
 import { MonitorSlot } from "./monitor_slot.ts";

@@ -8,9 +8,9 @@
  * stops everything. Ctrl-C at any point stops everything too, and nothing is left running or on
  * disk.
  */
-import { LocalZooKeeper } from "../src/local_zookeeper.ts";
+import { LocalZooKeeper } from "../src/dev/local_zookeeper.ts";
 // The stand-in proxy's strict parser: the demo shows exactly what a proxy would read.
-import { parseUpdateBody, StandInAsabru } from "../tests/harness/stand_in_asabru.ts";
+import { parseUpdateBody, StandInAsabru } from "../testing/stand_in_asabru.ts";
 
 const root = new URL("../", import.meta.url);
 const encoder = new TextEncoder();

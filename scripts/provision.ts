@@ -4,11 +4,8 @@
  * (the health-check tests). On a Debian machine, as root, installs what is missing from Debian's
  * packages, saying so in one line; otherwise says in one line what is missing and how to install it.
  */
-import { findZooKeeperInstall, ZooKeeperNotInstalledError } from "../src/local_zookeeper.ts";
-import {
-  ClickHouseNotInstalledError,
-  findClickHouseServer,
-} from "../tests/harness/local_clickhouse.ts";
+import { findZooKeeperInstall, ZooKeeperNotInstalledError } from "../src/dev/local_zookeeper.ts";
+import { ClickHouseNotInstalledError, findClickHouseServer } from "../testing/local_clickhouse.ts";
 
 const encoder = new TextEncoder();
 const say = (line: string) => Deno.stderr.writeSync(encoder.encode(`provision: ${line}\n`));
@@ -75,10 +72,10 @@ if (zookeeper && zookeeperHomeChosen) {
 const PACKAGE_MISSING: Record<string, () => boolean> = {
   zookeeper: () => zookeeperProblem() !== undefined,
   systemd: () => !onPath("systemd-analyze"),
-  // Only the tests start a real ClickHouse (tests/harness/local_clickhouse.ts): `monitor:local`,
+  // Only the tests start a real ClickHouse (testing/local_clickhouse.ts): `monitor:local`,
   // `demo`, `bench` and `chaos` neither need nor should install a database server.
   "clickhouse-server": () => Deno.args.includes("--tests") && clickHouseMissing(),
-  // The status page's tests drive a real headless browser (tests/harness/browser.ts).
+  // The status page's tests drive a real headless browser (testing/browser.ts).
   chromium: () => Deno.args.includes("--tests") && !onPath("chromium"),
 };
 const missing = Object.keys(PACKAGE_MISSING).filter((name) => PACKAGE_MISSING[name]());

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { formatHostPort, parseHostPort } from "../host_port.ts";
+import { formatHostPort, parseHostPort } from "../service/host_port.ts";
 
 /** One service as the proxy knows it: `service` at `host:port`, balanced under `endPoint`. */
 export interface ServiceRef {

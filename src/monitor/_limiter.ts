@@ -1,4 +1,4 @@
-import { Fifo } from "../_fifo.ts";
+import { Fifo } from "../shared/fifo.ts";
 
 /**
  * At most `limit` tasks at once; the others wait their turn in order. The mirror uses it so a

@@ -11,7 +11,7 @@
  * @module
  */
 import type { Hono } from "hono";
-import { requireOperator } from "../operator_auth.ts";
+import { requireOperator } from "./operator_auth.ts";
 
 /** What the acting routes do. */
 export interface MonitorActions {

@@ -15,7 +15,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Wanted } from "../delivery/decide.ts";
+import type { Wanted } from "./delivery/decide.ts";
 import type { DecisionJournal } from "./journal.ts";
 
 const log = getLogger(["zkcm", "guard"]);

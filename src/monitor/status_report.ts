@@ -12,10 +12,10 @@ import type { Leadership } from "./leader_election.ts";
 import type { MirroredService } from "./tree_mirror.ts";
 import { toWanted } from "./wanted_service.ts";
 import type { Decision } from "./journal.ts";
-import type { Wanted } from "../delivery/decide.ts";
-import type { ProxyQueueStatus, ServiceDelivery } from "../delivery/proxy_queue.ts";
-import type { SessionStatus } from "../session_status.ts";
-import type { WholeStatePusher } from "../delivery/whole_state_pusher.ts";
+import type { Wanted } from "./delivery/decide.ts";
+import type { ProxyQueueStatus, ServiceDelivery } from "./delivery/proxy_queue.ts";
+import type { SessionStatus } from "../session/status.ts";
+import type { WholeStatePusher } from "./delivery/whole_state_pusher.ts";
 
 /** How many decisions the document carries, newest first. */
 export const STATUS_EVENTS = 200;

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { Wanted } from "../delivery/decide.ts";
+import type { Wanted } from "./delivery/decide.ts";
 import { validateServiceRef } from "../asabru/wire.ts";
-import { parseServiceAddress } from "../host_port.ts";
+import { parseServiceAddress } from "../service/host_port.ts";
 import type { MirroredService } from "./tree_mirror.ts";
 
 /** The longest data accepted as `host:port` (a hostname is at most 253 bytes). */
