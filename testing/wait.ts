@@ -35,7 +35,13 @@ export async function waitFor(
 
 /**
  * Resolves with the next state change of `session` that matches `predicate`. Call before the
- * action that causes it.
+ * action that causes it: the change is listened for at once, so none is missed.
+ *
+ * The `ms` deadline runs from the moment the result is first awaited, not from this call: a test
+ * listens before `await zk.restart()` and awaits after it, and the restart's JVM start (seconds
+ * on a loaded machine, up to the harness's own 30 s bound) is not the client's time to
+ * reconnect. A deadline that ran meanwhile also rejected with nobody awaiting it yet, which
+ * failed the whole file as an uncaught error instead of the step.
  */
 export function nextStateChange(
   session: ZkSession,
@@ -49,7 +55,14 @@ export function nextStateChange(
       if (predicate(change)) resolve(change);
     });
   });
-  return withTimeout(seen, ms, what).finally(stop);
+  let awaited: Promise<SessionStateChange> | undefined;
+  const deadline = () => awaited ??= withTimeout(seen, ms, what).finally(stop);
+  return {
+    then: (onFulfilled, onRejected) => deadline().then(onFulfilled, onRejected),
+    catch: (onRejected) => deadline().catch(onRejected),
+    finally: (onFinally) => deadline().finally(onFinally),
+    [Symbol.toStringTag]: "Promise",
+  };
 }
 
 /** A promise with its resolver, for callbacks a test waits on. */

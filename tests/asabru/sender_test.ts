@@ -169,23 +169,21 @@ Deno.test("close() ends a request in flight as uncertain, and later sends are no
   sender.close(); // idempotent
 });
 
-Deno.test("200 sequential sends reuse one kept-alive connection and take well under a second", async () => {
+Deno.test("200 sequential sends reuse one kept-alive connection", async () => {
+  // How fast they go (a 40 ms delayed-ACK stall per request would show) is measured by the
+  // benchmark's change latency (bench/), not asserted here: a loaded machine is slow too.
   await using proxy = await StandInAsabru.start();
   using sender = new AsabruSender({ url: proxy.url });
   assertEquals((await sender.send("delete", ref)).kind, "ok"); // warm up: connect once
 
-  const started = performance.now();
   for (let i = 0; i < 100; i++) {
     const service = `ch_http_service${i}`;
     assertEquals((await sender.send("add", { ...ref, service })).kind, "ok");
     assertEquals((await sender.send("delete", { ...ref, service })).kind, "ok");
   }
-  const ms = performance.now() - started;
 
-  // About 130 ms on an idle 2-CPU machine; a 40 ms delayed-ACK stall per request would take 8 s.
-  // The bound leaves room for a loaded machine running the whole suite in parallel.
-  assert(ms < 2000, `200 sends took ${ms.toFixed(0)} ms`);
   assertEquals(proxy.connections, 1);
+  assertEquals(sender.openConnections, 1);
   assertEquals(proxy.requests.length, 201);
   assertEquals(new Set(proxy.requests.map((r) => r.remotePort)).size, 1);
   assertEquals(proxy.snapshot(), new Map());

@@ -191,11 +191,13 @@ Deno.test("checkOnce gives up on an answer that never comes, within its bound", 
       { kind: "http", url: `${clickhouse.url}/ping` },
     ] satisfies HealthTarget[]
   ) {
+    // Not before its bound; and it ends at all (the answer never comes): the deadline only
+    // catches a check that hangs, it measures no speed.
     const started = performance.now();
-    const result = await checkOnce(target, { timeoutMs: 150 });
+    const result = await withTimeout(checkOnce(target, { timeoutMs: 150 }), 10_000, "the check");
     const tookMs = performance.now() - started;
     assertEquals(result, { healthy: false, detail: "timed out after 150 ms" });
-    assert(tookMs >= 140 && tookMs < 1000, `took ${Math.round(tookMs)} ms`);
+    assert(tookMs >= 140, `took ${Math.round(tookMs)} ms`);
   }
   assertEquals(clickhouse.requests.ping, 2);
 });
@@ -221,11 +223,9 @@ Deno.test("checkOnce gives up on a TCP handshake that never completes", async ()
         clearTimeout(timer);
       }
     }
-    const started = performance.now();
-    const result = await checkOnce(target, { timeoutMs: 200 });
-    const tookMs = performance.now() - started;
+    // The handshake never completes: the deadline only catches a check that hangs.
+    const result = await withTimeout(checkOnce(target, { timeoutMs: 200 }), 10_000, "the check");
     assertEquals(result, { healthy: false, detail: "timed out after 200 ms" });
-    assert(tookMs < 1000, `took ${Math.round(tookMs)} ms`);
   } finally {
     for (const conn of queued) conn.close();
   }
@@ -381,7 +381,8 @@ Deno.test("stop() ends the loop and the check in flight at once, leaving nothing
   const checker = new HealthChecker({
     target: { kind: "clickhouse", baseUrl: clickhouse.url },
     intervalMs: 20,
-    timeoutMs: 30_000,
+    // An hour: a stop() that waited for the check's own timeout would never end in this test.
+    timeoutMs: 3_600_000,
     onChange: changes.onChange,
   });
   const initial = changes.next("the initial state");
@@ -392,9 +393,7 @@ Deno.test("stop() ends the loop and the check in flight at once, leaving nothing
   const hanging = clickhouse.nextRequest();
   assertEquals(await withTimeout(hanging, 2000, "a check to hang"), "/ping");
   const checks = checker.checks;
-  const started = performance.now();
-  await withTimeout(checker.stop(), 2000, "stop() with a check in flight");
-  assert(performance.now() - started < 1000, "stop() did not wait for the timeout");
+  await withTimeout(checker.stop(), 10_000, "stop() with a check in flight, not its timeout");
   assertEquals(checker.checks, checks, "the aborted check is not counted");
   assertEquals(checker.healthy, true);
   assertEquals(changes.calls.length, 1);

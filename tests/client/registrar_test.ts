@@ -77,10 +77,11 @@ Deno.test("registrar", async (t) => {
 
       await using restarted = await openSession(zk.connectionString);
       const second = new Registrar({ session: restarted, plan: samplePlan });
-      const started = performance.now();
       second.start();
       await registered(second);
-      assert(performance.now() - started < 1000, "registered within a second");
+      // At once: the crashed run's session is alive (and would stay so), so the leaf was taken
+      // over, not waited out. No wall-clock bound: a loaded machine is slow too.
+      assertEquals(crashed.state, "connected", "the crashed run's session still lives");
       assertEquals((await observer.exists(SERVICE))?.ephemeralOwner, restarted.sessionId);
       assertEquals(second.counters.takeovers, 1);
       // The older run, were it still alive, yields instead of taking the leaf back.

@@ -57,15 +57,14 @@ Deno.test("session layer against a 3-member ensemble", async (t) => {
         "suspended",
       );
       const back = nextStateChange(session, (c) => c.state === "connected", 10_000, "failover");
-      const started = performance.now();
       proxyInUse.setMode("blackhole");
       await suspended;
       const change = await back;
-      const tookMs = performance.now() - started;
+      // Within the session timeout, which the ensemble enforces: a failover that came later
+      // would find the session expired and start a new one.
       assertEquals(change.newSession, false, "the same session, not a new one");
       assertEquals(change.sessionId, sessionId);
       assert(change.server !== proxyInUse.address, "now through another member");
-      assert(tookMs < session.sessionTimeoutMs, `failover took ${tookMs} ms`);
       assertEquals((await session.exists("/watchdog"))?.ephemeralOwner, sessionId);
     } finally {
       await Promise.all(proxies.map((p) => p.close()));

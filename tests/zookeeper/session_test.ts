@@ -115,12 +115,11 @@ Deno.test("session layer against one server", async (t) => {
         connectionString: zk.connectionString,
         digestAuth: "alice:wrong",
       });
-      const started = performance.now();
+      // The server's refusal, not a hang: a request that hung would end in a timeout error.
       const denied = await assertRejects(
         () => intruder.setData("/guarded", text.encode("hijacked")),
         ZkNoAuthError,
       );
-      assert(performance.now() - started < 2000, "the refusal is immediate, not a hang");
       assertEquals(denied.path, "/guarded");
       assert(denied.message.includes("ZK_AUTH"), "the message points at the credentials");
       assertEquals(new TextDecoder().decode((await intruder.getData("/guarded")).data), "v2");
