@@ -15,6 +15,21 @@ export interface ServerProcess {
   status?: Deno.CommandStatus;
 }
 
+/** How {@link spawnServerProcess} ties the server to this process. */
+export interface SpawnServerOptions {
+  /**
+   * Outside this process's group, in a session of its own, so that what a terminal's Ctrl-C (or
+   * `timeout`, or systemd) sends to our whole group reaches us alone and our orderly stop still
+   * finds the server up; and killed by the kernel (SIGKILL) the moment this process dies,
+   * however it dies, so that it never outlives us. The latter is Linux's parent-death signal,
+   * set by util-linux's `setpriv --pdeathsig`: where `setpriv` is missing the server stays in
+   * our group, as without this option, rather than risk outliving us.
+   */
+  ownProcessGroup?: boolean;
+}
+
+const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
+
 /**
  * Starts `command` with `args`, appending its stdout and stderr to `logFile`.
  *
@@ -25,13 +40,22 @@ export function spawnServerProcess(
   command: string,
   args: readonly string[],
   logFile: string,
+  options: SpawnServerOptions = {},
 ): ServerProcess {
-  const child = new Deno.Command("/bin/sh", {
-    // `exec` replaces the shell by the server: the child's pid is the server's.
-    args: ["-c", 'log="$1"; shift; exec "$@" >>"$log" 2>&1', "sh", logFile, command, ...args],
+  // `exec` replaces the shell by the server (and setpriv by the shell): the child's pid is the
+  // server's.
+  const shell = ["/bin/sh", "-c", 'log="$1"; shift; exec "$@" >>"$log" 2>&1', "sh", logFile];
+  const setpriv = options.ownProcessGroup ? SETPRIV_PATHS.find(isFile) : undefined;
+  const [program, ...programArgs] = setpriv
+    ? [setpriv, "--pdeathsig", "KILL", "--", ...shell, command, ...args]
+    : [...shell, command, ...args];
+  const child = new Deno.Command(program, {
+    args: programArgs,
     stdin: "null",
     stdout: "null",
     stderr: "null",
+    // setsid(): a session and process group of its own.
+    detached: setpriv !== undefined,
   }).spawn();
   const server: ServerProcess = {
     child,
@@ -66,6 +90,14 @@ export async function stopServerProcess(
   }
   await server.exited;
   return outcome;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
 
 function sendSignal(server: ServerProcess, signal: Deno.Signal): void {

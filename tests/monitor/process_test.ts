@@ -291,12 +291,16 @@ Deno.test("monitor process: SIGUSR1 and SIGUSR2 neither stop it nor open a port"
   }
 });
 
-/** The local ZooKeeper's JVM once the monitor has spawned it: its pid and its directory. */
-async function startingZooKeeper(monitorPid: number): Promise<{ pid: number; directory: string }> {
+/**
+ * The local ZooKeeper's JVM once the monitor has spawned it: its pid and its directory. `pid` is
+ * the monitor's, or under `deno task` that of `deno task` (the JVM is then a grandchild).
+ */
+async function startingZooKeeper(pid: number): Promise<{ pid: number; directory: string }> {
   let found: { pid: number; directory: string } | undefined;
   await waitFor(
     async () => {
-      for (const pid of await childPids(monitorPid)) {
+      const monitors = [pid, ...await childPids(pid)];
+      for (const pid of (await Promise.all(monitors.map(childPids))).flat()) {
         const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
         const directory = cmdline.split("\0").map((arg) => /(\/\S*zkcm-zk-[^/]+)/.exec(arg)?.[1])
           .find(Boolean);
@@ -310,11 +314,11 @@ async function startingZooKeeper(monitorPid: number): Promise<{ pid: number; dir
   return found!;
 }
 
-const alive = (pid: number) => existsSync(`/proc/${pid}`);
-const existsSync = (path: string) => {
+/** Whether `pid` runs: a process killed but not yet reaped (a zombie, state Z) does not. */
+const alive = (pid: number) => {
   try {
-    Deno.statSync(path);
-    return true;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
@@ -372,6 +376,58 @@ Deno.test("monitor process: a stop during --local-zookeeper start-up stops that 
       await cleanUp(zookeeper);
     }
   });
+});
+
+Deno.test("monitor process: deno task monitor:local stopped from its terminal", async (t) => {
+  // Ctrl-C signals the terminal's whole process group. The throwaway ZooKeeper is not part of
+  // it: were it, it would die with the monitor's session still open, which the monitor then
+  // logs as a lost connection during its own stop. Yet it never outlives the monitor.
+  const start = async () => {
+    const proxy = await StandInAsabru.start();
+    const program = await Program.start("monitor.ts", {
+      task: "monitor:local",
+      launcher: "task",
+      env: { ASABRU_API_URL: proxy.url },
+    });
+    await program.waitForLine(/synced/, 60_000);
+    return { proxy, program, zookeeper: await startingZooKeeper(program.pid) };
+  };
+
+  await t.step("Ctrl-C: a quiet orderly stop, then no JVM and no directory", async () => {
+    const { proxy, program, zookeeper } = await start();
+    await using _proxy = proxy;
+    await using _program = program;
+    try {
+      const linesBefore = program.lines.length;
+      program.killGroup("SIGINT");
+      const { code, lines } = await program.finished(30_000);
+      const stop = lines.slice(linesBefore);
+      assertEquals(code, 0, lines.join("\n"));
+      assert(stop.some((line) => line.includes('"stopped"')), stop.join("\n"));
+      const complaints = stop.filter((line) => /"level":"(WARN|ERROR|FATAL)/i.test(line));
+      assertEquals(complaints, [], "nothing but the stop itself is logged");
+      assert(!alive(zookeeper.pid), `the JVM ${zookeeper.pid} was stopped`);
+      assert(!await exists(zookeeper.directory), `${zookeeper.directory} was removed`);
+    } finally {
+      await cleanUp(zookeeper);
+    }
+  });
+
+  for (const target of TARGETS) {
+    await t.step(`SIGKILL to the ${target}: the JVM goes with the monitor`, async () => {
+      const { proxy, program, zookeeper } = await start();
+      await using _proxy = proxy;
+      await using _program = program;
+      try {
+        // The monitor itself, not deno task (which would leave its child running).
+        const monitor = target === "pid" ? (await childPids(program.pid))[0] : program.pid;
+        Deno.kill(target === "pid" ? monitor : -monitor, "SIGKILL");
+        await waitFor(() => !alive(zookeeper.pid), 10_000, `the JVM ${zookeeper.pid} gone`);
+      } finally {
+        await cleanUp(zookeeper);
+      }
+    });
+  }
 });
 
 Deno.test("monitor process: bad configuration is one line and exit 2; --help", async () => {
