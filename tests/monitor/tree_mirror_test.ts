@@ -132,6 +132,10 @@ for (const watchMode of ["auto", "oneShotWatches"] as const) {
         await writer.delete("/cluster1/ep1/keep");
         await renewed;
         await waitFor(() => mirror.synced, 5000, "resynced in the new session");
+        // The new session's first read may have come before the writes: then their events
+        // report them, and may still be on their way when the read is done.
+        await seen("remove ep1/keep");
+        await seen("set ep1/new=n:1");
         await mirror.settled();
         // svc1 was an ephemeral of `writer`, which lives on: unchanged, so not reported.
         assertEquals(take().sort(), ["remove ep1/keep", "set ep1/new=n:1"]);
