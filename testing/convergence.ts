@@ -3,6 +3,7 @@
  * Shared by the monitor tests; both sides are written as `endPoint/service=host:port`.
  */
 import type { ZkSession } from "../src/zookeeper/mod.ts";
+import { reserveFreePorts } from "../src/dev/_loopback.ts";
 import type { StandInAsabru } from "./stand_in_asabru.ts";
 import { assertEquals } from "./assert.ts";
 import { waitFor, withTimeout } from "./wait.ts";
@@ -75,10 +76,11 @@ export async function settled(
   await converged(proxy, writer, `${what} (once idle)`, ms);
 }
 
-/** A port free on 127.0.0.1 right now (for a child's status server). */
+/**
+ * A port free on 127.0.0.1 right now, for a child's status server, which binds it a second or so
+ * later: picked below the kernel's ephemeral range, so no connection made meanwhile on this
+ * machine can be handed it (see {@link reserveFreePorts}).
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  return reserveFreePorts(1)[0];
 }
