@@ -51,7 +51,8 @@ function client(
 }
 
 Deno.test("client process", async (t) => {
-  await using zk = await LocalZooKeeper.start();
+  // Sessions up to 30 s: see "restart after kill -9".
+  await using zk = await LocalZooKeeper.start({ maxSessionTimeoutMs: 30_000 });
   await using observer = ZkSession.open({ connectionString: zk.connectionString });
   await observer.waitUntilConnected({ timeoutMs: 10_000 });
   const dir = await Deno.makeTempDir({ prefix: "zkcm-client-test-" });
@@ -103,15 +104,18 @@ Deno.test("client process", async (t) => {
 
     await t.step("restart after kill -9: taken over while the old session lives", async () => {
       await observer.deleteRecursive("/cluster1");
+      // The crashed session must outlive the restarted client's start-up, which takes seconds on
+      // a loaded machine: had it expired first (4 s, before), the leaf would merely be free.
+      const sessionTimeout = { ZK_SESSION_TIMEOUT: "30s" };
       {
-        await using crashed = await client({ ...base, ZK_SESSION_TIMEOUT: "4s" });
+        await using crashed = await client({ ...base, ...sessionTimeout });
         await registeredBy(crashed);
         crashed.kill("SIGKILL");
         await crashed.finished();
       }
       const oldOwner = await leafOwner();
-      await using restarted = await client({ ...base, ZK_SESSION_TIMEOUT: "4s" });
-      await restarted.waitForLine(/took over/, 5000);
+      await using restarted = await client({ ...base, ...sessionTimeout });
+      await restarted.waitForLine(/took over/, 15_000);
       const owner = await leafOwner();
       assert(owner !== undefined && owner !== oldOwner, "owned by the new session");
       // Not a clock (the child's start-up varies): ZooKeeper still tracks the crashed session, so
