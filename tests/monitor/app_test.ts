@@ -468,9 +468,19 @@ Deno.test("monitor against the proxy as deployed (one-shot, login, restarts)", a
     await withMonitor(o, async (app) => {
       await writer.create("/cluster1/ep/a", text.encode("h:1"));
       await waitFor(() => proxy.auth.refusedLogins > 0, 5000, "a refused login");
-      const ready = await fetch(`http://127.0.0.1:${app.statusPort}/readyz`);
-      const body = await ready.text();
-      assertEquals(ready.status, 503);
+      // The refusal as the monitor reports it: the proxy counts it before its answer is back.
+      let ready: Response | undefined;
+      let body = "";
+      await waitFor(
+        async () => {
+          ready = await fetch(`http://127.0.0.1:${app.statusPort}/readyz`);
+          body = await ready.text();
+          return body.includes("login");
+        },
+        5000,
+        "the refused login on /readyz",
+      );
+      assertEquals(ready?.status, 503);
       const { reasons } = JSON.parse(body) as { reasons: string[] };
       assertEquals(reasons.length, 1, body);
       assert(

@@ -86,7 +86,16 @@ Deno.test("monitor process with the client process", async (t) => {
     await using writer = ZkSession.open({ connectionString: zk.connectionString });
     await writer.waitUntilConnected({ timeoutMs: 5000 });
     await writer.create("/cluster1/ch_http_node1/svc-a", new TextEncoder().encode("10.0.0.1:8123"));
-    await waitFor(() => proxy.list("ch_http_node1").length === 1, 5000, "delivered");
+    // Delivered as the monitor itself reports it: the proxy holding the service comes first,
+    // and the proxy's answer may still be on its way to the monitor at that instant.
+    const svcA = async () =>
+      (await (await status("/v1/services")).json()).endPoints.ch_http_node1?.["svc-a"];
+    await waitFor(
+      async () => (await svcA())?.delivered?.[proxy.url] === true,
+      10_000,
+      "svc-a delivered, as the monitor reports it",
+    );
+    assertEquals(proxy.list("ch_http_node1").length, 1);
     await waitFor(async () => (await status("/readyz")).status === 200, 5000, "ready");
     const services = await (await status("/v1/services")).json();
     assertEquals(services.endPoints.ch_http_node1["svc-a"].host, "10.0.0.1");
