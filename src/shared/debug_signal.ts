@@ -64,16 +64,15 @@ export function ignoreDebugSignal(): string | undefined {
   }
   const startedAt = performance.now();
   // True once the disposition replaced was the runtime's handler (not "default" or ours).
-  const ignoreReplacedRuntimeHandler = () => {
+  const ignoreReplacedRuntimeHandler = (say = logReplaced) => {
     const previous = BigInt(libc.symbols.signal(SIGUSR1, SIG_IGN));
     if (previous === SIG_IGN || previous === SIG_DFL) return false;
-    log.debug("SIGUSR1 ignored: the runtime's inspector handler replaced after {waitedMs} ms", {
-      waitedMs: Math.round(performance.now() - startedAt),
-    });
+    say(Math.round(performance.now() - startedAt));
     return true;
   };
-  // A slow start can come after the runtime's installation: then the first call replaces it.
-  if (ignoreReplacedRuntimeHandler()) {
+  // A slow start can come after the runtime's installation: then the first call replaces it,
+  // before logging is set up, so its line waits for warnDebugSignalNotIgnored.
+  if (ignoreReplacedRuntimeHandler((waitedMs) => replacedAtStartAfterMs = waitedMs)) {
     libc.close();
     return undefined;
   }
@@ -92,8 +91,25 @@ export function ignoreDebugSignal(): string | undefined {
   return undefined;
 }
 
-/** The one warning for what {@link ignoreDebugSignal} returned; nothing when it succeeded. */
+/** Set when {@link ignoreDebugSignal}'s first call replaced the runtime's handler. */
+let replacedAtStartAfterMs: number | undefined;
+
+function logReplaced(waitedMs: number): void {
+  log.debug("SIGUSR1 ignored: the runtime's inspector handler replaced after {waitedMs} ms", {
+    waitedMs,
+  });
+}
+
+/**
+ * The one warning for what {@link ignoreDebugSignal} returned; nothing when it succeeded. Call it
+ * once logging is set up: it also logs what `ignoreDebugSignal` did before that (the runtime's
+ * handler replaced at its very first call, on a slow start), which would otherwise be lost.
+ */
 export function warnDebugSignalNotIgnored(problem: string | undefined): void {
+  if (replacedAtStartAfterMs !== undefined) {
+    logReplaced(replacedAtStartAfterMs);
+    replacedAtStartAfterMs = undefined;
+  }
   if (problem === undefined) return;
   log.warn("SIGUSR1 would open an inspector on 127.0.0.1:9229: cannot ignore it ({error})", {
     error: problem,
