@@ -460,17 +460,28 @@ export class StandInAsabru implements AsyncDisposable {
     return this.#server instanceof OneShotHttpServer ? this.#server : undefined;
   }
 
+  /**
+   * Closes the listener and every connection. A held-back answer (`slow`, `apply-then-hang`) is
+   * released once the close has begun: both servers wait for their handlers, and a handler held
+   * back would otherwise wait for a release that only a later mode change gives, itself queued
+   * behind this close (a restart during `apply-then-hang` hung the chaos run's heal, seed 104).
+   * The one-shot server writes no answer once closing, so the released request gets none, as
+   * from a proxy that crashed.
+   */
   async #stopListening(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
+    let closing: Promise<void> | undefined;
     if (server instanceof OneShotHttpServer) {
       this.#overflows += server.overflows;
       this.#lostRequests += server.lostRequests;
       this.#mostWaiting = Math.max(this.#mostWaiting, server.mostWaiting);
-      await server.close();
+      closing = server.close();
     } else {
-      await server?.shutdown();
+      closing = server?.shutdown();
     }
+    this.#releaseHeld();
+    await closing;
   }
 
   async #listenAgain(): Promise<void> {

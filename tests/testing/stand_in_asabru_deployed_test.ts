@@ -310,3 +310,30 @@ Deno.test("both behaviours: the history keeps a duplicate that a later request r
     assertEquals(proxy.history[second].duplicatesAfter, ["e/s"]);
   }
 });
+
+Deno.test("deployed: a restart while an apply-then-hang answer is held drops it; setMode and close() still end", async () => {
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    restartMs: 50,
+    firstByteMs: SHARED_PROCESS_MS,
+  });
+  await proxy.setMode("apply-then-hang");
+  const arrived = proxy.nextRequest();
+  const answer = post(proxy, update("add", "e", "held"));
+  await withTimeout(arrived, 2000, "the add");
+
+  // The chaos run's seed 104: a restart of the proxy while its one worker holds an answer. The
+  // restart waits for the worker, which waited for a release only a later mode change gives.
+  proxy.restartEmpty();
+  await withTimeout(proxy.setMode("ok"), 2000, "setMode(ok) after a restart with a held answer");
+  await withTimeout(proxy.settled(), 2000, "the restart");
+  assertEquals(
+    (await withTimeout(answer, 2000, "the held client")).status,
+    0,
+    "no answer: it crashed",
+  );
+  assertEquals(proxy.list("e"), [], "the restart forgot the add");
+  assertEquals((await post(proxy, update("add", "e", "after"))).status, 200);
+  assertEquals(proxy.list("e").map((entry) => entry.service), ["after"]);
+  await withTimeout(proxy.close(), 2000, "close() after that restart");
+});
