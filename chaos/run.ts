@@ -16,6 +16,7 @@ import { Prng } from "./prng.ts";
 import { formatEntry, History, type HistoryEntry } from "./history.ts";
 import { difference, keyOf, proxyHolds, readZooKeeper, type ZooKeeperView } from "./checker.ts";
 import { Schedule } from "./schedule.ts";
+import { bounded, ChaosHangError } from "./bounded.ts";
 import { emptyEndPointWarnings, mayBeEmpty, wholeStateDifference } from "./whole_state.ts";
 import { fencing, fleetReport, settleLeaders, stopMonitors } from "./fleet_checks.ts";
 import {
@@ -85,6 +86,21 @@ const STABLE_MS = 1000;
  */
 const QUIET_AFTER_HEAL_MS = 2 * SESSION_TIMEOUT_MS + 1000;
 const POLL_MS = 200;
+/** One poll's read of ZooKeeper (the driver's requests time out after 3 s each). */
+const POLL_READ_BOUND_MS = 10_000;
+/** Reading every monitor's metrics until one leads: 4 s, plus 3 s a fetch. */
+const SETTLE_BOUND_MS = 30_000;
+/** SIGTERM to every monitor: 10 s each at once, then SIGKILL. */
+const STOP_BOUND_MS = 30_000;
+/** Stopping every process and server of the world. */
+const WORLD_CLOSE_BOUND_MS = 60_000;
+
+/** A {@link ChaosHangError} joins `hangs` and the run goes on with `fallback`; others throw. */
+function hung<T>(error: unknown, hangs: ChaosHangError[], fallback: T): T {
+  if (!(error instanceof ChaosHangError)) throw error;
+  hangs.push(error);
+  return fallback;
+}
 
 /** Runs one chaos run; never throws for a divergence (see {@link ChaosResult}). */
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
@@ -108,10 +124,36 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     `chaos: the stand-in proxy behaves as ${options.proxy ?? "documented"}` +
       (options.wholeState ? ", delivery: whole state (/configuration)" : ""),
   );
-  await using world = await ChaosWorld.start(
+  const world = await ChaosWorld.start(
     { clients: options.clients, monitors, proxy: options.proxy, wholeState: options.wholeState },
     history,
   );
+  let result: ChaosResult;
+  try {
+    result = await runInWorld(world, history, options);
+  } catch (error) {
+    await bounded(world.close(), WORLD_CLOSE_BOUND_MS, "closing the world").catch(() => {});
+    throw error;
+  }
+  try {
+    await bounded(world.close(), WORLD_CLOSE_BOUND_MS, "closing the world (processes, servers)");
+  } catch (error) {
+    if (!(error instanceof ChaosHangError)) throw error;
+    print(`FAILED: ${error.message}`);
+    print(`chaos: seed ${options.seed}: FAILED (replay with --seed ${options.seed})`);
+    result = { ...result, passed: false, failures: [...result.failures, error.message] };
+  }
+  return result;
+}
+
+/** The run inside its world: schedule, heal, convergence, checks, report. */
+async function runInWorld(
+  world: ChaosWorld,
+  history: History,
+  options: ChaosOptions,
+): Promise<ChaosResult> {
+  const { print } = options;
+  const monitors = world.monitors.length;
   const standIn = world.standIn;
   const duplicatesSeen: string[] = [];
   const stopWatching = standIn.onRequest((request) => {
@@ -129,17 +171,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const { steps, skipped } = await schedule.run(options.durationMs, new Prng(options.seed));
   const scheduleEnd = history.elapsed();
   history.record("note", "schedule.end", `${steps} steps, ${skipped} skipped`);
-  await schedule.healAll();
+  const hangs = await schedule.healAll();
   const healedAt = history.elapsed();
 
   const convergence = await awaitConvergence(world, history, healedAt, options.wholeState);
   stopWatching();
 
-  const fleet = await settleLeaders(world, history);
-  const unclean = await stopMonitors(world);
+  const fleet = await bounded(settleLeaders(world, history), SETTLE_BOUND_MS, "settling leaders")
+    .catch((error) => hung(error, hangs, { leaders: [], metrics: new Map() }));
+  const unclean = await bounded(stopMonitors(world), STOP_BOUND_MS, "stopping the monitors")
+    .catch((error) => hung(error, hangs, []));
   const fenced = fencing(world);
 
-  const failures: string[] = [];
+  const failures: string[] = hangs.map((hang) => `the harness hung: ${hang.message}`);
   if (convergence.convergedAt === undefined) {
     failures.push(`the proxy did not equal ZooKeeper within ${CONVERGE_BOUND_MS} ms of the heal`);
   }
@@ -311,7 +355,11 @@ async function awaitConvergence(
     const at = history.elapsed();
     let equal = false;
     try {
-      view = await readZooKeeper(world.driver, ROOT, known);
+      view = await bounded(
+        readZooKeeper(world.driver, ROOT, known),
+        POLL_READ_BOUND_MS,
+        "a read of ZooKeeper by the checker",
+      );
       const held = proxyHolds(world.standIn);
       if (wholeState) {
         const warnings = emptyEndPointWarnings(world.monitors.flatMap((slot) => slot.logs()));
@@ -334,6 +382,8 @@ async function awaitConvergence(
       streakStart = undefined;
       if (at - healedAt > CONVERGE_BOUND_MS) break;
     }
+    // Slow reads must not stretch the bound (each poll's read is bounded, their number too).
+    if (history.elapsed() - healedAt > CONVERGE_BOUND_MS + STABLE_MS + QUIET_AFTER_HEAL_MS) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   return { view, wholeStateDifference: wholeStateDiff };

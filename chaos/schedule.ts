@@ -32,6 +32,7 @@ import {
 import { MONITOR_FLEET_KINDS, MonitorFaults } from "./monitor_faults.ts";
 import { ZnodeWrites } from "./znode_writes.ts";
 import type { ExitStatus } from "./stop_program.ts";
+import { bounded, ChaosHangError } from "./bounded.ts";
 
 /**
  * What a step may do, and how often relative to the others, with one monitor. With more, the
@@ -82,6 +83,10 @@ const STEP_MIN_MS = 250;
 const STEP_MAX_MS = 1250;
 /** The bound of waiting for every task at the end. */
 const TASKS_BOUND_MS = 45_000;
+/** The bound of the stand-in's return to mode `ok` (a restart takes 50 ms). */
+const PROXY_HEAL_BOUND_MS = 10_000;
+/** The bound of restarting members still down at the end (a member starts in about 1 s). */
+const MEMBERS_HEAL_BOUND_MS = 60_000;
 /** How long an overloaded proxy stays slow after its restart. */
 const SLOW_AFTER_RESTART_MS = 1000;
 /** How long a restart of the proxy "while busy" waits for an add to arrive. */
@@ -99,7 +104,8 @@ export class Schedule {
   readonly #history: History;
   readonly #monitorFaults: MonitorFaults;
   readonly #kinds: readonly { value: StepKind; weight: number }[];
-  readonly #tasks = new Set<Promise<void>>();
+  /** Every task the schedule owns and has not seen end, with its kind. */
+  readonly #tasks = new Map<Promise<void>, string>();
   #heals: PendingHeal[] = [];
   #proxyFaulted = false;
   #restartPending = false;
@@ -152,9 +158,20 @@ export class Schedule {
 
   /**
    * Ends every fault now: every member up, every fault proxy passing, the proxy in mode `ok`;
-   * then waits (bounded) for every task of the schedule.
+   * then waits for every task of the schedule. Every wait is bounded: resolves with the waits
+   * that did not end within their bound (a hang, named; empty when the heal went through), having
+   * gone on with the rest of the heal regardless.
    */
-  async healAll(): Promise<void> {
+  async healAll(): Promise<ChaosHangError[]> {
+    const hangs: ChaosHangError[] = [];
+    const within = async (promise: Promise<unknown>, boundMs: number, step: string) => {
+      try {
+        await bounded(promise, boundMs, step);
+      } catch (error) {
+        if (!(error instanceof ChaosHangError)) throw error;
+        hangs.push(error);
+      }
+    };
     this.#cancelRestartWait?.();
     this.#monitorFaults.callOff();
     const heals = this.#heals;
@@ -169,18 +186,38 @@ export class Schedule {
       }
     }
     for (const slot of world.slots) slot.blackholed = false;
-    if (world.standIn.mode !== "ok") await world.standIn.setMode("ok");
+    if (world.standIn.mode !== "ok") {
+      await within(
+        world.standIn.setMode("ok"),
+        PROXY_HEAL_BOUND_MS,
+        "the heal: the stand-in proxy's return to mode ok",
+      );
+    }
     this.#proxyFaulted = false;
-    await this.#awaitTasks();
+    const hangsBefore = hangs.length;
+    await within(Promise.all(this.#tasks.keys()), TASKS_BOUND_MS, "the heal: the schedule's tasks");
+    if (hangs.length > hangsBefore) {
+      const running = [...this.#tasks.values()].join(", ");
+      hangs[hangsBefore] = new ChaosHangError(
+        `the heal: the schedule's tasks (still running: ${running})`,
+        TASKS_BOUND_MS,
+      );
+    }
     const down = world.members.filter((member) => !member.running);
     if (down.length > 0) {
       this.#history.record("heal", "zk.restart", `members still down at the end: ${down.length}`);
-      await Promise.all(down.map((member) => member.restart()));
+      await within(
+        Promise.all(down.map((member) => member.restart())),
+        MEMBERS_HEAL_BOUND_MS,
+        `the heal: restarting ${down.length} ZooKeeper members still down`,
+      );
       for (const [index, member] of world.members.entries()) {
         if (member.running) world.memberStates[index] = "up";
       }
     }
+    for (const hang of hangs) this.#history.record("note", "harness.hang", hang.message);
     this.#history.record("heal", "heal.all", "every member up, network passing, proxy ok");
+    return hangs;
   }
 
   // ---- the step ----
@@ -476,7 +513,7 @@ export class Schedule {
         this.#history.record("note", `${kind}.failed`, `${errorText(error)}${expected}`, keys);
       },
     );
-    this.#tasks.add(task);
+    this.#tasks.set(task, kind);
     task.finally(() => this.#tasks.delete(task));
   }
 
@@ -496,22 +533,6 @@ export class Schedule {
       this.#history.record("heal", heal.what, "");
     }
     await heal.run();
-  }
-
-  async #awaitTasks(): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const bounded = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), TASKS_BOUND_MS);
-    });
-    const outcome = await Promise.race([Promise.all([...this.#tasks]), bounded]);
-    clearTimeout(timer);
-    if (outcome === "timeout") {
-      this.#history.record(
-        "note",
-        "harness.tasks-timeout",
-        `${this.#tasks.size} tasks still running after ${TASKS_BOUND_MS} ms`,
-      );
-    }
   }
 }
 
