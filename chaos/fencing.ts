@@ -27,7 +27,9 @@
  *    a request of epoch 7 has arrived, nothing of epoch 5 may follow, whatever the clocks say. A
  *    request's term is its sender's latest term begun before it arrived.
  *
- * Requests are named by sender: each monitor process sends its own bearer token (`m0-1`).
+ * Requests are named by sender: each monitor process sends its own bearer token (`m0-1`), or, in
+ * whole-state mode, logs in as a user of its own (`m0-1`), whose name is its tokens' subject
+ * (`fleet_checks.ts`, `sentRequests`: `/configuration` pushes count as requests).
  *
  * @module
  */

@@ -6,8 +6,9 @@
  * @module
  */
 import type { History } from "./history.ts";
-import { checkFencing, type LeadershipTerm, senderOf } from "./fencing.ts";
+import { checkFencing, type LeadershipTerm, senderOf, type SentRequest } from "./fencing.ts";
 import type { ChaosWorld } from "./world.ts";
+import type { StandInAsabru } from "../testing/stand_in_asabru.ts";
 import { PROXY_TIMEOUT_MS, SESSION_TIMEOUT_MS } from "./world.ts";
 
 /** What the running monitors said after the heal. */
@@ -75,16 +76,32 @@ export function fencing(world: ChaosWorld): {
   count: number;
 } {
   const terms = world.monitors.flatMap((slot) => slot.terms());
-  const requests = world.standIn.requests.map((request) => ({
-    at: performance.timeOrigin + request.at,
-    sender: senderOf(request.authorization),
-    what: `${request.op} ${request.endPoint}/${request.service}`,
-  }));
-  const { violations, count } = checkFencing(requests, terms, {
+  const { violations, count } = checkFencing(sentRequests(world.standIn), terms, {
     graceMs: PROXY_TIMEOUT_MS + 1000,
     skewMs: 50,
   });
   return { terms, violations, count };
+}
+
+/**
+ * Every request a monitor sent the proxy, named by sender: each `/updateService` change (its
+ * static token is the sender's name) and each whole-state push to `/configuration`, whatever
+ * it was answered (a 401 too: it was sent), by the subject of the token it carried (each
+ * process logs in as a user named after it). Logins are not counted: they change nothing.
+ */
+export function sentRequests(standIn: StandInAsabru): SentRequest[] {
+  const changes = standIn.requests.map((request) => ({
+    at: performance.timeOrigin + request.at,
+    sender: senderOf(request.authorization),
+    what: `${request.op} ${request.endPoint}/${request.service}`,
+  }));
+  const pushes = standIn.history.filter((record) => record.kind === "/configuration")
+    .map((record) => ({
+      at: performance.timeOrigin + record.at,
+      sender: record.tokenSubject,
+      what: `push #${record.index} (answered ${record.status})`,
+    }));
+  return [...changes, ...pushes];
 }
 
 /** Report lines: who ran, who led when, who sent how much. */
@@ -109,8 +126,8 @@ export function fleetReport(
       ).join(", "),
   );
   const bySender = new Map<string, number>();
-  for (const request of world.standIn.requests) {
-    const sender = senderOf(request.authorization) ?? "no token";
+  for (const request of sentRequests(world.standIn)) {
+    const sender = request.sender ?? "no token";
     bySender.set(sender, (bySender.get(sender) ?? 0) + 1);
   }
   lines.push(

@@ -3,7 +3,9 @@
  * (so its ZooKeeper connections alone can be blackholed) and, when running, a monitor process.
  * A slot whose process was killed or stopped is started again as a FRESH process: each process
  * has its own `MONITOR_ID` and `ASABRU_API_TOKEN` (`m0-1`, `m0-2`, ... for slot 0), so the
- * stand-in proxy records which process sent each request, and its own status port.
+ * stand-in proxy records which process sent each request, and its own status port. In
+ * whole-state mode each process logs in as a user of its own, named the same, instead: the
+ * stand-in records the subject of the token each push carried.
  *
  * @module
  */
@@ -20,11 +22,15 @@ export interface MonitorEnv {
   ZK_SESSION_TIMEOUT: string;
   ASABRU_TIMEOUT: string;
   RETRY_MAX: string;
-  /** Whole-state mode (`whole_state.ts`): the template, and a login instead of a token. */
+  /** Whole-state mode (`whole_state.ts`): the template (a login replaces the token). */
   ASABRU_CONFIG_TEMPLATE?: string;
-  ASABRU_USERNAME?: string;
-  ASABRU_PASSWORD?: string;
 }
+
+/**
+ * Makes a user for a new process (`m0-2`) on the proxy and returns its login; without one, each
+ * process gets a static token named after it.
+ */
+export type MonitorLogin = (sender: string) => { username: string; password: string };
 
 const START_TIMEOUT_MS = 30_000;
 /** The operator's secret the monitors get: `POST /v1/resync` needs it. */
@@ -52,14 +58,22 @@ export class MonitorSlot {
   busy = false;
   blackholed = false;
   readonly #env: MonitorEnv;
+  readonly #login: MonitorLogin | undefined;
   readonly #history: History;
   /** Processes the harness stopped on purpose: their exits are expected. */
   readonly #stopping = new WeakSet<Program>();
 
-  constructor(index: number, proxies: FaultProxy[], env: MonitorEnv, history: History) {
+  constructor(
+    index: number,
+    proxies: FaultProxy[],
+    env: MonitorEnv,
+    history: History,
+    login?: MonitorLogin,
+  ) {
     this.index = index;
     this.proxies = proxies;
     this.#env = env;
+    this.#login = login;
     this.#history = history;
   }
 
@@ -92,13 +106,16 @@ export class MonitorSlot {
   async start(): Promise<MonitorProcess> {
     const sender = `${this.name}-${this.processes.length + 1}`;
     const statusPort = freePort();
+    const login = this.#login?.(sender);
     const program = await Program.start("monitor.ts", {
       task: "monitor",
       env: {
         ...this.#env,
         ZK_HOST: this.proxies.map((proxy) => proxy.address).join(","),
-        // A login (whole-state mode) replaces the token that names the sender.
-        ...(this.#env.ASABRU_USERNAME ? {} : { ASABRU_API_TOKEN: sender }),
+        // Either way the proxy learns which process sent each request.
+        ...(login
+          ? { ASABRU_USERNAME: login.username, ASABRU_PASSWORD: login.password }
+          : { ASABRU_API_TOKEN: sender }),
         MONITOR_ID: sender,
         STATUS_PORT: String(statusPort),
         STATUS_HOST: "127.0.0.1",

@@ -1,7 +1,8 @@
 /**
  * Chaos with whole-state delivery (`--whole-state`, on the deployed-mode stand-in only): the
- * proxy's configuration (its static services, the login the monitors use) and the checker's rules
- * for this mode.
+ * proxy's configuration (its static services) and the checker's rules for this mode. Each monitor
+ * process logs in as a user of its own (`world.ts`), so the fencing check (`fleet_checks.ts`)
+ * knows who sent each push.
  *
  * After the heal the proxy must hold, per end point, the template's static services plus the valid
  * services ZooKeeper holds for it. One exception, stated exactly: an end point with neither (no
@@ -16,9 +17,6 @@
 import { asabruConfigXml } from "../testing/asabru_config.ts";
 import type { StandInEntry } from "../testing/stand_in_asabru.ts";
 import { KNOWN_END_POINTS } from "./world.ts";
-
-/** The user the monitors log in as (the stand-in's only one). */
-export const CHAOS_USER = { username: "chaos", password: "chaos-secret" } as const;
 
 /**
  * The template's static services: `ep0` has one, the other end points none (so the "never pushed

@@ -14,8 +14,8 @@ import { FaultProxy } from "../testing/fault_proxy.ts";
 import { Program } from "../testing/program.ts";
 import { type ExitStatus, stopProgram } from "./stop_program.ts";
 import type { History } from "./history.ts";
-import { MonitorSlot } from "./monitor_slot.ts";
-import { CHAOS_USER, chaosConfigXml } from "./whole_state.ts";
+import { type MonitorLogin, MonitorSlot } from "./monitor_slot.ts";
+import { chaosConfigXml } from "./whole_state.ts";
 
 /** The root every program works under. */
 export const ROOT = "/cluster1";
@@ -207,13 +207,14 @@ export class ChaosWorld implements AsyncDisposable {
     }
 
     // Whole state: the proxy runs the template the monitors push, and wants a login (so tokens
-    // can expire); the monitors get the template's path and the login instead of a token.
+    // can expire); the monitors get the template's path and, each process, a user of its own
+    // (so the fencing check knows who pushed) instead of a token.
     const config = options.wholeState ? chaosConfigXml() : undefined;
     const standIn = await StandInAsabru.start({
       behaviour: options.proxy ?? "documented",
       endPoints: [...KNOWN_END_POINTS],
       slowMs: 200,
-      ...(config ? { config, users: { [CHAOS_USER.username]: CHAOS_USER.password } } : {}),
+      ...(config ? { config, users: {} } : {}),
     });
     cleanup.defer(() => standIn.close());
     let wholeStateEnv = {};
@@ -222,12 +223,15 @@ export class ChaosWorld implements AsyncDisposable {
       cleanup.defer(() => Deno.remove(directory, { recursive: true }));
       const template = `${directory}/asabru-config.xml`;
       await Deno.writeTextFile(template, config);
-      wholeStateEnv = {
-        ASABRU_CONFIG_TEMPLATE: template,
-        ASABRU_USERNAME: CHAOS_USER.username,
-        ASABRU_PASSWORD: CHAOS_USER.password,
-      };
+      wholeStateEnv = { ASABRU_CONFIG_TEMPLATE: template };
     }
+    const login: MonitorLogin | undefined = config
+      ? (sender) => {
+        const password = `${sender}-secret`;
+        standIn.addUser(sender, password);
+        return { username: sender, password };
+      }
+      : undefined;
 
     const proxiesFor = async () => {
       const proxies: FaultProxy[] = [];
@@ -241,14 +245,20 @@ export class ChaosWorld implements AsyncDisposable {
 
     const monitors: MonitorSlot[] = [];
     for (let index = 0; index < options.monitors; index++) {
-      const slot = new MonitorSlot(index, await proxiesFor(), {
-        ZK_ROOT_NODE: ROOT,
-        ASABRU_API_URL: standIn.url,
-        ZK_SESSION_TIMEOUT: `${SESSION_TIMEOUT_MS}ms`,
-        ASABRU_TIMEOUT: `${PROXY_TIMEOUT_MS}ms`,
-        RETRY_MAX: `${RETRY_MAX_MS}ms`,
-        ...wholeStateEnv,
-      }, history);
+      const slot = new MonitorSlot(
+        index,
+        await proxiesFor(),
+        {
+          ZK_ROOT_NODE: ROOT,
+          ASABRU_API_URL: standIn.url,
+          ZK_SESSION_TIMEOUT: `${SESSION_TIMEOUT_MS}ms`,
+          ASABRU_TIMEOUT: `${PROXY_TIMEOUT_MS}ms`,
+          RETRY_MAX: `${RETRY_MAX_MS}ms`,
+          ...wholeStateEnv,
+        },
+        history,
+        login,
+      );
       cleanup.defer(() => slot.close());
       monitors.push(slot);
     }

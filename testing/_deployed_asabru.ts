@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { jwtVerify, SignJWT } from "jose";
+import { decodeJwt, jwtVerify, SignJWT } from "jose";
 import type { OneShotAnswer, OneShotRequest } from "./_one_shot_http_server.ts";
 import { readConfiguration, readUpdate } from "./_deployed_xml.ts";
 import type { RoundRobinTable, StandInEntry } from "./_round_robin_table.ts";
@@ -46,7 +46,10 @@ export interface DeployedUpdate {
 
 /** Authentication of the control API. */
 export interface DeployedAuthOptions {
-  /** username → password; with none, every request is let through (no auth). */
+  /**
+   * username → password; with none, every request is let through (no auth). `{}`: auth on, with
+   * users to come ({@link DeployedControlApi.addUser}).
+   */
   users?: Record<string, string>;
   /** The HMAC secret of the tokens. Default: random, kept across restarts. */
   secret?: string;
@@ -63,7 +66,7 @@ const text = (status: number, body: string): OneShotAnswer => ({
 /** See the module documentation. */
 export class DeployedControlApi {
   readonly #hooks: DeployedHooks;
-  readonly #users: Record<string, string> | undefined;
+  readonly #users: Map<string, string> | undefined;
   readonly #key: Uint8Array;
   readonly #tokenTtlMs: number;
   /** Tokens {@link expireTokens} declared expired. */
@@ -78,7 +81,7 @@ export class DeployedControlApi {
 
   constructor(hooks: DeployedHooks, auth: DeployedAuthOptions = {}) {
     this.#hooks = hooks;
-    this.#users = auth.users;
+    this.#users = auth.users ? new Map(Object.entries(auth.users)) : undefined;
     this.#key = new TextEncoder().encode(auth.secret ?? crypto.randomUUID());
     this.#tokenTtlMs = auth.tokenTtlMs ?? 3_600_000;
   }
@@ -96,6 +99,16 @@ export class DeployedControlApi {
   /** Requests answered 401 so far (logins aside). */
   get unauthorized(): number {
     return this.#unauthorized;
+  }
+
+  /**
+   * A user who may log in from now on (a password given again replaces the old one).
+   *
+   * @throws {TypeError} when auth is off (started without `users`)
+   */
+  addUser(username: string, password: string): void {
+    if (!this.#users) throw new TypeError("addUser() needs auth on: start with users (even {})");
+    this.#users.set(username, password);
   }
 
   /** Every token issued so far is from now on expired (as after its `exp`). */
@@ -142,15 +155,26 @@ export class DeployedControlApi {
       return text(404, "Not Found");
     }
     if (route === "/auth/login") return await this.#login(request);
+    const tokenSubject = this.#users === undefined
+      ? undefined
+      : tokenSubjectOf(request.authorization);
     if (!(await this.#authorized(request.authorization))) {
       this.#unauthorized++;
-      table.record({ kind: route, detail: "no valid token", status: 401, answer: "Unauthorized" });
+      table.record({
+        kind: route,
+        detail: "no valid token",
+        status: 401,
+        answer: "Unauthorized",
+        tokenSubject,
+      });
       return text(401, "Unauthorized");
     }
-    return route === "/updateService" ? this.#update(request) : this.#configure(request);
+    return route === "/updateService"
+      ? this.#update(request, tokenSubject)
+      : this.#configure(request, tokenSubject);
   }
 
-  #update(request: OneShotRequest): OneShotAnswer | undefined {
+  #update(request: OneShotRequest, tokenSubject: string | undefined): OneShotAnswer | undefined {
     const { table, knownEndPoints } = this.#hooks;
     const reading = readUpdate(request.body);
     if (reading.kind === "crash") {
@@ -165,6 +189,7 @@ export class DeployedControlApi {
         detail: "unreadable",
         status: 500,
         ...answer(reading),
+        tokenSubject,
       });
       return text(500, reading.answer);
     }
@@ -177,6 +202,7 @@ export class DeployedControlApi {
       detail: `${op} ${endPoint}/${service} ${host}:${port}${known ? "" : " (unknown end point)"}`,
       status: 200,
       answer: UPDATED,
+      tokenSubject,
     });
     if (op === "add" || op === "delete") {
       this.#hooks.updated({ op, endPoint, service, host, port, applied }, request);
@@ -184,7 +210,7 @@ export class DeployedControlApi {
     return text(200, UPDATED);
   }
 
-  #configure(request: OneShotRequest): OneShotAnswer | undefined {
+  #configure(request: OneShotRequest, tokenSubject: string | undefined): OneShotAnswer | undefined {
     const { table, knownEndPoints } = this.#hooks;
     const reading = readConfiguration(request.body);
     if (reading.kind === "unparseable") {
@@ -193,6 +219,7 @@ export class DeployedControlApi {
         detail: reading.reason,
         status: 200,
         answer: UPDATED,
+        tokenSubject,
       });
       return text(200, UPDATED);
     }
@@ -203,6 +230,7 @@ export class DeployedControlApi {
         detail: "unreadable",
         status: 500,
         ...answer(reading),
+        tokenSubject,
       });
       return text(500, reading.answer);
     }
@@ -229,6 +257,7 @@ export class DeployedControlApi {
       detail: `${reading.endPoints.size} end points, ${services} services`,
       status: 200,
       answer: UPDATED,
+      tokenSubject,
     });
     return text(200, UPDATED);
   }
@@ -246,9 +275,8 @@ export class DeployedControlApi {
         string,
         unknown
       >;
-    const valid = this.#users !== undefined && typeof username === "string" &&
-      typeof password === "string" && Object.hasOwn(this.#users, username) &&
-      this.#users[username] === password;
+    const valid = typeof username === "string" && typeof password === "string" &&
+      this.#users?.get(username) === password;
     const who = typeof username === "string" ? username : "(no username)";
     if (!valid) {
       this.#refusedLogins++;
@@ -283,6 +311,21 @@ export class DeployedControlApi {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * The `sub` of a bearer token, read without checking its signature or expiry (who the request
+ * says sent it); `undefined` without a readable token.
+ */
+export function tokenSubjectOf(authorization: string | null): string | undefined {
+  const token = /^Bearer (\S+)$/.exec(authorization ?? "")?.[1];
+  if (token === undefined) return undefined;
+  try {
+    const { sub } = decodeJwt(token);
+    return typeof sub === "string" ? sub : undefined;
+  } catch {
+    return undefined;
   }
 }
 

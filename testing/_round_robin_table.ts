@@ -48,6 +48,11 @@ export interface StandInHistoryRecord {
   changes: TableChange[];
   /** `endPoint/service` of every name that held more than one slot right after it. Sorted. */
   duplicatesAfter: string[];
+  /**
+   * Deployed with users: the `sub` of the bearer token the request carried, read without
+   * checking it (an expired token's too), so a request answered 401 still names who sent it.
+   */
+  tokenSubject?: string;
 }
 
 /**
@@ -136,6 +141,7 @@ export class RoundRobinTable {
       answer: request.answer,
       changes: this.#pendingChanges,
       duplicatesAfter,
+      ...(request.tokenSubject === undefined ? {} : { tokenSubject: request.tokenSubject }),
     };
     this.#pendingChanges = [];
     this.#pendingEndPoints = new Set();

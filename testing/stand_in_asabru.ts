@@ -53,7 +53,11 @@ import {
   OneShotHttpServer,
   type OneShotRequest,
 } from "./_one_shot_http_server.ts";
-import { type DeployedAuthOptions, DeployedControlApi } from "./_deployed_asabru.ts";
+import {
+  type DeployedAuthOptions,
+  DeployedControlApi,
+  tokenSubjectOf,
+} from "./_deployed_asabru.ts";
 import { PARSE_ERRORS, readConfiguration } from "./_deployed_xml.ts";
 import { type ParsedUpdate, parseUpdateBody } from "./_update_body.ts";
 
@@ -362,6 +366,15 @@ export class StandInAsabru implements AsyncDisposable {
     };
   }
 
+  /**
+   * Deployed, started with `users` (`{}` will do): `username` may log in from now on (each
+   * monitor of a chaos run gets its own, so the history names who sent each request:
+   * {@link StandInHistoryRecord.tokenSubject}).
+   */
+  addUser(username: string, password: string): void {
+    this.#deployedApi("addUser").addUser(username, password);
+  }
+
   /** Deployed: every token issued so far is expired from now on. */
   expireTokens(): void {
     this.#deployedApi("expireTokens").expireTokens();
@@ -540,7 +553,13 @@ export class StandInAsabru implements AsyncDisposable {
     if (request.path !== "/auth/login" && (mode === "error500" || mode === "reject-all")) {
       // reject-all: an answer the monitor knows means "nothing applied"; error500: one it cannot.
       const body = mode === "error500" ? "Internal Server Error" : PARSE_ERRORS.element;
-      this.#table.record({ kind: request.path, detail: `mode ${mode}`, status: 500, answer: body });
+      this.#table.record({
+        kind: request.path,
+        detail: `mode ${mode}`,
+        status: 500,
+        answer: body,
+        tokenSubject: this.#options.users ? tokenSubjectOf(request.authorization) : undefined,
+      });
       return { status: 500, contentType: "text/plain", body };
     }
     const answer = await this.#deployed!.handle(request);

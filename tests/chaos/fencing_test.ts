@@ -4,7 +4,11 @@
  * leader's first) and catch a leader that keeps sending after it lost leadership.
  */
 import { checkFencing, leadershipTerms, senderOf } from "../../chaos/fencing.ts";
-import { assertEquals } from "../../testing/assert.ts";
+import { sentRequests } from "../../chaos/fleet_checks.ts";
+import { asabruConfigXml } from "../../testing/asabru_config.ts";
+import { assert, assertEquals } from "../../testing/assert.ts";
+import { rawExchange, rawPost } from "../../testing/raw_http_client.ts";
+import { StandInAsabru } from "../../testing/stand_in_asabru.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00.000Z");
 
@@ -95,4 +99,50 @@ Deno.test("a leader that regains leadership in a new term may send again after a
     { at: T0 + 5400, sender: "m0-1", what: "add c" },
   ];
   assertEquals(checkFencing(requests, terms, options).count, 0);
+});
+
+Deno.test("whole state: each monitor's pushes are named by its own login, so a deposed leader's late push is caught", async () => {
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    config: asabruConfigXml({ a: [] }),
+    users: {},
+    firstByteMs: 2000,
+  });
+  const tokens = new Map<string, string>();
+  for (const sender of ["m0-1", "m1-1"]) {
+    proxy.addUser(sender, `${sender}-secret`);
+    const answer = await rawExchange(
+      proxy.port,
+      rawPost("/auth/login", JSON.stringify({ username: sender, password: `${sender}-secret` })),
+      { halfClose: true },
+    );
+    tokens.set(sender, JSON.parse(answer.body).token);
+  }
+  const push = async (sender: string) => {
+    const body = asabruConfigXml({ a: [{ service: "s", host: "h", port: 1 }] });
+    const headers = { Authorization: `Bearer ${tokens.get(sender)}` };
+    const answer = await rawExchange(proxy.port, rawPost("/configuration", body, headers), {
+      halfClose: true,
+    });
+    assertEquals(answer.status, 200);
+  };
+  await push("m0-1");
+  await push("m1-1");
+  await push("m0-1"); // the old leader, after its successor pushed
+
+  const sent = sentRequests(proxy);
+  assertEquals(sent.map((request) => request.sender), ["m0-1", "m1-1", "m0-1"]);
+  // The old leader's term ended before its successor's began; its late push is within the grace.
+  const [first, second, late] = sent.map((request) => request.at);
+  const terms = [
+    { sender: "m0-1", epoch: 0, from: first - 100, until: first + 1 },
+    { sender: "m1-1", epoch: 1, from: second - 1, until: Infinity },
+  ];
+  const checked = checkFencing(sent, terms, { graceMs: late - first + 1000, skewMs: 50 });
+  assertEquals(checked.count, 1);
+  assert(
+    checked.violations[0].startsWith("push #") &&
+      checked.violations[0].includes("from m0-1 (epoch 0)"),
+    checked.violations[0],
+  );
 });

@@ -337,3 +337,48 @@ Deno.test("deployed: a restart while an apply-then-hang answer is held drops it;
   assertEquals(proxy.list("e").map((entry) => entry.service), ["after"]);
   await withTimeout(proxy.close(), 2000, "close() after that restart");
 });
+
+Deno.test("deployed: users added at run time log in; the history names each request's token subject, a 401's too", async () => {
+  const config = asabruConfigXml({ a: [] });
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    config,
+    users: {},
+    firstByteMs: SHARED_PROCESS_MS,
+  });
+  const login = async (username: string, password: string) => {
+    const answer = await rawExchange(
+      proxy.port,
+      rawPost("/auth/login", JSON.stringify({ username, password })),
+      { halfClose: true },
+    );
+    return answer.status === 200 ? JSON.parse(answer.body).token as string : answer.status;
+  };
+  const configure = (token: string) =>
+    rawExchange(
+      proxy.port,
+      rawPost("/configuration", asabruConfigXml({ a: [{ service: "s", host: "h", port: 1 }] }), {
+        Authorization: `Bearer ${token}`,
+      }),
+      { halfClose: true },
+    );
+
+  assertEquals(await login("m0-1", "pw0"), 401, "nobody may log in before addUser");
+  proxy.addUser("m0-1", "pw0");
+  proxy.addUser("m1-1", "pw1");
+  const first = await login("m0-1", "pw0");
+  const second = await login("m1-1", "pw1");
+  assert(typeof first === "string" && typeof second === "string", "both logged in");
+  assertEquals((await configure(first)).status, 200);
+  proxy.expireTokens();
+  assertEquals((await configure(first)).status, 401);
+  const third = await login("m1-1", "pw1");
+  assert(typeof third === "string");
+  assertEquals((await configure(third)).status, 200);
+  assertEquals(
+    proxy.history.filter((record) => record.kind === "/configuration")
+      .map((record) => [record.status, record.tokenSubject]),
+    [[200, "m0-1"], [401, "m0-1"], [200, "m1-1"]],
+  );
+  assertEquals(proxy.auth.logins, 3);
+});
