@@ -112,6 +112,7 @@ export class Schedule {
   /** Calls off a restart still waiting for an add (the heal). */
   #cancelRestartWait?: () => void;
   readonly #writes: ZnodeWrites;
+  readonly #wholeState: boolean;
 
   constructor(world: ChaosWorld, history: History, options: { wholeState?: boolean } = {}) {
     this.#world = world;
@@ -125,6 +126,7 @@ export class Schedule {
       history,
       (kind, keys, promise) => this.#own(kind, keys, promise),
     );
+    this.#wholeState = options.wholeState ?? false;
     this.#kinds = [
       ...STEP_KINDS,
       ...(world.monitors.length > 1 ? MONITOR_FLEET_KINDS : []),
@@ -366,8 +368,9 @@ export class Schedule {
         return true;
       }
       case "proxy.restart-empty": {
-        // Half the time the proxy restarts while it is busy: right after it applied an add
-        // (whose answer may still be on its way, in mode slow), as proxies restart under load.
+        // Half the time the proxy restarts while it is busy: right after it applied an add or,
+        // whole state, a push (whose answer may still be on its way, in mode slow or held back
+        // by apply-then-hang), as proxies restart under load.
         // Half of those, an overloaded proxy: slow to answer first, then restarted.
         const midRequest = parameter < 0.5;
         if (midRequest && this.#restartPending) return skip("a restart is already waiting");
@@ -416,19 +419,23 @@ export class Schedule {
     const kind = "proxy.restart-empty";
     if (midRequest) {
       this.#restartPending = true;
-      let stop = () => {};
+      const stops: (() => void)[] = [];
       let timer: ReturnType<typeof setTimeout> | undefined;
       const applied = await new Promise<string | undefined | "healed">((resolve) => {
         this.#cancelRestartWait = () => resolve("healed");
-        stop = world.standIn.onRequest((request) => {
+        stops.push(world.standIn.onRequest((request) => {
           // An add: the change whose loss the proxy's list shows.
           if (request.applied && request.op === "add") {
             resolve(`${request.op} ${request.endPoint}/${request.service}`);
           }
-        });
+        }));
+        if (this.#wholeState) {
+          // Whole state sends no adds: the push it applied is the change lost.
+          stops.push(world.standIn.onPush((record) => resolve(`push ${record.detail}`)));
+        }
         timer = setTimeout(() => resolve(undefined), MID_REQUEST_WAIT_MS);
       });
-      stop();
+      for (const stop of stops) stop();
       clearTimeout(timer);
       this.#cancelRestartWait = undefined;
       this.#restartPending = false;
@@ -436,7 +443,7 @@ export class Schedule {
         this.#history.record("heal", kind, "called off: everything heals now");
         return;
       }
-      const keys = applied ? [applied.slice(applied.indexOf(" ") + 1)] : [];
+      const keys = applied?.startsWith("add ") ? [applied.slice(applied.indexOf(" ") + 1)] : [];
       this.#history.record(
         "fault",
         kind,

@@ -15,7 +15,7 @@
 import { decodeJwt, jwtVerify, SignJWT } from "jose";
 import type { OneShotAnswer, OneShotRequest } from "./_one_shot_http_server.ts";
 import { readConfiguration, readUpdate } from "./_deployed_xml.ts";
-import type { RoundRobinTable, StandInEntry } from "./_round_robin_table.ts";
+import type { RoundRobinTable, StandInEntry, StandInHistoryRecord } from "./_round_robin_table.ts";
 
 /** The proxy's answer to every change it accepts, and to many it ignores. */
 export const UPDATED = "Configuration Updated Successfully!";
@@ -31,6 +31,8 @@ export interface DeployedHooks {
   malformed: (reason: string) => void;
   /** A well-formed add or delete, after it took effect (or not). */
   updated: (update: DeployedUpdate, request: OneShotRequest) => void;
+  /** A `/configuration` push that replaced the lists, before it is answered. */
+  configured?: (record: StandInHistoryRecord) => void;
 }
 
 /** A well-formed add or delete. */
@@ -252,13 +254,14 @@ export class DeployedControlApi {
       if (entries.length === 0) this.#armed.add(endPoint);
       else this.#armed.delete(endPoint);
     }
-    table.record({
+    const record = table.record({
       kind: "/configuration",
       detail: `${reading.endPoints.size} end points, ${services} services`,
       status: 200,
       answer: UPDATED,
       tokenSubject,
     });
+    this.#hooks.configured?.(record);
     return text(200, UPDATED);
   }
 

@@ -165,6 +165,7 @@ export class StandInAsabru implements AsyncDisposable {
   readonly #malformedReasons: string[] = [];
   readonly #remotePorts = new Set<number>();
   readonly #listeners = new Set<(request: StandInRequest) => void>();
+  readonly #pushListeners = new Set<(record: StandInHistoryRecord) => void>();
   readonly #options: StandInAsabruOptions;
   /** Deployed: the control API's semantics. */
   readonly #deployed: DeployedControlApi | undefined;
@@ -206,6 +207,15 @@ export class StandInAsabru implements AsyncDisposable {
             remotePort: request.remotePort,
             halfClosed: request.halfClosed,
           }),
+        configured: (record) => {
+          for (const listener of [...this.#pushListeners]) {
+            try {
+              listener(record);
+            } catch (error) {
+              reportError(error);
+            }
+          }
+        },
       }, options)
       : undefined;
   }
@@ -417,6 +427,16 @@ export class StandInAsabru implements AsyncDisposable {
   onRequest(listener: (request: StandInRequest) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Deployed: calls `listener` for every `/configuration` push that replaced the lists, once
+   * applied and before it is answered (so a restart from the listener lands between the push
+   * and its answer). Returns a function that removes the listener.
+   */
+  onPush(listener: (record: StandInHistoryRecord) => void): () => void {
+    this.#pushListeners.add(listener);
+    return () => this.#pushListeners.delete(listener);
   }
 
   /**

@@ -382,3 +382,20 @@ Deno.test("deployed: users added at run time log in; the history names each requ
   );
   assertEquals(proxy.auth.logins, 3);
 });
+
+Deno.test("deployed: onPush reports a /configuration push once applied, before its answer", async () => {
+  await using proxy = await StandInAsabru.start({
+    behaviour: "deployed",
+    config: asabruConfigXml({ a: [] }),
+    firstByteMs: SHARED_PROCESS_MS,
+  });
+  const seen: [string, number][] = [];
+  const stop = proxy.onPush((record) => seen.push([record.detail, proxy.list("a").length]));
+  const body = asabruConfigXml({ a: [{ service: "s", host: "h", port: 1 }] });
+  await rawExchange(proxy.port, rawPost("/configuration", body), { halfClose: true });
+  // Not reported: a body it cannot parse (nothing replaced).
+  await rawExchange(proxy.port, rawPost("/configuration", "<oops"), { halfClose: true });
+  stop();
+  await rawExchange(proxy.port, rawPost("/configuration", body), { halfClose: true });
+  assertEquals(seen, [["1 end points, 1 services", 1]]);
+});
