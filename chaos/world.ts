@@ -16,6 +16,7 @@ import { type ExitStatus, stopProgram } from "./stop_program.ts";
 import type { History } from "./history.ts";
 import { type MonitorLogin, MonitorSlot } from "./monitor_slot.ts";
 import { chaosConfigXml } from "./whole_state.ts";
+import { bounded } from "./bounded.ts";
 
 /** The root every program works under. */
 export const ROOT = "/cluster1";
@@ -35,6 +36,8 @@ export const BLACKHOLE_MIN_MS = SESSION_TIMEOUT_MS + 1500;
 export const BLACKHOLE_MAX_MS = SESSION_TIMEOUT_MS + 3000;
 
 const START_TIMEOUT_MS = 30_000;
+/** How long one part (a slot's processes, the ensemble, a server) may take to close. */
+const PART_CLOSE_BOUND_MS = 30_000;
 const REGISTERED_TIMEOUT_MS = 15_000;
 
 /** Where a member is. At most one is down at a time, except during a short quorum loss. */
@@ -191,8 +194,12 @@ export class ChaosWorld implements AsyncDisposable {
     history: History,
   ): Promise<ChaosWorld> {
     await using cleanup = new AsyncDisposableStack();
+    // Each part's close is bounded: one that hangs must not keep the others (ZooKeeper's JVMs,
+    // child processes) running after the run.
+    const closeLater = (what: string, close: () => Promise<unknown>) =>
+      cleanup.defer(() => bounded(close(), PART_CLOSE_BOUND_MS, `closing ${what}`).then(() => {}));
     const ensemble = await LocalEnsemble.start(3);
-    cleanup.defer(() => ensemble.close());
+    closeLater("the ZooKeeper ensemble", () => ensemble.close());
     history.record("note", "world.ensemble", ensemble.connectionString);
 
     const driver = ZkSession.open({
@@ -200,7 +207,7 @@ export class ChaosWorld implements AsyncDisposable {
       sessionTimeoutMs: 4000,
       requestTimeoutMs: 3000,
     });
-    cleanup.defer(() => driver.close());
+    closeLater("the driver's session", () => driver.close());
     await driver.waitUntilConnected({ timeoutMs: START_TIMEOUT_MS });
     for (const endPoint of [...KNOWN_END_POINTS, UNKNOWN_END_POINT]) {
       await driver.ensurePath(`${ROOT}/${endPoint}`);
@@ -216,11 +223,11 @@ export class ChaosWorld implements AsyncDisposable {
       slowMs: 200,
       ...(config ? { config, users: {} } : {}),
     });
-    cleanup.defer(() => standIn.close());
+    closeLater("the stand-in proxy", () => standIn.close());
     let wholeStateEnv = {};
     if (config) {
       const directory = await Deno.makeTempDir({ prefix: "zkcm-chaos-whole-state-" });
-      cleanup.defer(() => Deno.remove(directory, { recursive: true }));
+      closeLater("the template's directory", () => Deno.remove(directory, { recursive: true }));
       const template = `${directory}/asabru-config.xml`;
       await Deno.writeTextFile(template, config);
       wholeStateEnv = { ASABRU_CONFIG_TEMPLATE: template };
@@ -237,7 +244,7 @@ export class ChaosWorld implements AsyncDisposable {
       const proxies: FaultProxy[] = [];
       for (const member of ensemble.members) {
         const proxy = await FaultProxy.start({ hostname: "127.0.0.1", port: member.port });
-        cleanup.defer(() => proxy.close().catch(() => {}));
+        closeLater("a fault proxy", () => proxy.close().catch(() => {}));
         proxies.push(proxy);
       }
       return proxies;
@@ -259,7 +266,7 @@ export class ChaosWorld implements AsyncDisposable {
         history,
         login,
       );
-      cleanup.defer(() => slot.close());
+      closeLater(`monitor slot ${index}`, () => slot.close());
       monitors.push(slot);
     }
     // The first one leads; the others start together once it does, and stand by.
@@ -278,7 +285,7 @@ export class ChaosWorld implements AsyncDisposable {
     const slots: ClientSlot[] = [];
     for (let index = 0; index < options.clients; index++) {
       const slot = new ClientSlot(index, await proxiesFor(), history);
-      cleanup.defer(() => slot.close());
+      closeLater(`client slot ${index}`, () => slot.close());
       slots.push(slot);
     }
     const started = await Promise.all(slots.map((slot) => slot.start()));
@@ -298,7 +305,12 @@ export class ChaosWorld implements AsyncDisposable {
     });
   }
 
-  /** Stops every process and server this world started, in reverse order. */
+  /**
+   * Stops every process and server this world started, in reverse order; a part that does not
+   * close within its bound is left behind and the others are closed all the same.
+   *
+   * @throws {ChaosHangError} (or a `SuppressedError` holding several) naming what did not close
+   */
   close(): Promise<void> {
     return this.#cleanup.disposeAsync();
   }

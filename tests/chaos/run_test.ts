@@ -61,3 +61,35 @@ Deno.test("chaos, short, three monitors: one leader, fenced handovers, the proxy
   assert(/monitor sessions expired: [1-9]/.test(report), "a monitor's session expired");
   assert(/takeovers with a full resync: ([2-9]|\d\d)/.test(report), "two takeovers");
 });
+
+/**
+ * Whole-state delivery on the deployed-mode stand-in (chaos/whole_state.ts), 15 s of faults.
+ * Chosen because its draw puts the proxy in apply-then-hang and, meanwhile, restarts it right
+ * after it applied a push whose answer it holds back (the stand-in once deadlocked there and the
+ * heal waited forever: chaos seed 104), restarts it and expires the login tokens; the checker
+ * wants the table equal to ZooKeeper plus the template's static service, no slot duplicated at
+ * any moment, no crash a push caused, nothing pushed empty, no push out of its sender's term,
+ * and every wait of the heal within its bound.
+ */
+const WHOLE_STATE_SEED = 804;
+
+Deno.test("chaos, short, whole state on the deployed proxy: table = ZooKeeper + statics, never doubled", async () => {
+  const lines: string[] = [];
+  const result = await runChaos({
+    seed: WHOLE_STATE_SEED,
+    durationMs: 15_000,
+    clients: 2,
+    proxy: "deployed",
+    wholeState: true,
+    print: (line) => lines.push(line),
+  });
+  assert(result.passed, `the chaos run failed:\n${lines.join("\n")}`);
+  const report = lines.join("\n");
+  for (const kind of ["proxy.restart-empty", "proxy.expire-tokens"]) {
+    assert(new RegExp(`^  ${kind.replace(".", "\\.")} +[1-9]`, "m").test(report), `${kind} ran`);
+  }
+  assert(
+    /answered 401, an expired token/.test(report) && !/\(0 answered 401/.test(report),
+    "a push met an expired token",
+  );
+});
