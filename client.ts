@@ -4,18 +4,14 @@
  *
  * @module
  */
-import {
-  ClientExit,
-  configureLogging,
-  exitIfStatusPortTaken,
-  exitOnListenFailure,
-  exitOnSecondSignal,
-  ignoreDebugSignal,
-  loadClientConfig,
-  printLines,
-  startClient,
-  warnDebugSignalNotIgnored,
-} from "./mod.ts";
+// From the modules themselves rather than mod.ts, which also holds the monitor's parts: the
+// client loads only what it runs (every module costs resident memory).
+import { ClientExit, loadClientConfig } from "./src/client/config.ts";
+import { configureLogging } from "./src/shared/logging.ts";
+import { exitIfStatusPortTaken, exitOnListenFailure } from "./src/shared/status_port.ts";
+import { exitOnSecondSignal, printLines } from "./src/shared/process.ts";
+import { ignoreDebugSignal, warnDebugSignalNotIgnored } from "./src/shared/debug_signal.ts";
+import { startClient } from "./src/client/app.ts";
 import { getLogger } from "@logtape/logtape";
 
 // First of all: the shorter SIGUSR1 keeps its default action or the runtime's inspector, the

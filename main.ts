@@ -4,7 +4,9 @@
  *
  * @module
  */
-import { printLines, resolveMode } from "./mod.ts";
+// Not from mod.ts: that would load both programs' modules whichever runs.
+import { printLines } from "./src/shared/process.ts";
+import { resolveMode } from "./src/shared/mode.ts";
 
 const resolved = resolveMode(Deno.env.get("MODE"));
 if ("error" in resolved) {

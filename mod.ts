@@ -34,6 +34,7 @@ export * from "./src/asabru/sender.ts";
 export * from "./src/monitor/delivery/decide.ts";
 export * from "./src/monitor/delivery/proxy_queue.ts";
 export * from "./src/asabru/config_template.ts";
+export * from "./src/asabru/parse_config_template.ts";
 export * from "./src/asabru/config_document.ts";
 export * from "./src/monitor/delivery/whole_state_plan.ts";
 export * from "./src/monitor/delivery/whole_state_pusher.ts";

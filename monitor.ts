@@ -4,29 +4,23 @@
  *
  * @module
  */
-import {
-  configureLogging,
-  exitIfStatusPortTaken,
-  exitOnListenFailure,
-  exitOnSecondSignal,
-  ignoreDebugSignal,
-  loadMonitorConfig,
-  LocalZooKeeper,
-  MonitorExit,
-  printLines,
-  readStatusToken,
-  startMonitor,
-  StatusTokenFileError,
-  warnDebugSignalNotIgnored,
-  ZooKeeperNotInstalledError,
-} from "./mod.ts";
+// From the modules themselves rather than mod.ts, which also holds the client's parts: the
+// monitor loads only what it runs (every module costs resident memory; see bench/README.md).
+import { configureLogging } from "./src/shared/logging.ts";
+import { exitIfStatusPortTaken, exitOnListenFailure } from "./src/shared/status_port.ts";
+import { exitOnSecondSignal, printLines } from "./src/shared/process.ts";
+import { ignoreDebugSignal, warnDebugSignalNotIgnored } from "./src/shared/debug_signal.ts";
+import { loadMonitorConfig, MonitorExit } from "./src/monitor/config.ts";
+import type { LocalZooKeeper } from "./src/dev/local_zookeeper.ts";
+import { readStatusToken, StatusTokenFileError } from "./src/monitor/operator_auth.ts";
+import { startMonitor } from "./src/monitor/app.ts";
 import { getLogger } from "@logtape/logtape";
 
 // First of all: the shorter SIGUSR1 keeps its default action or the runtime's inspector, the
 // better (src/shared/debug_signal.ts); its warning, if any, once logging is set up.
 const debugSignalProblem = ignoreDebugSignal();
 
-const loaded = loadMonitorConfig(Deno.args, Deno.env);
+const loaded = await loadMonitorConfig(Deno.args, Deno.env);
 if (loaded.kind === "help") {
   printLines(Deno.stdout, [loaded.text]);
   Deno.exit(MonitorExit.OK);
@@ -68,6 +62,9 @@ Deno.addSignalListener("SIGHUP", () => app.then((started) => started?.resync("SI
 Deno.addSignalListener("SIGUSR2", () => log.info("SIGUSR2 ignored"));
 
 if (options.localZookeeper) {
+  const { LocalZooKeeper, ZooKeeperNotInstalledError } = await import(
+    "./src/dev/local_zookeeper.ts"
+  );
   localZooKeeper = LocalZooKeeper.start({ maxSessionTimeoutMs: 60_000 }).catch((error) => {
     const message = error instanceof ZooKeeperNotInstalledError ? error.message : String(error);
     printLines(Deno.stderr, [`zk-monitor: --local-zookeeper: ${message}`]);

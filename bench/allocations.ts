@@ -67,7 +67,11 @@ await post("HeapProfiler.startSampling", {
   includeObjectsCollectedByMajorGC: true,
   includeObjectsCollectedByMinorGC: true,
 });
-const app = await startMonitor({ ...parsed.value, rootNode: "/cluster1" });
+const app = await startMonitor({
+  ...parsed.value,
+  configTemplate: undefined,
+  rootNode: "/cluster1",
+});
 try {
   await receiver.until(() => receiver.adds >= services, 120_000, "every add");
 } finally {

@@ -4,6 +4,7 @@
  * Kazoo / Curator baselines the issue quotes) and writes every figure as JSON.
  *
  * Usage: deno run -A bench/main.ts [--quick] [--profile] [--only=latency,burst,growth,client]
+ * (`--help` lists every option)
  *
  * - `--quick`: a small version (under a minute); writes `bench/results/latest-quick.json`.
  * - `--proxy=deployed`: instead, the deployed proxy's set (`bench/deployed.ts`): per-request
@@ -102,7 +103,28 @@ function plan(args: readonly string[]): Plan {
 
 const resultsDirectory = new URL("./results/", import.meta.url);
 
+const HELP = `Usage: deno task bench [options]   (deno run -A bench/main.ts [options])
+
+End to end on loopback: a real ZooKeeper, the monitor and the client as processes, a stand-in
+proxy. Prints the figures beside the targets (issue 7's, issue 16's) and writes them as JSON.
+
+  --quick               a small version (under a minute): bench/results/latest-quick.json
+  --only=S,S            a subset of the scenarios (${SCENARIOS.join(", ")}): partial.json
+  --sizes=N,N           the growth series' sizes (100 to 100,000 services)
+  --whole-state         monitors push whole configurations (ASABRU_CONFIG_TEMPLATE)
+  --profile             monitors run with --cpu-prof: bench/results/profiles/
+  --monitor-flag=F      an extra deno run flag for every monitor (repeatable)
+  --proxy=deployed      the deployed proxy's set instead (--transport=auto|keep-alive|one-shot,
+                        --quick, --whole-state)
+  --help                this text
+
+bench/README.md says what each scenario times and how to read the figures.`;
+
 async function main(): Promise<number> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    printLines(Deno.stdout, [HELP]);
+    return 0;
+  }
   // The deployed proxy's benchmarks are their own set (issue 15): `--proxy=deployed [--quick]`.
   if (Deno.args.includes("--proxy=deployed")) {
     const transport = Deno.args.find((arg) => arg.startsWith("--transport="))?.slice(12) ?? "auto";

@@ -8,12 +8,12 @@
 
 const repository = new URL("../", import.meta.url);
 
-/** The `--allow-*`/`--deny-*` flags of a task in deno.json. */
+/** The `--allow-*`/`--deny-*` flags of a task in deno.json, and its `--v8-flags=`. */
 export async function taskPermissions(task: string): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", repository)));
   const command: string | undefined = config.tasks?.[task];
   if (!command) throw new Error(`deno.json has no task ${task}`);
-  return command.split(/\s+/).filter((word) => /^--(allow|deny)-/.test(word));
+  return command.split(/\s+/).filter((word) => /^--((allow|deny)-|v8-flags=)/.test(word));
 }
 
 /** Resident memory of a process, in bytes: now (`VmRSS`) and its peak so far (`VmHWM`). */

@@ -51,6 +51,7 @@ for (const count of sizes) {
   if (!parsed.ok || parsed.help) throw new Error(JSON.stringify(parsed));
   const app = await startMonitor({
     ...parsed.value,
+    configTemplate: undefined, // a template is parsed by loadMonitorConfig; none here
     zkHost: zk.connectionString,
     proxyUrls: [receiver.url, downProxy],
     proxyTimeout: 2000,

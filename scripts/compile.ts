@@ -27,8 +27,9 @@ export async function compileCommands(): Promise<
 > {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
   return TARGETS.map((target) => {
+    // The permissions, and the V8 flags (a runtime setting `deno compile` keeps too).
     const permissions = (config.tasks[target.task] as string).split(/\s+/)
-      .filter((word) => /^--(allow|deny)-/.test(word));
+      .filter((word) => /^--((allow|deny)-|v8-flags=)/.test(word));
     return {
       output: target.output,
       entry: target.entry,

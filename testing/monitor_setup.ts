@@ -23,6 +23,7 @@ export function monitorTestOptions(
   if (!parsed.ok || parsed.help) throw new Error(JSON.stringify(parsed));
   return {
     ...parsed.value,
+    configTemplate: undefined, // a template is parsed by loadMonitorConfig; none here
     sessionTimeoutMs: 2000,
     // Generous: on a loaded machine a timed-out request is (rightly) followed by delete + add,
     // which would blur the exact request counts the tests check.

@@ -12,12 +12,12 @@ import { withTimeout } from "./wait.ts";
 
 const root = new URL("../", import.meta.url);
 
-/** The `deno run` flags of a task in deno.json, e.g. `["--allow-net", ...]` for "client". */
+/** The `deno run` flags of a task in deno.json (permissions, `--v8-flags=`), e.g. `["--allow-net", ...]`. */
 export async function taskPermissions(task: string): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
   const command: string | undefined = config.tasks?.[task];
   if (!command) throw new Error(`deno.json has no task ${task}`);
-  return command.split(/\s+/).filter((word) => /^--(allow|deny)-/.test(word));
+  return command.split(/\s+/).filter((word) => /^--((allow|deny)-|v8-flags=)/.test(word));
 }
 
 /** How a program is started: `deno run` with its task's permissions, or `deno task`. */

@@ -1,13 +1,9 @@
 /**
  * The deployed proxy's own `config.xml`, read as the template of whole-state delivery
- * (`POST /configuration`): parsed with a real XML parser, validated once at start, and asked what
- * it holds (its end points and their static services).
- *
- * Validation refuses what would make a pushed document crash the proxy or be ambiguous: a file
- * that is not well-formed XML, no `<protocol-server-config>`, no `<END_POINT>`, an end point
- * without a name or `<SERVICES>`, two end points of one name, a static service that is not a
- * sendable `name` + `HOST` + `PORT`. Each is one line naming what is wrong ({@link
- * ConfigTemplateError}).
+ * (`POST /configuration`): what a parsed template holds (its end points and their static
+ * services), and which services it refuses. Parsing (with a real XML parser, validated once at
+ * start) is {@link parseConfigTemplate} in `parse_config_template.ts`, apart so that a monitor
+ * without a template never loads the XML DOM (it adds megabytes to the idle process).
  *
  * @example
  * ```ts
@@ -18,9 +14,7 @@
  *
  * @module
  */
-import type { Element } from "@xmldom/xmldom";
-import { childElements, elementsByTag, parseXmlStrictly } from "./_xml_dom.ts";
-import { type ServiceRef, validateServiceRef } from "./wire.ts";
+import type { ServiceRef } from "./wire.ts";
 
 /** One service of an end point's list: what a `<SERVICE>` element carries. */
 export interface ServiceEntry {
@@ -78,70 +72,4 @@ export function templateRefusal(template: ConfigTemplate, ref: ServiceRef): stri
       `${JSON.stringify(ref.service)} under ${JSON.stringify(ref.endPoint)}`;
   }
   return undefined;
-}
-
-/**
- * Parses and validates a template.
- *
- * @throws {ConfigTemplateError} naming the first thing wrong.
- */
-export function parseConfigTemplate(text: string): ConfigTemplate {
-  const parsed = parseXmlStrictly(text);
-  if ("problem" in parsed) throw new ConfigTemplateError(parsed.problem);
-  const root = parsed.document.documentElement;
-  if (!root) throw new ConfigTemplateError("no root element");
-  if (elementsByTag(root, TemplateTags.protocolServerConfig).length === 0) {
-    throw new ConfigTemplateError(
-      `no <${TemplateTags.protocolServerConfig}> (the proxy crashes on a configuration without it)`,
-    );
-  }
-  const endPoints = elementsByTag(root, TemplateTags.endPoint);
-  if (endPoints.length === 0) throw new ConfigTemplateError(`no <${TemplateTags.endPoint}>`);
-  const byName = new Map<string, ServiceEntry[]>();
-  endPoints.forEach((element, index) => {
-    const name = element.getAttribute("name") ?? "";
-    const where = `<${TemplateTags.endPoint}> number ${index + 1}`;
-    if (name === "") throw new ConfigTemplateError(`${where} has no name`);
-    if (byName.has(name)) {
-      throw new ConfigTemplateError(
-        `two <${TemplateTags.endPoint}>s named ${JSON.stringify(name)}`,
-      );
-    }
-    byName.set(name, readStaticServices(element, name));
-  });
-  return {
-    text,
-    endPointNames: [...byName.keys()],
-    staticServices: (endPoint) => byName.get(endPoint) ?? [],
-    hasEndPoint: (endPoint) => byName.has(endPoint),
-  };
-}
-
-function readStaticServices(endPoint: Element, name: string): ServiceEntry[] {
-  const where = `<${TemplateTags.endPoint} name=${JSON.stringify(name)}>`;
-  const lists = childElements(endPoint, TemplateTags.services);
-  if (lists.length !== 1) {
-    throw new ConfigTemplateError(
-      `${where} has ${lists.length === 0 ? "no" : "more than one"} <${TemplateTags.services}>`,
-    );
-  }
-  return childElements(lists[0], TemplateTags.service).map((element, index) => {
-    const entry = {
-      service: element.getAttribute("name") ?? "",
-      host: textOf(element, TemplateTags.host),
-      port: Number(textOf(element, TemplateTags.port) || NaN),
-    };
-    const problem = validateServiceRef({ endPoint: name, ...entry });
-    if (problem !== undefined) {
-      throw new ConfigTemplateError(
-        `${where}: <${TemplateTags.service}> number ${index + 1}: ${problem}`,
-      );
-    }
-    return entry;
-  });
-}
-
-function textOf(parent: Element, tag: string): string {
-  const [element] = childElements(parent, tag);
-  return element?.textContent?.trim() ?? "";
 }

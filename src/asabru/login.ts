@@ -2,15 +2,15 @@
  * The bearer token of one Asabru proxy: a static one (`ASABRU_API_TOKEN`), or one obtained from
  * `POST /auth/login` at the proxy's origin with `{"username", "password"}` (`ASABRU_USERNAME`,
  * `ASABRU_PASSWORD`), answered `{"token": "<JWT>"}`. A login token is reused until shortly before
- * its `exp` (read from the JWT's payload with `jose`'s `decodeJwt`: the monitor does not hold the
- * proxy's secret, so it decodes without verifying), and renewed then or after a 401.
+ * its `exp` (read from the JWT's payload with `jose`'s `decodeJwt`, imported at the first login,
+ * as only a monitor that logs in needs it: the monitor does not hold the proxy's secret, so it
+ * decodes without verifying), and renewed then or after a 401.
  *
  * What went wrong with the credentials is kept as one line ({@link ProxyCredentials.problem}) for
  * `/readyz`, the metrics and the log. The password is never logged nor put into a message.
  *
  * @module
  */
-import { decodeJwt } from "jose";
 import { getLogger } from "@logtape/logtape";
 import { OneShotClient } from "./one_shot.ts";
 import { Http1NoAnswerError } from "./_http1_wire.ts";
@@ -195,14 +195,15 @@ export class ProxyCredentials {
       this.#setProblem(problem);
       throw new AsabruLoginError(problem, true);
     }
+    const expiry = await expiryOf(token);
     this.#logins++;
     this.#token = token;
-    this.#renewAt = this.#renewTime(token);
+    this.#renewAt = this.#renewTime(expiry);
     this.#setProblem(undefined);
     log.info("logged in at {url} as {username}; token valid until {until}", {
       url: this.loginUrl,
       username: this.#username,
-      until: Number.isFinite(this.#renewAt) ? new Date(expiryOf(token)!).toISOString() : "(no exp)",
+      until: expiry === undefined ? "(no exp)" : new Date(expiry).toISOString(),
     });
     return token;
   }
@@ -246,8 +247,7 @@ export class ProxyCredentials {
   }
 
   /** When to renew: `RENEW_BEFORE_MS` before `exp`, or a tenth of a short token's life. */
-  #renewTime(token: string): number {
-    const exp = expiryOf(token);
+  #renewTime(exp: number | undefined): number {
     if (exp === undefined) return Infinity;
     const life = Math.max(0, exp - this.#now());
     return exp - Math.min(RENEW_BEFORE_MS, life * RENEW_SHARE);
@@ -261,7 +261,8 @@ export class ProxyCredentials {
 }
 
 /** The `exp` of a JWT in wall-clock ms, or `undefined` when it has none or is not a JWT. */
-function expiryOf(token: string): number | undefined {
+async function expiryOf(token: string): Promise<number | undefined> {
+  const { decodeJwt } = await import("jose");
   try {
     const { exp } = decodeJwt(token);
     return typeof exp === "number" ? exp * 1000 : undefined;

@@ -33,7 +33,7 @@ import type { MonitorOptions } from "./config.ts";
 import { redactUrl } from "./proxy_url.ts";
 import { watchChroot } from "../session/chroot_watch.ts";
 import { connectionChroot } from "../session/connection_string.ts";
-import { WholeStatePusher } from "./delivery/whole_state_pusher.ts";
+import type { WholeStatePusher } from "./delivery/whole_state_pusher.ts";
 import { type ConfigTemplate, templateRefusal } from "../asabru/config_template.ts";
 import { SessionStatusTracker } from "../session/status.ts";
 import { monitorStatus, reportedPusher } from "./status_report.ts";
@@ -65,6 +65,12 @@ export const DRY_RUN = "dry-run";
  * configuration per batch of changes (`/configuration`, with `ASABRU_CONFIG_TEMPLATE`).
  */
 export type ProxyDelivery = ProxyQueue | WholeStatePusher;
+
+/** Whole-state delivery's template, and its pusher's class (imported only when there is one). */
+interface WholeState {
+  template: ConfigTemplate;
+  Pusher: typeof WholeStatePusher;
+}
 
 /** A running monitor. */
 export interface MonitorApp {
@@ -128,8 +134,13 @@ export async function startMonitor(
     journal.record({ ...decision, proxy });
   const senders: AsabruSender[] = [];
   const template = options.configTemplate;
+  // Loaded only with a template: its XML DOM adds megabytes to the resident memory.
+  const wholeState: WholeState | undefined = template && {
+    template,
+    Pusher: (await import("./delivery/whole_state_pusher.ts")).WholeStatePusher,
+  };
   const queues: ProxyDelivery[] = options.proxyUrls.length === 0
-    ? [dryRunQueue(options, latency, mayDeliver, onDecision(DRY_RUN))]
+    ? [dryRunQueue(options, wholeState, latency, mayDeliver, onDecision(DRY_RUN))]
     : options.proxyUrls.map((url): ProxyDelivery => {
       // The name in logs, metrics and status pages: never with a password, however it came in.
       const proxy = redactUrl(url);
@@ -149,10 +160,10 @@ export async function startMonitor(
         onTextAnswers: template ? undefined : () => warnDeletesRemoveNothing(url, sender),
       });
       senders.push(sender);
-      if (template) {
-        return new WholeStatePusher({
+      if (wholeState) {
+        return new wholeState.Pusher({
           proxy,
-          template,
+          template: wholeState.template,
           push: (document) => sender.sendConfiguration(document),
           retryMaxMs: options.retryMax,
           mayDeliver,
@@ -341,7 +352,7 @@ export async function startMonitor(
   // A resync re-adds every service; where delete removes nothing, each one would get another
   // slot. Restart recovery re-fills such a proxy after a restart instead.
   const resyncAddsCopies = (index: number, queue: ProxyDelivery) =>
-    senders[index]?.answersInText === true && !(queue instanceof WholeStatePusher);
+    senders[index]?.answersInText === true && queue.delivery === "per request";
   const resync = (reason: string): ResyncResult => {
     log.info("full resync of every proxy ({reason})", { reason });
     const result: ResyncResult = { resynced: [], skipped: [] };
@@ -428,7 +439,7 @@ export async function startMonitor(
         invalid,
         withheld: guard.withheldDeletes(),
         queues: queues.map((queue) =>
-          queue instanceof WholeStatePusher ? reportedPusher(queue) : queue
+          queue.delivery === "whole state" ? reportedPusher(queue) : queue
         ),
         events: journal.recent(),
       }));
@@ -477,15 +488,16 @@ export async function startMonitor(
 /** Without a proxy: every operation is logged as what would have been sent, and succeeds. */
 function dryRunQueue(
   options: MonitorOptions,
+  wholeState: WholeState | undefined,
   latency: ReturnType<MetricsRegistry["histogram"]>,
   mayDeliver: () => boolean,
   onDecision: (decision: Parameters<DecisionJournal["record"]>[0]) => void,
 ): ProxyDelivery {
   const dryLog = getLogger(["zkcm", "dry-run"]);
-  if (options.configTemplate) {
-    return new WholeStatePusher({
+  if (wholeState) {
+    return new wholeState.Pusher({
       proxy: DRY_RUN,
-      template: options.configTemplate,
+      template: wholeState.template,
       push: (document) => {
         dryLog.info("would push a configuration of {bytes} characters", {
           bytes: document.length,
@@ -550,7 +562,7 @@ function wantedByTemplate(
 
 /** One proxy's delivery for `/v1/services`: its mode and state, alike for both modes. */
 function deliveryStatus(queue: ProxyDelivery) {
-  if (queue instanceof WholeStatePusher) return queue.status();
+  if (queue.delivery === "whole state") return queue.status();
   return { mode: "per request", pending: queue.pending(), unreachable: queue.unreachable };
 }
 

@@ -14,6 +14,7 @@ import {
   type EnvSource,
   IntegerSchema,
   NonEmptyStringSchema,
+  optionProblem,
   type OptionSpecs,
   type Parsed,
   parseOptions,
@@ -21,11 +22,7 @@ import {
 } from "../shared/options.ts";
 import { duplicateProxies, ProxyUrlSchema, redactUrl } from "./proxy_url.ts";
 import { validateZnodePath } from "../service/znode_path.ts";
-import {
-  type ConfigTemplate,
-  ConfigTemplateError,
-  parseConfigTemplate,
-} from "../asabru/config_template.ts";
+import { type ConfigTemplate, ConfigTemplateError } from "../asabru/config_template.ts";
 
 /** The monitor's exit codes (documented in `--help` and the README). */
 export const MonitorExit = {
@@ -57,17 +54,26 @@ const BearerTokenSchema: v.GenericSchema<string, string> = v.pipe(
   ),
 );
 
-/** A readable, valid proxy configuration file, parsed: the template of whole-state delivery. */
-const ConfigTemplateFileSchema: v.GenericSchema<string, ConfigTemplate> = v.pipe(
+/** A readable proxy configuration file as read: {@link loadMonitorConfig} parses it. */
+export interface ConfigTemplateFile {
+  path: string;
+  text: string;
+}
+
+/**
+ * A readable proxy configuration file, the template of whole-state delivery. Only read here: its
+ * XML parser (megabytes of resident memory) is loaded by {@link loadMonitorConfig}, and only when
+ * a template is given.
+ */
+const ConfigTemplateFileSchema: v.GenericSchema<string, ConfigTemplateFile> = v.pipe(
   v.string(),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
     try {
-      return parseConfigTemplate(Deno.readTextFileSync(dataset.value));
+      return { path: dataset.value, text: Deno.readTextFileSync(dataset.value) };
     } catch (error) {
-      const reason = error instanceof ConfigTemplateError
-        ? `is not a configuration to push: ${error.message}`
-        : `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
-      addIssue({ message: reason });
+      addIssue({
+        message: `cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+      });
       return NEVER;
     }
   }),
@@ -285,8 +291,10 @@ export const monitorOptions = {
   },
 } satisfies OptionSpecs;
 
-/** The parsed options. */
-export type MonitorOptions = Parsed<typeof monitorOptions>;
+/** The parsed options, the proxy's configuration template parsed too. */
+export type MonitorOptions = Omit<Parsed<typeof monitorOptions>, "configTemplate"> & {
+  configTemplate?: ConfigTemplate;
+};
 
 /** The outcome of {@link loadMonitorConfig}. */
 export type MonitorConfigResult =
@@ -307,12 +315,22 @@ export function monitorHelp(): string {
   });
 }
 
-/** Reads the monitor's options from flags and environment. */
-export function loadMonitorConfig(args: readonly string[], env: EnvSource): MonitorConfigResult {
+/**
+ * Reads the monitor's options from flags and environment. Asynchronous for one reason: a
+ * configuration template is parsed with an XML parser loaded only then (checked after the other
+ * options, so its problem comes alone).
+ */
+export async function loadMonitorConfig(
+  args: readonly string[],
+  env: EnvSource,
+): Promise<MonitorConfigResult> {
   const parsed = parseOptions(monitorOptions, args, env);
   if (!parsed.ok) return { kind: "invalid", problems: parsed.problems };
   if (parsed.help) return { kind: "help", text: monitorHelp() };
-  const options = parsed.value;
+  const { configTemplate: templateFile, ...given } = parsed.value;
+  const template = templateFile && await parseTemplateFile(templateFile);
+  if (typeof template === "string") return { kind: "invalid", problems: [template] };
+  const options: MonitorOptions = { ...given, configTemplate: template };
   const loginProblem = proxyLoginProblem(options);
   if (loginProblem) return { kind: "invalid", problems: [loginProblem] };
   const zkHostGiven = args.some((arg) => arg === "--zk-host" || arg.startsWith("--zk-host=")) ||
@@ -333,6 +351,21 @@ export function loadMonitorConfig(args: readonly string[], env: EnvSource): Moni
   ];
   if (problems.length > 0) return { kind: "invalid", problems };
   return { kind: "run", options };
+}
+
+/** The template `file` holds, or the one line saying why it is not a configuration to push. */
+async function parseTemplateFile(file: ConfigTemplateFile): Promise<ConfigTemplate | string> {
+  const { parseConfigTemplate } = await import("../asabru/parse_config_template.ts");
+  try {
+    return parseConfigTemplate(file.text);
+  } catch (error) {
+    if (!(error instanceof ConfigTemplateError)) throw error;
+    return optionProblem(
+      monitorOptions.configTemplate,
+      file.path,
+      `is not a configuration to push: ${error.message}`,
+    );
+  }
 }
 
 /**

@@ -36,6 +36,7 @@ import {
 } from "../zookeeper/mod.ts";
 import { KeyedSerial } from "./keyed_serial.ts";
 import { Limiter } from "./_limiter.ts";
+import { ReadBatcher } from "./_read_batcher.ts";
 import { eventNotAboutRoot, inBatches, type RootStat } from "./_recursive_watch.ts";
 
 /** Reads in flight at most, however large the tree. */
@@ -123,6 +124,8 @@ export class TreeMirror {
   readonly #tree = new Map<string, Map<string, MirroredService>>();
   readonly #serial = new KeyedSerial();
   readonly #reads = new Limiter(READS_IN_FLIGHT);
+  /** The reads events ask for, gathered into `multiRead` batches (recursive-watch mode). */
+  readonly #eventReads: ReadBatcher;
   /** Watches set and not fired yet, by `kind:path`, valid in `#watchSession` only. */
   #armed = new Set<string>();
   #watchSession = 0n;
@@ -162,6 +165,12 @@ export class TreeMirror {
     this.#onChange = options.onChange;
     this.#onSynced = options.onSynced;
     if (options.watchMode === "oneShotWatches") this.#watchMode = "oneShotWatches";
+    const session = options.session;
+    // Batched only once the server is known to answer multiRead (a probe may still be running).
+    this.#eventReads = new ReadBatcher({
+      getData: (path) => session.getData(path),
+      multiRead: (ops) => session.multiRead(ops),
+    }, () => this.#watchMode === "recursiveWatch" ? this.#batchSize : 1);
   }
 
   /** How the mirror watches the tree (see {@link MirrorWatchMode}). */
@@ -381,7 +390,7 @@ export class TreeMirror {
     const path = childPath(childPath(this.#root, endPoint), service);
     let read;
     try {
-      read = await this.#reads.run(() => this.#session.getData(path));
+      read = await this.#reads.run(() => this.#eventReads.getData(path));
     } catch (error) {
       if (!(error instanceof ZkNoNodeError)) throw error;
       return this.#remove(endPoint, service);

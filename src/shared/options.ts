@@ -167,7 +167,7 @@ export function parseOptions<S extends OptionSpecs>(
       if (result.success) {
         outputs.push(result.output);
       } else {
-        problems.push(oneLine(`${labelOf(spec)}: ${describeIssue(spec, raw, result.issues[0])}`));
+        problems.push(optionProblem(spec, raw, result.issues[0].message));
       }
     }
     value[key] = spec.repeatable ? outputs : outputs[0];
@@ -353,12 +353,17 @@ function labelOf(spec: OptionSpec<unknown>): string {
   return spec.env === undefined ? `--${spec.flag}` : `--${spec.flag} (${spec.env})`;
 }
 
-function describeIssue(
-  spec: OptionSpec<unknown>,
-  raw: string,
-  issue: v.BaseIssue<unknown>,
-): string {
-  let message = issue.message;
+/**
+ * The one line {@link parseOptions} gives for a value its schema refused (`--flag (ENV): "raw"
+ * is not ...`), also for a check made after it: an asynchronous one, such as the proxy's
+ * configuration template (its XML parser is loaded only when one is given).
+ */
+export function optionProblem(spec: OptionSpec<unknown>, raw: string, message: string): string {
+  return oneLine(`${labelOf(spec)}: ${describeIssue(spec, raw, message)}`);
+}
+
+function describeIssue(spec: OptionSpec<unknown>, raw: string, issueMessage: string): string {
+  let message = issueMessage;
   let subject = quote(spec.show ? spec.show(raw) : raw);
   if (spec.secret) {
     subject = "value (hidden)";

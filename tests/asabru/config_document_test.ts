@@ -5,11 +5,8 @@
  * refusing what would crash the proxy.
  */
 import { DOMParser } from "@xmldom/xmldom";
-import {
-  ConfigTemplateError,
-  parseConfigTemplate,
-  templateRefusal,
-} from "../../src/asabru/config_template.ts";
+import { ConfigTemplateError, templateRefusal } from "../../src/asabru/config_template.ts";
+import { parseConfigTemplate } from "../../src/asabru/parse_config_template.ts";
 import {
   ConfigDocument,
   renderConfiguration,

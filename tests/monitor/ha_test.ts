@@ -267,6 +267,7 @@ Deno.test("the mass-delete guard holds deletes of half an end point at once", as
   if (!parsed.ok || parsed.help) throw new Error("options");
   const options: MonitorOptions = {
     ...parsed.value,
+    configTemplate: undefined, // a template is parsed by loadMonitorConfig; none here
     massDeleteGuard: true,
     massDeleteLimbo: 1500,
     proxyTimeout: 5000,

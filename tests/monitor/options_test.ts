@@ -41,7 +41,12 @@ async function withMonitor(
   );
   if (!parsed.ok || parsed.help) throw new Error(JSON.stringify(parsed));
   // Port 0 (any free port) is not a valid STATUS_PORT for users, only here.
-  const app = await startMonitor({ ...parsed.value, statusPort: 0, statusHost: "127.0.0.1" });
+  const app = await startMonitor({
+    ...parsed.value,
+    configTemplate: undefined, // a template is parsed by loadMonitorConfig; none here
+    statusPort: 0,
+    statusHost: "127.0.0.1",
+  });
   try {
     await body(app, (path, init) => fetch(`http://127.0.0.1:${app.statusPort}${path}`, init));
   } finally {

@@ -12,7 +12,7 @@ import {
   reportedPusher,
 } from "../../src/monitor/status_report.ts";
 import { WholeStatePusher } from "../../src/monitor/delivery/whole_state_pusher.ts";
-import { parseConfigTemplate } from "../../src/asabru/config_template.ts";
+import { parseConfigTemplate } from "../../src/asabru/parse_config_template.ts";
 import type { MirroredService } from "../../src/monitor/tree_mirror.ts";
 import { toWanted } from "../../src/monitor/wanted_service.ts";
 import { assert, assertEquals } from "../../testing/assert.ts";

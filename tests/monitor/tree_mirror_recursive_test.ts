@@ -121,6 +121,43 @@ Deno.test("recursive watch: no standard watch; an add or a data change is one ge
   }
 });
 
+Deno.test("recursive watch: services created together are read in multiRead batches, not a getData each", async () => {
+  await using zooKeeper = await proxiedSessions({});
+  const { proxy, writer, session } = zooKeeper;
+  await writer.ensurePath("/cluster1/ep1");
+  const { mirror, changes } = mirrorOf(session);
+  try {
+    mirror.start();
+    await waitFor(() => mirror.synced, 5000, "synced");
+    const count = (opcode: number) => proxy.requestsByOpcode.get(opcode) ?? 0;
+    const before = { getData: count(GET_DATA), multiRead: count(Opcode.multiRead) };
+    const services = Array.from({ length: 60 }, (_, i) => `s${String(i).padStart(2, "0")}`);
+    // One transaction: the 60 creation events leave the server together.
+    await writer.multi(services.map((service, i) => ({
+      op: "create" as const,
+      path: `/cluster1/ep1/${service}`,
+      data: text.encode(`h${i}:1`),
+    })));
+    await waitFor(() => changes.length === 60, 10_000, "60 services");
+    await mirror.settled();
+    assertEquals(
+      changes.toSorted(),
+      services.map((service, i) => `set ep1/${service}=h${i}:1`).toSorted(),
+    );
+    const reads = {
+      getData: count(GET_DATA) - before.getData,
+      multiRead: count(Opcode.multiRead) - before.multiRead,
+    };
+    assert(reads.multiRead >= 1, `a multiRead carried the reads: ${JSON.stringify(reads)}`);
+    assert(
+      reads.getData + reads.multiRead <= 30,
+      `60 creations read in at most 30 requests: ${JSON.stringify(reads)}`,
+    );
+  } finally {
+    await mirror.stop();
+  }
+});
+
 Deno.test("recursive watch: changes missed while disconnected are read after the reconnection, a node re-created meanwhile included", async () => {
   await using zk = await LocalZooKeeper.start();
   await using faults = await FaultProxy.start({ hostname: "127.0.0.1", port: zk.port });

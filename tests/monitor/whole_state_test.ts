@@ -7,7 +7,7 @@
  */
 import { type MonitorApp, type MonitorOptions, startMonitor } from "../../mod.ts";
 import { LocalZooKeeper } from "../../src/dev/local_zookeeper.ts";
-import { parseConfigTemplate } from "../../src/asabru/config_template.ts";
+import { parseConfigTemplate } from "../../src/asabru/parse_config_template.ts";
 import { WholeStatePusher } from "../../src/monitor/delivery/whole_state_pusher.ts";
 import { StandInAsabru, type StandInAsabruOptions } from "../../testing/stand_in_asabru.ts";
 import { asabruConfigXml } from "../../testing/asabru_config.ts";

@@ -12,12 +12,12 @@ import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
 
 const SERVICE = "/cluster1/ch_http_node1/ch_http_service2";
 
-function monitorProblems(env: Record<string, string>): string[] {
-  const loaded = loadMonitorConfig([], new Map(Object.entries(env)));
+async function monitorProblems(env: Record<string, string>): Promise<string[]> {
+  const loaded = await loadMonitorConfig([], new Map(Object.entries(env)));
   return loaded.kind === "invalid" ? loaded.problems : [];
 }
 
-Deno.test("the same proxy twice is refused, however it is spelt", () => {
+Deno.test("the same proxy twice is refused, however it is spelt", async () => {
   const spellings = [
     "http://p:8080/updateService,http://p:8080/updateService",
     "http://p:8080/updateService,http://p:8080/updateService/",
@@ -25,7 +25,7 @@ Deno.test("the same proxy twice is refused, however it is spelt", () => {
     "https://proxy:443/u,https://Proxy/u//",
   ];
   for (const urls of spellings) {
-    const problems = monitorProblems({ ASABRU_API_URL: urls });
+    const problems = await monitorProblems({ ASABRU_API_URL: urls });
     assertEquals(problems.length, 1, urls);
     assertMatch(
       problems[0],
@@ -42,12 +42,12 @@ Deno.test("the same proxy twice is refused, however it is spelt", () => {
       "http://p/u,https://p/u",
     ]
   ) {
-    assertEquals(monitorProblems({ ASABRU_API_URL: urls }), [], urls);
+    assertEquals(await monitorProblems({ ASABRU_API_URL: urls }), [], urls);
   }
 });
 
-Deno.test("credentials in the proxy URL are refused, and the password is never echoed", () => {
-  const problems = monitorProblems({
+Deno.test("credentials in the proxy URL are refused, and the password is never echoed", async () => {
+  const problems = await monitorProblems({
     ASABRU_API_URL: "http://ops:s3cret-pw@p:8080/updateService,http://ops:s3cret-pw@p:8080/u/",
   });
   assertEquals(problems.length, 2);
@@ -56,12 +56,18 @@ Deno.test("credentials in the proxy URL are refused, and the password is never e
     assertMatch(line, /"http:\/\/ops:\*\*\*@p:8080\/.*" carries credentials/);
     assertMatch(line, /ASABRU_USERNAME and ASABRU_PASSWORD.*ASABRU_API_TOKEN/);
   }
-  assertMatch(monitorProblems({ ASABRU_API_URL: "http://ops@p/u" })[0], /carries credentials/);
+  assertMatch(
+    (await monitorProblems({ ASABRU_API_URL: "http://ops@p/u" }))[0],
+    /carries credentials/,
+  );
 });
 
-Deno.test("an election path inside the watched root (or around it) is refused", () => {
+Deno.test("an election path inside the watched root (or around it) is refused", async () => {
   for (const electionPath of ["/cluster1/election", "/cluster1", "/"]) {
-    const problems = monitorProblems({ ZK_ROOT_NODE: "/cluster1", ZK_ELECTION_PATH: electionPath });
+    const problems = await monitorProblems({
+      ZK_ROOT_NODE: "/cluster1",
+      ZK_ELECTION_PATH: electionPath,
+    });
     if (electionPath === "/") {
       assertMatch(problems[0], /--election-path \(ZK_ELECTION_PATH\): .*is not a znode path/);
       continue;
@@ -70,18 +76,21 @@ Deno.test("an election path inside the watched root (or around it) is refused", 
     assertMatch(problems[0], /^--election-path \(ZK_ELECTION_PATH\): .*(inside|contains)/);
   }
   assertMatch(
-    monitorProblems({ ZK_ROOT_NODE: "/a/cluster1", ZK_ELECTION_PATH: "/a" })[0],
+    (await monitorProblems({ ZK_ROOT_NODE: "/a/cluster1", ZK_ELECTION_PATH: "/a" }))[0],
     /contains the watched root/,
   );
   assertEquals(
-    monitorProblems({ ZK_ROOT_NODE: "/cluster1", ZK_ELECTION_PATH: "/cluster1-election" }),
+    await monitorProblems({ ZK_ROOT_NODE: "/cluster1", ZK_ELECTION_PATH: "/cluster1-election" }),
     [],
   );
-  assertEquals(monitorProblems({ ZK_ROOT_NODE: "/cluster1", ZK_ELECTION_PATH: "/cluster10" }), []);
+  assertEquals(
+    await monitorProblems({ ZK_ROOT_NODE: "/cluster1", ZK_ELECTION_PATH: "/cluster10" }),
+    [],
+  );
 });
 
-Deno.test("LOG_LEVEL in any case; ZK_AUTH says what is wrong; ZK_SESSION_TIMEOUT has a floor", () => {
-  const loaded = loadMonitorConfig([], new Map([["LOG_LEVEL", "DEBUG"]]));
+Deno.test("LOG_LEVEL in any case; ZK_AUTH says what is wrong; ZK_SESSION_TIMEOUT has a floor", async () => {
+  const loaded = await loadMonitorConfig([], new Map([["LOG_LEVEL", "DEBUG"]]));
   assertEquals(loaded.kind === "run" && loaded.options.logLevel, "debug");
   const auth: [string, RegExp][] = [
     [":", /the user before ':' is empty/],
@@ -90,16 +99,16 @@ Deno.test("LOG_LEVEL in any case; ZK_AUTH says what is wrong; ZK_SESSION_TIMEOUT
     ["us er:pw", /contains whitespace/],
   ];
   for (const [value, reason] of auth) {
-    const [line] = monitorProblems({ ZK_AUTH: value });
+    const [line] = await monitorProblems({ ZK_AUTH: value });
     assertMatch(line, /^--zk-auth \(ZK_AUTH\): value \(hidden\) is not user:password: /);
     assertMatch(line, reason);
   }
-  assertEquals(monitorProblems({ ZK_AUTH: "user:pa:ss" }), []);
+  assertEquals(await monitorProblems({ ZK_AUTH: "user:pa:ss" }), []);
   for (const value of ["1ms", "999ms", "0.5s"]) {
-    const [line] = monitorProblems({ ZK_SESSION_TIMEOUT: value });
+    const [line] = await monitorProblems({ ZK_SESSION_TIMEOUT: value });
     assertMatch(line, /^--session-timeout \(ZK_SESSION_TIMEOUT\): ".*" is below 1s: /);
   }
-  assertEquals(monitorProblems({ ZK_SESSION_TIMEOUT: "1s" }), []);
+  assertEquals(await monitorProblems({ ZK_SESSION_TIMEOUT: "1s" }), []);
 });
 
 Deno.test("refused at start: one line, exit 2 (1 for a port taken), no connection to ZooKeeper", async (t) => {

@@ -38,7 +38,7 @@ Deno.test("TLS mistakes: one line each, naming the option", async () => {
       ],
     },
   );
-  const config = loadMonitorConfig([], new Map([["ZK_TLS_KEY", certs.clientKey]]));
+  const config = await loadMonitorConfig([], new Map([["ZK_TLS_KEY", certs.clientKey]]));
   assertEquals(config, {
     kind: "invalid",
     problems: ["--zk-tls-key (ZK_TLS_KEY): given without --zk-tls-cert (ZK_TLS_CERT)"],

@@ -40,6 +40,7 @@ function options(zkHost: string, proxy: StandInAsabru): MonitorOptions {
   if (!parsed.ok || parsed.help) throw new Error(JSON.stringify(parsed));
   return {
     ...parsed.value,
+    configTemplate: undefined, // a template is parsed by loadMonitorConfig; none here
     sessionTimeoutMs: 2000,
     proxyTimeout: 2000,
     retryMax: 500,

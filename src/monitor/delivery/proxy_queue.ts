@@ -158,6 +158,8 @@ interface BulkWork {
 
 /** The delivery queue of one proxy. */
 export class ProxyQueue {
+  /** How it delivers (tells it from a whole-state pusher without importing either class). */
+  readonly delivery = "per request";
   readonly proxy: string;
   readonly counters: QueueCounters = {
     sent: { add: 0, delete: 0 },

@@ -115,6 +115,8 @@ export interface PusherStatus {
 
 /** Whole-state delivery to one proxy. See the module doc. */
 export class WholeStatePusher {
+  /** How it delivers (tells it from a {@link ProxyQueue} without importing either class). */
+  readonly delivery = "whole state";
   readonly proxy: string;
   readonly counters: PusherCounters = {
     sent: { configuration: 0 },

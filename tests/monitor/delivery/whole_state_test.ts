@@ -5,7 +5,7 @@
  * ZooKeeper and the deployed-mode stand-in is tested in `monitor_whole_state_test.ts`.
  */
 import { DOMParser } from "@xmldom/xmldom";
-import { parseConfigTemplate } from "../../../src/asabru/config_template.ts";
+import { parseConfigTemplate } from "../../../src/asabru/parse_config_template.ts";
 import type { DeliveryOutcome } from "../../../src/asabru/sender.ts";
 import type { Wanted } from "../../../src/monitor/delivery/decide.ts";
 import { nextPush } from "../../../src/monitor/delivery/push_schedule.ts";
