@@ -19,6 +19,7 @@ import { Schedule } from "./schedule.ts";
 import { bounded, ChaosHangError } from "./bounded.ts";
 import { emptyEndPointWarnings, mayBeEmpty, wholeStateDifference } from "./whole_state.ts";
 import { fencing, fleetReport, settleLeaders, stopMonitors } from "./fleet_checks.ts";
+import { mirrorWatchModes, watchModeFailures, watchModeLine } from "./watch_modes.ts";
 import {
   ChaosWorld,
   KNOWN_END_POINTS,
@@ -191,6 +192,11 @@ async function runInWorld(
   const unclean = await bounded(stopMonitors(world), STOP_BOUND_MS, "stopping the monitors")
     .catch((error) => hung(error, hangs, []));
   const fenced = fencing(world);
+  const watchModes = mirrorWatchModes(
+    world.monitors.flatMap((slot) =>
+      slot.processes.map(({ sender, program }) => ({ sender, lines: program.lines }))
+    ),
+  );
 
   const failures: string[] = hangs.map((hang) => `the harness hung: ${hang.message}`);
   if (convergence.convergedAt === undefined) {
@@ -218,6 +224,7 @@ async function runInWorld(
   if (fenced.count > 0) {
     failures.push(`${fenced.count} requests broke the fencing rules (see "fencing:" above)`);
   }
+  failures.push(...watchModeFailures(watchModes));
 
   const requests = standIn.requests;
   const count = (predicate: (r: (typeof requests)[number]) => boolean) =>
@@ -315,6 +322,7 @@ async function runInWorld(
   );
   for (const violation of fenced.violations) lines.push(`  ${violation}`);
   lines.push(`monitors on SIGTERM: ${unclean.length === 0 ? "every one exited 0" : unclean}`);
+  lines.push(watchModeLine(watchModes));
   for (const line of lines) print(line);
 
   let artifacts: string | undefined;
