@@ -31,7 +31,7 @@ import {
 } from "./world.ts";
 import { MONITOR_FLEET_KINDS, MonitorFaults } from "./monitor_faults.ts";
 import { ZnodeWrites } from "./znode_writes.ts";
-import { HEAL_RESTART_ATTEMPTS, restartMember } from "./member_restart.ts";
+import { SLOW_START_ATTEMPTS, startPatiently } from "./slow_start.ts";
 import type { ExitStatus } from "./stop_program.ts";
 import { bounded, ChaosHangError } from "./bounded.ts";
 
@@ -88,10 +88,10 @@ const TASKS_BOUND_MS = 45_000;
 const PROXY_HEAL_BOUND_MS = 10_000;
 /**
  * The bound of restarting members still down at the end: a member starts in about 1 s, but on a
- * loaded machine a start can miss its 30 s and is tried again (`member_restart.ts`); each attempt
+ * loaded machine a start can miss its 30 s and is tried again (`slow_start.ts`); each attempt
  * may take 10 s to stop what is left and 30 s to serve.
  */
-const MEMBERS_HEAL_BOUND_MS = HEAL_RESTART_ATTEMPTS * 40_000;
+const MEMBERS_HEAL_BOUND_MS = SLOW_START_ATTEMPTS * 40_000;
 /** How long an overloaded proxy stays slow after its restart. */
 const SLOW_AFTER_RESTART_MS = 1000;
 /** How long a restart of the proxy "while busy" waits for an add to arrive. */
@@ -216,11 +216,11 @@ export class Schedule {
       await within(
         Promise.all(
           down.map((member) =>
-            restartMember(member, (attempt, error) =>
+            startPatiently(() => member.restart(), (attempt, error) =>
               this.#history.record(
                 "note",
                 "zk.restart.retry",
-                `${member.connectionString}, attempt ${attempt} of ${HEAL_RESTART_ATTEMPTS}: ` +
+                `${member.connectionString}, attempt ${attempt} of ${SLOW_START_ATTEMPTS}: ` +
                   errorText(error).split("\n")[0],
               ))
           ),

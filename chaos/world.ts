@@ -17,6 +17,7 @@ import type { History } from "./history.ts";
 import { type MonitorLogin, MonitorSlot } from "./monitor_slot.ts";
 import { chaosConfigXml } from "./whole_state.ts";
 import { bounded } from "./bounded.ts";
+import { SLOW_START_ATTEMPTS, startPatiently } from "./slow_start.ts";
 
 /** The root every program works under. */
 export const ROOT = "/cluster1";
@@ -198,7 +199,16 @@ export class ChaosWorld implements AsyncDisposable {
     // child processes) running after the run.
     const closeLater = (what: string, close: () => Promise<unknown>) =>
       cleanup.defer(() => bounded(close(), PART_CLOSE_BOUND_MS, `closing ${what}`).then(() => {}));
-    const ensemble = await LocalEnsemble.start(3);
+    const ensemble = await startPatiently(
+      () => LocalEnsemble.start(3),
+      (attempt, error) =>
+        history.record(
+          "note",
+          "zk.start.retry",
+          `the ensemble, attempt ${attempt} of ${SLOW_START_ATTEMPTS}: ` +
+            (error instanceof Error ? error.message : String(error)).split("\n")[0],
+        ),
+    );
     closeLater("the ZooKeeper ensemble", () => ensemble.close());
     history.record("note", "world.ensemble", ensemble.connectionString);
 

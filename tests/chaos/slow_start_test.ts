@@ -1,10 +1,11 @@
 /**
- * The chaos heal's restart of a ZooKeeper member (chaos/member_restart.ts): a start that fails is
- * tried again, up to a bound, so a member slow to come back on a loaded machine does not end the
- * run without a verdict. A real server is made to fail its start by holding its port.
+ * Starting ZooKeeper patiently in the chaos run (chaos/slow_start.ts: the ensemble at the start,
+ * members the heal restarts): a start that fails is tried again, up to a bound, so a server slow
+ * to serve on a loaded machine does not end the run without a verdict. A real server is made to
+ * fail its start by holding its port.
  */
 import { LocalZooKeeper } from "../../src/dev/local_zookeeper.ts";
-import { restartMember } from "../../chaos/member_restart.ts";
+import { startPatiently } from "../../chaos/slow_start.ts";
 import { assertEquals, assertRejects } from "../../testing/assert.ts";
 
 Deno.test("chaos heal: a member whose restart fails is started again, and serves", async () => {
@@ -14,7 +15,7 @@ Deno.test("chaos heal: a member whose restart fails is started again, and serves
   const squatter = Deno.listen({ hostname: "127.0.0.1", port: zk.port });
   const retries: number[] = [];
   try {
-    await restartMember(zk, (attempt) => {
+    await startPatiently(() => zk.restart(), (attempt) => {
       retries.push(attempt);
       squatter.close(); // the port is free for the second start
     });
@@ -31,7 +32,7 @@ Deno.test("chaos heal: a member that cannot start gives up after the attempts, w
   using _squatter = Deno.listen({ hostname: "127.0.0.1", port: zk.port });
   const retries: number[] = [];
   await assertRejects(
-    () => restartMember(zk, (attempt) => retries.push(attempt), 2),
+    () => startPatiently(() => zk.restart(), (attempt) => retries.push(attempt), 2),
     Error,
     "before serving",
   );
