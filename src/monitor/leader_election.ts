@@ -8,6 +8,11 @@
  * which the watchdog notices within 2/3 of the session timeout, before the server can expire the
  * session and let a standby take over.
  *
+ * A create whose answer is lost with its connection may still have been made: the retry then
+ * makes a second candidate, and the first, of the same session, sits ahead of it. Such a node is
+ * removed when found ahead of ours (its owner is our session), or every monitor would wait behind
+ * it, this one too, for as long as the session lives (seen in the chaos run, seed 710).
+ *
  * Anyone with write access can leave nodes in the election path (a tool, a person with zkCli).
  * What can never be a monitor's candidate is ignored, with a warning, and never deleted (it is not
  * ours): a name other than `candidate-` and ten digits (what a sequential create makes) and a
@@ -251,6 +256,21 @@ export class LeaderElection {
       } catch (error) {
         if (error instanceof ZkNoNodeError) continue; // gone: no longer ahead of us
         throw error;
+      }
+      if (read.stat.ephemeralOwner === this.#session.sessionId) {
+        // Ours, but not our candidate: a create whose answer was lost with its connection (the
+        // server made the node, we made another). Left there it would lead, and we, standing by
+        // behind our own session's node, would never lead while the session lives.
+        await this.#session.delete(childPath(this.#path, name)).catch((error) => {
+          if (!(error instanceof ZkNoNodeError)) throw error;
+        });
+        log.info(
+          "removed {node}: a candidate of this session left by a create whose answer was lost",
+          {
+            node: childPath(this.#path, name),
+          },
+        );
+        continue;
       }
       if (read.stat.ephemeralOwner === 0n) {
         this.#warnOnce(
