@@ -14,7 +14,7 @@ import {
   OPEN_ACL,
   type SessionStateChange,
   type ZkAclEntry,
-  ZkError,
+  ZkBadVersionError,
   ZkNodeExistsError,
   ZkNoNodeError,
   type ZkSession,
@@ -377,7 +377,10 @@ export class Registrar {
           { op: "create", path: leaf.path, data: leaf.data, mode: "ephemeral", acl: this.#acl },
         ]);
       } catch (error) {
-        if (error instanceof ZkError && [-101, -103, -110].includes(error.code)) {
+        if (
+          error instanceof ZkNoNodeError || error instanceof ZkBadVersionError ||
+          error instanceof ZkNodeExistsError
+        ) {
           leaf.again = true; // changed under us: look again
           return;
         }
