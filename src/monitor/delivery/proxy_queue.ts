@@ -32,7 +32,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ServiceRef } from "../../asabru/wire.ts";
 import type { DeliveryOutcome } from "../../asabru/sender.ts";
 import { type DeliveryState, nextOperation, type Wanted } from "./decide.ts";
-import { backoffMs } from "./backoff.ts";
+import { backoffMs } from "../../shared/backoff.ts";
 
 const log = getLogger(["zkcm", "delivery"]);
 
