@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BenchResults } from "./report.ts";
+import type { BenchResults } from "./results.ts";
 import { mb, ms } from "./stats.ts";
 
 /** One figure: this run's, the previous run's, the target and whether it is met. */

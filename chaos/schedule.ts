@@ -11,28 +11,22 @@
  * Long actions (a member restarting, a client starting) run as tasks the schedule owns and awaits;
  * the target is busy meanwhile, so actions never overlap on one target.
  *
- * Faults of the monitors themselves are in `monitor_faults.ts`, the driver's writes of znodes in
- * `znode_writes.ts`; this module draws the steps and runs the faults of the clients, the ensemble
- * and the proxy.
+ * The faults themselves are in `client_faults.ts`, `ensemble_faults.ts`, `monitor_faults.ts` and
+ * `proxy_faults.ts`, the driver's writes of znodes in `znode_writes.ts`; this module draws the
+ * steps, hands each to its kind's module, and owns the tasks and heals they leave.
  *
  * @module
  */
 import { ZkNoNodeError } from "../src/zookeeper/mod.ts";
-import type { StandInAsabruMode } from "../testing/stand_in_asabru.ts";
 import { between, pickIndex, pickWeighted, type Prng } from "./prng.ts";
 import type { History } from "./history.ts";
-import {
-  BLACKHOLE_MAX_MS,
-  BLACKHOLE_MIN_MS,
-  type ChaosWorld,
-  type ClientSlot,
-  KNOWN_END_POINTS,
-  ROOT,
-} from "./world.ts";
+import { type ChaosWorld, KNOWN_END_POINTS, ROOT } from "./world.ts";
 import { MONITOR_FLEET_KINDS, MonitorFaults } from "./monitor_faults.ts";
 import { ZnodeWrites } from "./znode_writes.ts";
 import { SLOW_START_ATTEMPTS, startPatiently } from "./slow_start.ts";
-import type { ExitStatus } from "./stop_program.ts";
+import { ClientFaults } from "./client_faults.ts";
+import { EnsembleFaults } from "./ensemble_faults.ts";
+import { ProxyFaults } from "./proxy_faults.ts";
 import { bounded, ChaosHangError } from "./bounded.ts";
 
 /**
@@ -71,14 +65,6 @@ type StepKind =
   | (typeof MONITOR_FLEET_KINDS)[number]["value"]
   | (typeof WHOLE_STATE_KINDS)[number]["value"];
 
-const PROXY_FAULTS: readonly StandInAsabruMode[] = [
-  "refuse",
-  "error500",
-  "slow",
-  "apply-then-hang",
-  "reject-all",
-];
-
 /** Pause between steps. */
 const STEP_MIN_MS = 250;
 const STEP_MAX_MS = 1250;
@@ -92,10 +78,6 @@ const PROXY_HEAL_BOUND_MS = 10_000;
  * may take 10 s to stop what is left and 30 s to serve.
  */
 const MEMBERS_HEAL_BOUND_MS = SLOW_START_ATTEMPTS * 40_000;
-/** How long an overloaded proxy stays slow after its restart. */
-const SLOW_AFTER_RESTART_MS = 1000;
-/** How long a restart of the proxy "while busy" waits for an add to arrive. */
-const MID_REQUEST_WAIT_MS = 8000;
 
 interface PendingHeal {
   at: number;
@@ -112,12 +94,10 @@ export class Schedule {
   /** Every task the schedule owns and has not seen end, with its kind. */
   readonly #tasks = new Map<Promise<void>, string>();
   #heals: PendingHeal[] = [];
-  #proxyFaulted = false;
-  #restartPending = false;
-  /** Calls off a restart still waiting for an add (the heal). */
-  #cancelRestartWait?: () => void;
+  readonly #clientFaults: ClientFaults;
+  readonly #ensembleFaults: EnsembleFaults;
+  readonly #proxyFaults: ProxyFaults;
   readonly #writes: ZnodeWrites;
-  readonly #wholeState: boolean;
 
   constructor(world: ChaosWorld, history: History, options: { wholeState?: boolean } = {}) {
     this.#world = world;
@@ -126,12 +106,26 @@ export class Schedule {
       own: (kind, keys, promise) => this.#own(kind, keys, promise),
       later: (ms, what, run) => this.#later(ms, what, run),
     });
+    const context = {
+      own: (kind: string, keys: readonly string[], promise: Promise<unknown>) =>
+        this.#own(kind, keys, promise),
+      later: (ms: number, what: string, run: () => Promise<void>) => this.#later(ms, what, run),
+    };
+    this.#clientFaults = new ClientFaults(world, history, context);
+    this.#ensembleFaults = new EnsembleFaults(world, history, {
+      ...context,
+      monitorMember: (target) => this.#monitorFaults.pick(target)?.connectedMember(),
+    });
+    this.#proxyFaults = new ProxyFaults(world, history, {
+      ...context,
+      resyncAll: (kind) => this.#monitorFaults.resyncAll(kind),
+      wholeState: options.wholeState ?? false,
+    });
     this.#writes = new ZnodeWrites(
       world.driver,
       history,
       (kind, keys, promise) => this.#own(kind, keys, promise),
     );
-    this.#wholeState = options.wholeState ?? false;
     this.#kinds = [
       ...STEP_KINDS,
       ...(world.monitors.length > 1 ? MONITOR_FLEET_KINDS : []),
@@ -179,7 +173,7 @@ export class Schedule {
         hangs.push(error);
       }
     };
-    this.#cancelRestartWait?.();
+    this.#proxyFaults.callOff();
     this.#monitorFaults.callOff();
     const heals = this.#heals;
     this.#heals = [];
@@ -200,7 +194,7 @@ export class Schedule {
         "the heal: the stand-in proxy's return to mode ok",
       );
     }
-    this.#proxyFaulted = false;
+    this.#proxyFaults.healed();
     const hangsBefore = hangs.length;
     await within(Promise.all(this.#tasks.keys()), TASKS_BOUND_MS, "the heal: the schedule's tasks");
     if (hangs.length > hangsBefore) {
@@ -242,166 +236,40 @@ export class Schedule {
   /** Runs one step; false when its kind had no target. */
   #step([kindDraw, target, parameter]: number[]): boolean {
     let kind: StepKind = pickWeighted(kindDraw, this.#kinds);
-    const skip = (why: string) => {
-      this.#history.record("skip", kind, why);
-      return false;
-    };
-    const world = this.#world;
-    const slots = world.slots;
-    const idle = (predicate: (slot: ClientSlot) => boolean) =>
-      slots.filter((slot) => !slot.busy && predicate(slot));
     // No client to stop: start one instead, so the fleet keeps moving.
     const stopsClient = kind === "client.sigterm" || kind === "client.kill9" ||
       kind === "client.restart";
-    if (stopsClient && idle((slot) => slot.running).length === 0) kind = "client.start";
+    if (stopsClient && this.#clientFaults.noneToStop()) kind = "client.start";
+    const skipped = this.#run(kind, target, parameter);
+    if (skipped === undefined) return true;
+    this.#history.record("skip", kind, skipped);
+    return false;
+  }
+
+  /** Runs a step of `kind`; returns why it had no target, or `undefined` when it ran. */
+  #run(kind: StepKind, target: number, parameter: number): string | undefined {
+    const slots = this.#world.slots;
     switch (kind) {
-      case "client.start": {
-        const candidates = idle((slot) => !slot.running);
-        if (candidates.length === 0) return skip("every client runs");
-        const slot = candidates[pickIndex(target, candidates.length)];
-        this.#onSlot(slot, kind, `client ${slot.index}`, async () => {
-          const registered = await slot.start();
-          if (!registered) {
-            this.#note(kind, `client ${slot.index} not registered within 15 s`, slot);
-          }
-        });
-        return true;
-      }
+      case "client.start":
       case "client.sigterm":
-      case "client.kill9": {
-        const candidates = idle((slot) => slot.running);
-        if (candidates.length === 0) return skip("no client runs");
-        const slot = candidates[pickIndex(target, candidates.length)];
-        const signal = kind === "client.sigterm" ? "SIGTERM" : "SIGKILL";
-        this.#onSlot(slot, kind, `client ${slot.index} pid ${slot.program?.pid}`, async () => {
-          const status = await slot.stop(signal);
-          this.#checkExit(slot, signal, status);
-        });
-        return true;
-      }
-      case "client.restart": {
-        const candidates = idle((slot) => slot.running);
-        if (candidates.length === 0) return skip("no client runs");
-        const slot = candidates[pickIndex(target, candidates.length)];
-        const signal = parameter < 0.5 ? "SIGKILL" : "SIGTERM";
-        this.#onSlot(
-          slot,
-          kind,
-          `client ${slot.index} by ${signal}, then start again`,
-          async () => {
-            this.#checkExit(slot, signal, await slot.stop(signal));
-            const registered = await slot.start();
-            if (!registered) {
-              this.#note(
-                kind,
-                `client ${slot.index} not registered within 15 s`,
-                slot,
-              );
-            }
-          },
-        );
-        return true;
-      }
+      case "client.kill9":
+      case "client.restart":
+      case "net.blackhole-client":
+        return this.#clientFaults.step(kind, target, parameter);
       case "zk.kill":
-      case "zk.kill-monitor-member": {
-        if (!world.memberStates.every((state) => state === "up")) {
-          return skip("a member is already down");
-        }
-        let index: number | undefined = pickIndex(target, world.members.length);
-        if (kind === "zk.kill-monitor-member") {
-          // A monitor's member (drawn by the same number the plain kill draws its member by).
-          const monitor = this.#monitorFaults.pick(target);
-          index = monitor?.connectedMember();
-          if (index === undefined) return skip("the monitor holds no connection");
-        }
-        const downMs = between(parameter, 1000, 4000);
-        this.#killMembers(kind, [index], downMs);
-        return true;
-      }
-      case "zk.quorum-loss": {
-        if (!world.memberStates.every((state) => state === "up")) {
-          return skip("a member is already down");
-        }
-        const spared = pickIndex(target, world.members.length);
-        const killed = world.members.map((_, index) => index).filter((i) => i !== spared);
-        this.#killMembers(kind, killed, between(parameter, 2000, 4000));
-        return true;
-      }
+      case "zk.kill-monitor-member":
+      case "zk.quorum-loss":
+        return this.#ensembleFaults.step(kind, target, parameter);
       case "net.blackhole-monitor":
       case "monitor.kill9-leader":
       case "monitor.sigterm":
       case "net.blackhole-leader":
-      case "net.blackhole-standby": {
-        const skipped = this.#monitorFaults.step(kind, target, parameter);
-        return skipped === undefined ? true : skip(skipped);
-      }
-      case "net.blackhole-client": {
-        const candidates = slots.filter((slot) => slot.running && !slot.blackholed);
-        if (candidates.length === 0) return skip("no running client to blackhole");
-        const slot = candidates[pickIndex(target, candidates.length)];
-        const ms = between(parameter, BLACKHOLE_MIN_MS, BLACKHOLE_MAX_MS);
-        slot.blackholed = true;
-        for (const proxy of slot.proxies) proxy.setMode("blackhole");
-        this.#history.record(
-          "fault",
-          kind,
-          `client ${slot.index} for ${Math.round(ms)} ms`,
-          slot.keys,
-        );
-        this.#later(ms, "net.heal-client", () => {
-          for (const proxy of slot.proxies) proxy.setMode("pass");
-          for (const proxy of slot.proxies) proxy.dropAll();
-          slot.blackholed = false;
-          this.#history.record("heal", "net.heal-client", `client ${slot.index}`, slot.keys);
-          return Promise.resolve();
-        });
-        return true;
-      }
-      case "proxy.fault": {
-        const mode = PROXY_FAULTS[pickIndex(target, PROXY_FAULTS.length)];
-        const slowMs = 100 + Math.floor(((parameter * 7) % 1) * 400);
-        if (this.#proxyFaulted) {
-          // Already faulty: the fault changes its nature until the pending heal.
-          this.#history.record(
-            "fault",
-            kind,
-            `now ${mode}${mode === "slow" ? ` (${slowMs} ms)` : ""}`,
-          );
-          this.#own(kind, [], world.standIn.setMode(mode, { slowMs }));
-          return true;
-        }
-        const ms = between(parameter, 500, 3000);
-        this.#proxyFaulted = true;
-        const details = `${mode}${mode === "slow" ? ` (${slowMs} ms a request)` : ""} for ` +
-          `${Math.round(ms)} ms`;
-        this.#history.record("fault", kind, details);
-        this.#own(kind, [], world.standIn.setMode(mode, { slowMs }));
-        this.#later(ms, "proxy.heal", async () => {
-          await world.standIn.setMode("ok");
-          this.#proxyFaulted = false;
-        });
-        return true;
-      }
-      case "proxy.restart-empty": {
-        // Half the time the proxy restarts while it is busy: right after it applied an add or,
-        // whole state, a push (whose answer may still be on its way, in mode slow or held back
-        // by apply-then-hang), as proxies restart under load.
-        // Half of those, an overloaded proxy: slow to answer first, then restarted.
-        const midRequest = parameter < 0.5;
-        if (midRequest && this.#restartPending) return skip("a restart is already waiting");
-        const slowFirst = parameter < 0.25 && !this.#proxyFaulted;
-        if (slowFirst) {
-          this.#proxyFaulted = true;
-          this.#history.record("fault", "proxy.fault", "slow (300 ms a request) until its restart");
-          this.#own(kind, [], world.standIn.setMode("slow", { slowMs: 300 }));
-        }
-        this.#own(kind, [], this.#restartEmpty(midRequest, slowFirst));
-        return true;
-      }
+      case "net.blackhole-standby":
+        return this.#monitorFaults.step(kind, target, parameter);
+      case "proxy.fault":
+      case "proxy.restart-empty":
       case "proxy.expire-tokens":
-        world.standIn.expireTokens();
-        this.#history.record("fault", kind, "every token issued so far is expired");
-        return true;
+        return this.#proxyFaults.step(kind, target, parameter);
       case "zk.delete-end-point": {
         const endPoint = KNOWN_END_POINTS[pickIndex(target, KNOWN_END_POINTS.length)];
         const path = `${ROOT}/${endPoint}`;
@@ -409,122 +277,24 @@ export class Schedule {
           .filter((service) => service.key.startsWith(`${endPoint}/`)).map((s) => s.key);
         this.#history.record("op", kind, `${path} with everything below it`, keys);
         this.#own(kind, keys, this.#world.driver.deleteRecursive(path));
-        return true;
+        return undefined;
       }
       case "zk.set-client-data": {
         const services = slots.filter((slot) => slot.running).flatMap((slot) => slot.services);
-        if (services.length === 0) return skip("no client runs");
+        if (services.length === 0) return "no client runs";
         this.#writes.setClientData(services[pickIndex(target, services.length)]);
-        return true;
+        return undefined;
       }
       case "zk.static":
         this.#writes.staticStep(target, parameter);
-        return true;
+        return undefined;
       case "zk.hostile":
         this.#writes.hostileStep(target, parameter);
-        return true;
+        return undefined;
     }
-  }
-
-  // ---- faults of the proxy ----
-
-  /** The proxy restarts empty (now, or right after the next add it applies); then resync. */
-  async #restartEmpty(midRequest: boolean, slowFirst: boolean): Promise<void> {
-    const world = this.#world;
-    const kind = "proxy.restart-empty";
-    if (midRequest) {
-      this.#restartPending = true;
-      const stops: (() => void)[] = [];
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const applied = await new Promise<string | undefined | "healed">((resolve) => {
-        this.#cancelRestartWait = () => resolve("healed");
-        stops.push(world.standIn.onRequest((request) => {
-          // An add: the change whose loss the proxy's list shows.
-          if (request.applied && request.op === "add") {
-            resolve(`${request.op} ${request.endPoint}/${request.service}`);
-          }
-        }));
-        if (this.#wholeState) {
-          // Whole state sends no adds: the push it applied is the change lost.
-          stops.push(world.standIn.onPush((record) => resolve(`push ${record.detail}`)));
-        }
-        timer = setTimeout(() => resolve(undefined), MID_REQUEST_WAIT_MS);
-      });
-      for (const stop of stops) stop();
-      clearTimeout(timer);
-      this.#cancelRestartWait = undefined;
-      this.#restartPending = false;
-      if (applied === "healed") {
-        this.#history.record("heal", kind, "called off: everything heals now");
-        return;
-      }
-      const keys = applied?.startsWith("add ") ? [applied.slice(applied.indexOf(" ") + 1)] : [];
-      this.#history.record(
-        "fault",
-        kind,
-        applied
-          ? `right after applying ${applied} (mode ${world.standIn.mode}): the proxy forgot ` +
-            "every service; POST /v1/resync"
-          : "the proxy forgot every service; POST /v1/resync",
-        keys,
-      );
-      world.standIn.restartEmpty();
-    } else {
-      world.standIn.restartEmpty();
-      this.#history.record("fault", kind, "the proxy forgot every service; POST /v1/resync");
-    }
-    if (slowFirst) {
-      this.#later(SLOW_AFTER_RESTART_MS, "proxy.heal", async () => {
-        await world.standIn.setMode("ok");
-        this.#proxyFaulted = false;
-      });
-    }
-    await this.#monitorFaults.resyncAll(kind);
-  }
-
-  // ---- faults of the ensemble ----
-
-  #killMembers(kind: string, indexes: number[], downMs: number): void {
-    const world = this.#world;
-    const names = indexes.map((i) => `member ${i + 1} (${world.members[i].connectionString})`);
-    for (const index of indexes) world.memberStates[index] = "down";
-    this.#history.record("fault", kind, `${names.join(", ")} kill -9 for ${Math.round(downMs)} ms`);
-    this.#own(kind, [], Promise.all(indexes.map((i) => world.members[i].kill())).then(() => {}));
-    this.#later(downMs, "zk.restart", async () => {
-      for (const index of indexes) world.memberStates[index] = "restarting";
-      await Promise.all(indexes.map((index) => world.members[index].restart()));
-      for (const index of indexes) world.memberStates[index] = "up";
-      this.#history.record("heal", "zk.restarted", names.join(", "));
-    });
   }
 
   // ---- bookkeeping ----
-
-  #onSlot(slot: ClientSlot, kind: string, details: string, action: () => Promise<void>): void {
-    slot.busy = true;
-    this.#history.record("op", kind, details, slot.keys);
-    this.#own(kind, slot.keys, action().finally(() => slot.busy = false));
-  }
-
-  #checkExit(
-    slot: ClientSlot,
-    signal: "SIGTERM" | "SIGKILL",
-    status: ExitStatus | undefined,
-  ): void {
-    if (!status) return;
-    if (signal === "SIGTERM" && (status.killed || status.code !== 0)) {
-      this.#note(
-        "client.sigterm",
-        `client ${slot.index} did not stop cleanly on SIGTERM: code ${status.code}, ` +
-          `signal ${status.signal}${status.killed ? ", killed after 10 s" : ""}`,
-        slot,
-      );
-    }
-  }
-
-  #note(kind: string, details: string, slot?: ClientSlot): void {
-    this.#history.record("note", `${kind}.problem`, details, slot?.keys ?? []);
-  }
 
   /** Owns a task: awaited at the end; its failure is recorded, never thrown. */
   #own(kind: string, keys: readonly string[], promise: Promise<unknown>): void {

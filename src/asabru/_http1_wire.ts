@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { oneLine } from "../shared/log_text.ts";
 
 /** A request that failed; {@link sent} says whether any of it may have reached the server. */
 export class Http1Error extends Error {
@@ -216,10 +217,7 @@ function connectFailure(error: unknown): string {
 
 /** An error as one line of at most 300 characters. */
 export function describe(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  // deno-lint-ignore no-control-regex
-  const line = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+  return oneLine(error instanceof Error ? error.message : String(error), 300);
 }
 
 /**

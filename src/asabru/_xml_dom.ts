@@ -5,6 +5,7 @@
  * @module
  */
 import { type Document, DOMParser, type Element, type Node } from "@xmldom/xmldom";
+import { oneLine } from "../shared/log_text.ts";
 
 /**
  * Parses `text` as XML with every warning and error of the parser treated as fatal (a document
@@ -39,9 +40,4 @@ export function childElements(parent: Node, tag: string): Element[] {
 /** Every element named `tag` under `root`, in document order. */
 export function elementsByTag(root: Element, tag: string): Element[] {
   return Array.from(root.getElementsByTagName(tag));
-}
-
-function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim();
 }

@@ -14,6 +14,7 @@
 import { getLogger } from "@logtape/logtape";
 import { OneShotClient } from "./one_shot.ts";
 import { Http1NoAnswerError } from "./_http1_wire.ts";
+import { innermostMessage, oneLine } from "../shared/log_text.ts";
 
 const log = getLogger(["zkcm", "asabru", "login"]);
 
@@ -182,14 +183,14 @@ export class ProxyCredentials {
     try {
       ({ status, body: text } = await this.#post(body, signal));
     } catch (error) {
-      const problem = `login at ${this.loginUrl} failed: ${describe(error)}`;
+      const problem = `login at ${this.loginUrl} failed: ${innermostMessage(error, 200)}`;
       this.#setProblem(problem);
       throw new AsabruLoginError(problem, false, { cause: error, timedOut: signal.aborted });
     }
     const token = status === 200 ? tokenOf(text) : undefined;
     if (token === undefined) {
       this.#refusedLogins++;
-      const answer = oneLine(text);
+      const answer = oneLine(text, 200);
       const problem = `login as ${JSON.stringify(this.#username)} at ${this.loginUrl} refused: ` +
         `HTTP ${status}${answer === "" ? "" : ` ${answer}`}`;
       this.#setProblem(problem);
@@ -279,18 +280,4 @@ function tokenOf(text: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  const line = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
-}
-
-function describe(error: unknown): string {
-  let innermost = error;
-  while (innermost instanceof Error && innermost.cause instanceof Error) {
-    innermost = innermost.cause;
-  }
-  return oneLine(innermost instanceof Error ? innermost.message : String(innermost));
 }

@@ -44,6 +44,7 @@ import {
   renderUpdate,
   type ServiceRef,
 } from "./wire.ts";
+import { innermostMessage } from "../shared/log_text.ts";
 
 /**
  * What became of one update, and how long it took (`ms`, from the call to the outcome):
@@ -621,14 +622,7 @@ function broke(failure: Http1Error): boolean {
 
 /** The innermost useful message of an error chain (Deno's fetch puts hyper's in `cause`), one line. */
 function describeCause(error: unknown): string {
-  let innermost = error;
-  while (innermost instanceof Error && innermost.cause instanceof Error) {
-    innermost = innermost.cause;
-  }
-  const text = innermost instanceof Error ? innermost.message : String(innermost);
-  // deno-lint-ignore no-control-regex
-  const line = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+  return innermostMessage(error, 300);
 }
 
 /** Reads at most `limit` bytes of the body as UTF-8 and cancels the rest. */

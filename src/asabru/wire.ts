@@ -11,6 +11,7 @@
  */
 
 import { formatHostPort, parseHostPort } from "../service/host_port.ts";
+import { oneLine } from "../shared/log_text.ts";
 
 /** One service as the proxy knows it: `service` at `host:port`, balanced under `endPoint`. */
 export interface ServiceRef {
@@ -280,12 +281,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** Control characters (C0, DEL, C1, line and paragraph separators) and runs of space to one space. */
-function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u0020\u007f-\u009f\u2028\u2029]+/g, " ").trim();
 }
 
 function bound(text: string): string {

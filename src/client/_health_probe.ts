@@ -7,6 +7,7 @@
  * @module
  */
 import type { HealthTarget } from "./_health_target.ts";
+import { oneLine } from "../shared/log_text.ts";
 
 /** The outcome of one check: `detail` is a short one-line reason, `"ok"` when healthy. */
 export interface HealthCheckResult {
@@ -101,7 +102,7 @@ async function probeClickHouse(baseUrl: string, signal: AbortSignal): Promise<He
   const replicas = await fetch(`${baseUrl}/replicas_status`, { ...FRESH_CONNECTION, signal });
   const replicasBody = await readStart(replicas, REPLICAS_STATUS_LIMIT);
   if (replicas.status !== 200) {
-    const why = oneLine(lagging(replicasBody));
+    const why = oneLine(lagging(replicasBody), DETAIL_LIMIT);
     return unhealthy(`HTTP ${replicas.status} from /replicas_status${why ? `: ${why}` : ""}`);
   }
   if (replicasBody.trim() !== "Ok.") {
@@ -179,11 +180,11 @@ function describeProbeError(error: unknown): string {
     return "host name not resolved";
   }
   // The innermost cause says the most; fetch's own message is only "fetch failed".
-  return oneLine(messages[messages.length - 1]) || "request failed";
+  return oneLine(messages[messages.length - 1], DETAIL_LIMIT) || "request failed";
 }
 
 function unhealthy(detail: string): HealthCheckResult {
-  return { healthy: false, detail: oneLine(detail) };
+  return { healthy: false, detail: oneLine(detail, DETAIL_LIMIT) };
 }
 
 /**
@@ -205,13 +206,6 @@ async function readStart(response: Response, limit: number): Promise<string> {
   } finally {
     await reader.cancel().catch(() => {});
   }
-}
-
-/** Control characters become spaces, runs of space one space; the result is cut to the limit. */
-function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/ {2,}/g, " ").trim();
-  return flat.length > DETAIL_LIMIT ? `${flat.slice(0, DETAIL_LIMIT - 3)}...` : flat;
 }
 
 function closeQuietly(conn: Deno.Conn): void {

@@ -14,7 +14,7 @@ import {
   OPEN_ACL,
   type SessionStateChange,
   type ZkAclEntry,
-  ZkError,
+  ZkBadVersionError,
   ZkNodeExistsError,
   ZkNoNodeError,
   type ZkSession,
@@ -23,6 +23,8 @@ import {
 import type { RegistrationPlan } from "./registrations.ts";
 import { ancestorsOf } from "../service/znode_path.ts";
 import { FifoSet } from "../shared/fifo.ts";
+import { backoffMs } from "../shared/backoff.ts";
+import { Rerun } from "../shared/rerun.ts";
 
 const log = getLogger(["zkcm", "registrar"]);
 /**
@@ -101,8 +103,8 @@ interface Leaf {
   reason?: string;
   /** The session the leaf was last registered in. */
   registeredIn?: bigint;
-  running: boolean;
-  again: boolean;
+  /** Its passes, one at a time; a wake-up during a pass runs one more. */
+  passes: Rerun;
   retryTimer?: ReturnType<typeof setTimeout>;
   failures: number;
   /** The last conflict logged, so a conflict is logged once, not on every pass. */
@@ -155,16 +157,20 @@ export class Registrar {
     this.#retryDelayMs = options.retryDelayMs ?? 250;
     this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
     for (const service of options.plan.ephemeral) {
-      this.#leaves.set(service.path, {
+      const leaf: Leaf = {
         path: service.path,
         data: encoder.encode(service.data),
         text: service.data,
         wanted: !options.startUnwanted?.has(service.path),
         status: options.startUnwanted?.has(service.path) ? "unwanted" : "pending",
-        running: false,
-        again: false,
+        passes: new Rerun({
+          run: () => this.#onePass(leaf),
+          stopped: () => this.#stopped,
+          onIdle: () => this.#passesEnded(),
+        }),
         failures: 0,
-      });
+      };
+      this.#leaves.set(service.path, leaf);
     }
   }
 
@@ -279,8 +285,8 @@ export class Registrar {
     if (this.#stopped) return;
     clearTimeout(leaf.retryTimer);
     leaf.retryTimer = undefined;
-    if (leaf.running) {
-      leaf.again = true;
+    if (leaf.passes.running) {
+      void leaf.passes.ask();
       return;
     }
     if (this.#running >= PASSES_IN_FLIGHT) {
@@ -288,32 +294,29 @@ export class Registrar {
       return;
     }
     this.#waiting.delete(leaf.path);
-    leaf.running = true;
     this.#running++;
-    void this.#runPasses(leaf);
+    void leaf.passes.ask();
   }
 
-  async #runPasses(leaf: Leaf): Promise<void> {
+  /** One pass of a leaf, while connected; a failure is logged and retried after a back-off. */
+  async #onePass(leaf: Leaf): Promise<void> {
+    if (this.#session.state !== "connected") return;
     try {
-      do {
-        leaf.again = false;
-        if (this.#session.state !== "connected") break;
-        try {
-          await this.#pass(leaf);
-          leaf.failures = 0;
-        } catch (error) {
-          this.#failed(leaf, error);
-        }
-      } while (leaf.again && !this.#stopped);
-    } finally {
-      leaf.running = false;
-      this.#running--;
-      const next = this.#stopped ? undefined : this.#waiting.first();
-      if (next !== undefined) this.#reconcile(this.#leaves.get(next)!);
-      if (this.#running === 0 && this.#waiting.size === 0) {
-        for (const resolve of this.#idle) resolve();
-        this.#idle.clear();
-      }
+      await this.#pass(leaf);
+      leaf.failures = 0;
+    } catch (error) {
+      this.#failed(leaf, error);
+    }
+  }
+
+  /** A leaf's passes ended: the next waiting leaf may run. */
+  #passesEnded(): void {
+    this.#running--;
+    const next = this.#stopped ? undefined : this.#waiting.first();
+    if (next !== undefined) this.#reconcile(this.#leaves.get(next)!);
+    if (this.#running === 0 && this.#waiting.size === 0) {
+      for (const resolve of this.#idle) resolve();
+      this.#idle.clear();
     }
   }
 
@@ -332,13 +335,13 @@ export class Registrar {
       this.#registered(leaf, sessionId, "registered");
       const stat = await this.#watch(leaf, sessionId);
       // Deleted before the watch was set: the watch now waits for a creation, so look again.
-      if (stat !== undefined && stat?.ephemeralOwner !== sessionId) leaf.again = true;
+      if (stat !== undefined && stat?.ephemeralOwner !== sessionId) void leaf.passes.ask();
       return;
     } catch (error) {
       if (error instanceof ZkNoNodeError) {
         // A parent vanished under us (deleted by hand?): make it again on the next pass.
         this.#parentsReadyIn = undefined;
-        leaf.again = true;
+        void leaf.passes.ask();
         return;
       }
       if (!(error instanceof ZkNodeExistsError)) throw error;
@@ -355,7 +358,7 @@ export class Registrar {
       existing = await this.#session.getData(leaf.path);
     } catch (error) {
       if (error instanceof ZkNoNodeError) {
-        leaf.again = true; // gone meanwhile: create it on the next pass
+        void leaf.passes.ask(); // gone meanwhile: create it on the next pass
         return;
       }
       throw error;
@@ -377,8 +380,11 @@ export class Registrar {
           { op: "create", path: leaf.path, data: leaf.data, mode: "ephemeral", acl: this.#acl },
         ]);
       } catch (error) {
-        if (error instanceof ZkError && [-101, -103, -110].includes(error.code)) {
-          leaf.again = true; // changed under us: look again
+        if (
+          error instanceof ZkNoNodeError || error instanceof ZkBadVersionError ||
+          error instanceof ZkNodeExistsError
+        ) {
+          void leaf.passes.ask(); // changed under us: look again
           return;
         }
         throw error;
@@ -527,10 +533,10 @@ export class Registrar {
       leaf.status = "failing";
       leaf.reason = reason;
     }
-    const delayMs = Math.min(
-      this.#maxRetryDelayMs,
-      this.#retryDelayMs * 2 ** Math.min(leaf.failures - 1, 16),
-    ) * (0.75 + Math.random() * 0.5);
+    const delayMs = backoffMs(leaf.failures, {
+      baseMs: this.#retryDelayMs,
+      maxMs: this.#maxRetryDelayMs,
+    });
     const properties = { path: leaf.path, reason, retryInMs: Math.round(delayMs) };
     if (leaf.failures === 1) log.warn("{path}: {reason}; retrying", properties);
     else log.debug("{path}: {reason}; retrying", properties);

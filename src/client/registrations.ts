@@ -20,6 +20,7 @@
 import { duplicateTopLevelKeys } from "./_duplicate_json_keys.ts";
 import { parseServiceAddress } from "../service/host_port.ts";
 import { ancestorsOf, validateZnodePath } from "../service/znode_path.ts";
+import { escapeControls, quoted } from "../shared/log_text.ts";
 
 /** One thing wrong with the input. */
 export interface Problem {
@@ -183,7 +184,7 @@ export function parseRegisterFlags(
   for (const item of values) {
     const equals = item.indexOf("=");
     if (equals === -1) {
-      problems.push({ source, message: `${quote(item)} is not PATH=DATA` });
+      problems.push({ source, message: `${quoted(item)} is not PATH=DATA` });
       continue;
     }
     const path = item.slice(0, equals);
@@ -195,7 +196,7 @@ export function parseRegisterFlags(
       problems.push({
         source,
         path,
-        message: `listed twice with different data (${quote(value[path])} and ${quote(data)})`,
+        message: `listed twice with different data (${quoted(value[path])} and ${quoted(data)})`,
       });
     } else {
       value[path] = data;
@@ -276,7 +277,7 @@ export function planRegistrations(
         ...origin,
         path,
         field: "data",
-        message: `${quote(data)} is not host:port (${address.error})`,
+        message: `${quoted(data)} is not host:port (${address.error})`,
       });
     } else {
       ephemeral.push({ path, data, host: address.host, port: address.port });
@@ -367,29 +368,17 @@ export function readErrorProblem(error: unknown, file: string): Problem {
  */
 export function formatProblem(problem: Problem): string {
   let line = problem.source;
-  if (problem.file !== undefined) line += ` ${quote(problem.file)}`;
+  if (problem.file !== undefined) line += ` ${quoted(problem.file)}`;
   line += ": ";
-  if (problem.path !== undefined) line += `${quote(problem.path)}: `;
+  if (problem.path !== undefined) line += `${quoted(problem.path)}: `;
   if (problem.field !== undefined) line += `${problem.field} `;
   line += problem.message;
-  return line.replace(
-    // deno-lint-ignore no-control-regex -- matching control characters is the point
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return escapeControls(line);
 }
 
 /** {@link formatProblem} for each problem: one line each, in order. */
 export function formatProblems(problems: readonly Problem[]): string[] {
   return problems.map(formatProblem);
-}
-
-const QUOTE_LIMIT = 120;
-
-/** JSON-quotes a user string for a message, shortened so one bad value cannot flood a log line. */
-function quote(text: string): string {
-  if (text.length <= QUOTE_LIMIT) return JSON.stringify(text);
-  return `${JSON.stringify(text.slice(0, QUOTE_LIMIT))}… (${text.length} characters)`;
 }
 
 function tooManyEntries(origin: { source: string; file?: string }, count: number): Problem {

@@ -1,14 +1,16 @@
 /**
  * One task at a time per key: a run asked for while one is going runs once more after it, with
  * every request in between folded into that one run (re-reading a level twice is as good as ten
- * times).
+ * times). A {@link Rerun} per key, and a way to tell when every key is idle.
  *
  * @module
  */
+import { Rerun } from "../shared/rerun.ts";
 
 interface Slot {
-  current: Promise<void>;
-  next?: { task: () => Promise<void>; done: PromiseWithResolvers<void> };
+  runs: Rerun;
+  /** The task of the next run: the latest asked for. */
+  task: () => Promise<void>;
 }
 
 /** Serialises async tasks per key and tells when every key is idle. */
@@ -21,13 +23,26 @@ export class KeyedSerial {
    * rejects with the run that covers this request.
    */
   run(key: string, task: () => Promise<void>): Promise<void> {
-    const slot = this.#slots.get(key);
-    if (slot) {
-      slot.next ??= { task, done: Promise.withResolvers<void>() };
-      slot.next.task = task;
-      return slot.next.done.promise;
+    let slot = this.#slots.get(key);
+    if (slot === undefined) {
+      const created: Slot = {
+        task,
+        runs: new Rerun({
+          run: () => created.task(),
+          onIdle: () => {
+            this.#slots.delete(key);
+            if (this.#slots.size === 0 && this.#idle) {
+              this.#idle.resolve();
+              this.#idle = undefined;
+            }
+          },
+        }),
+      };
+      slot = created;
+      this.#slots.set(key, slot);
     }
-    return this.#start(key, task);
+    slot.task = task;
+    return slot.runs.ask();
   }
 
   /** Resolves when no task runs or waits, for any key. */
@@ -45,25 +60,5 @@ export class KeyedSerial {
   /** Keys with a task running. */
   get busy(): number {
     return this.#slots.size;
-  }
-
-  #start(key: string, task: () => Promise<void>): Promise<void> {
-    const slot: Slot = { current: Promise.resolve() };
-    this.#slots.set(key, slot);
-    slot.current = (async () => {
-      try {
-        await task();
-      } finally {
-        const next = slot.next;
-        this.#slots.delete(key);
-        if (next) {
-          this.#start(key, next.task).then(next.done.resolve, next.done.reject);
-        } else if (this.#slots.size === 0 && this.#idle) {
-          this.#idle.resolve();
-          this.#idle = undefined;
-        }
-      }
-    })();
-    return slot.current;
   }
 }

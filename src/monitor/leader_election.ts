@@ -32,6 +32,11 @@ import {
   ZkNoNodeError,
   type ZkSession,
 } from "../zookeeper/mod.ts";
+import { backoffMs } from "../shared/backoff.ts";
+import { Rerun } from "../shared/rerun.ts";
+
+/** Between failed election passes while connected (a pass is a few requests). */
+const RETRY_BACKOFF = { baseMs: 1000, maxMs: 10_000 };
 
 const log = getLogger(["zkcm", "election"]);
 const PREFIX = "candidate-";
@@ -75,11 +80,17 @@ export class LeaderElection {
   #leadership: Leadership = { leader: false };
   #stopped = false;
   #unsubscribe?: () => void;
-  #running?: Promise<void>;
-  #again = false;
+  /** Election passes, one at a time; a wake-up during a pass runs one more. */
+  readonly #passes = new Rerun({
+    run: () => this.#passOrBackOff(),
+    // Disconnected, a pass cannot succeed; the reconnection asks for one.
+    stopped: () => this.#stopped || this.#session.state !== "connected",
+  });
   /** Nodes already warned about, with what was said, so each is logged once. */
   readonly #warned = new Map<string, string>();
   #lastFailure?: { text: string; at: number };
+  /** Failed passes in a row, for the back-off. */
+  #failures = 0;
 
   constructor(options: LeaderElectionOptions) {
     this.#session = options.session;
@@ -108,7 +119,7 @@ export class LeaderElection {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#unsubscribe?.();
-    await this.#running;
+    await this.#passes.settled();
     this.#set({ leader: false, epoch: this.#leadership.epoch });
     const candidate = this.#candidate;
     if (candidate && this.#session.state === "connected") {
@@ -134,24 +145,22 @@ export class LeaderElection {
 
   /** Runs one election pass at a time; a request during a pass runs one more. */
   #check(): void {
-    if (this.#running) {
-      this.#again = true;
-      return;
+    void this.#passes.ask();
+  }
+
+  /** One pass; after a failure while connected, a back-off and then one more pass. */
+  async #passOrBackOff(): Promise<void> {
+    try {
+      await this.#pass();
+      this.#lastFailure = undefined;
+      this.#failures = 0;
+    } catch (error) {
+      if (this.#stopped || this.#session.state !== "connected") return;
+      this.#logFailure(String(error));
+      this.#check();
+      const delayMs = backoffMs(++this.#failures, RETRY_BACKOFF);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
-    this.#running = (async () => {
-      do {
-        this.#again = false;
-        try {
-          await this.#pass();
-          this.#lastFailure = undefined;
-        } catch (error) {
-          if (this.#stopped || this.#session.state !== "connected") break;
-          this.#logFailure(String(error));
-          this.#again = true;
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        }
-      } while (this.#again && !this.#stopped);
-    })().finally(() => this.#running = undefined);
   }
 
   async #pass(): Promise<void> {
@@ -185,7 +194,7 @@ export class LeaderElection {
     if (position === -1) {
       // Our candidate is gone (deleted by hand?): join again.
       this.#candidate = undefined;
-      this.#again = true;
+      this.#check();
       return;
     }
     const ahead = await this.#liveCandidates(candidates.slice(0, position));
@@ -232,14 +241,14 @@ export class LeaderElection {
     const watched = await this.#session.exists(childPath(this.#path, predecessor.name), () => {
       if (!this.#stopped) this.#check();
     });
-    if (!watched) this.#again = true; // gone between the listing and the watch
+    if (!watched) this.#check(); // gone between the listing and the watch
     if (problem !== undefined && leader !== predecessor) {
       // The problem is the leader's node, not our predecessor's: look again when it goes, so that
       // /readyz does not keep reporting it.
       const stillThere = await this.#session.exists(childPath(this.#path, leader.name), () => {
         if (!this.#stopped) this.#check();
       });
-      if (!stillThere) this.#again = true;
+      if (!stillThere) this.#check();
     }
   }
 

@@ -38,6 +38,7 @@ import { KeyedSerial } from "./keyed_serial.ts";
 import { Limiter } from "./_limiter.ts";
 import { ReadBatcher } from "./_read_batcher.ts";
 import { eventNotAboutRoot, inBatches, type RootStat } from "./_recursive_watch.ts";
+import { backoffMs } from "../shared/backoff.ts";
 
 /** Reads in flight at most, however large the tree. */
 const READS_IN_FLIGHT = 256;
@@ -138,6 +139,8 @@ export class TreeMirror {
   /** The current full read: done once every read of it (retries included) has succeeded. */
   #pass?: ReadPass;
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Failed reads in a row, by key, for the back-off. */
+  readonly #readFailures = new Map<string, number>();
   #unsubscribe?: () => void;
   #watchMode: MirrorWatchMode = "probing";
   /** The session whose recursive watch on the root is registered (0n: none). */
@@ -191,6 +194,7 @@ export class TreeMirror {
     if (this.#recursiveWatchSession !== 0n) this.#dropRecursiveWatch();
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
+    this.#readFailures.clear();
     return this.#serial.settled();
   }
 
@@ -655,6 +659,7 @@ export class TreeMirror {
       }
     };
     this.#serial.run(key, counted).then(() => {
+      this.#readFailures.delete(key);
       if (!retry || pass !== this.#pass) return;
       // The failed read of this pass is read now: the pass may be complete.
       this.#unretried--;
@@ -663,12 +668,14 @@ export class TreeMirror {
       if (this.#stopped) return;
       if (this.#session.state !== "connected") return; // the reconnection's resync covers it
       log.warn("reading {key} failed, retrying: {error}", { key, error: String(error) });
+      const failures = (this.#readFailures.get(key) ?? 0) + 1;
+      this.#readFailures.set(key, failures);
       const timer = setTimeout(() => {
         this.#retryTimers.delete(timer);
         // A level that failed is re-read in full, so nothing below it is missed.
         if (key === "root" || key.startsWith("ep:")) this.#deep.add(key);
         this.#schedule(key, read, true);
-      }, RETRY_DELAY_MS);
+      }, backoffMs(failures, RETRY_BACKOFF));
       this.#retryTimers.add(timer);
     });
   }
@@ -729,7 +736,8 @@ export class TreeMirror {
   }
 }
 
-const RETRY_DELAY_MS = 1000;
+/** Between failed reads of one level or service while connected. */
+const RETRY_BACKOFF = { baseMs: 2000, maxMs: 30_000 };
 
 /** One full read of the tree, in one session. */
 interface ReadPass {

@@ -9,6 +9,7 @@ import type { Wanted } from "./delivery/decide.ts";
 import { validateServiceRef } from "../asabru/wire.ts";
 import { parseServiceAddress } from "../service/host_port.ts";
 import type { MirroredService } from "./tree_mirror.ts";
+import { type ConfigTemplate, templateRefusal } from "../asabru/config_template.ts";
 
 /** The longest data accepted as `host:port` (a hostname is at most 253 bytes). */
 const MAX_DATA_BYTES = 300;
@@ -36,6 +37,23 @@ export function toWanted(service: MirroredService): { wanted: Wanted } | { inval
   const refused = validateServiceRef(ref);
   if (refused) return { invalid: refused };
   return { wanted: { ref, version: service.czxid } };
+}
+
+/**
+ * The proxy entry a mirrored service stands for, or why it cannot be sent: {@link toWanted}, and
+ * with whole-state delivery also the template's refusal (`endPointRefused` names an end point the
+ * template lacks, so that refusal is logged once per end point, not per service).
+ */
+export function wantedByTemplate(
+  template: ConfigTemplate | undefined,
+  service: MirroredService,
+): { wanted: Wanted } | { invalid: string; endPointRefused?: string } {
+  const result = toWanted(service);
+  if (!template || "invalid" in result) return result;
+  const refused = templateRefusal(template, result.wanted.ref);
+  if (refused === undefined) return result;
+  const endPointRefused = template.hasEndPoint(service.endPoint) ? undefined : service.endPoint;
+  return { invalid: refused, endPointRefused };
 }
 
 /**

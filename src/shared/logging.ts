@@ -13,6 +13,7 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { setImmediate } from "node:timers";
+import { shortened } from "./log_text.ts";
 
 /** The levels `LOG_LEVEL` accepts. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
@@ -97,8 +98,7 @@ export function capped(record: LogRecord): LogRecord {
 
 function cappedValue(value: unknown): unknown {
   if (typeof value === "string") {
-    if (value.length <= MAX_LOGGED_CHARS) return value;
-    return `${value.slice(0, MAX_LOGGED_CHARS)}… (${value.length} characters)`;
+    return shortened(value, MAX_LOGGED_CHARS);
   }
   if (Array.isArray(value)) {
     const items = value.length > MAX_LOGGED_ITEMS ? value.slice(0, MAX_LOGGED_ITEMS) : value;

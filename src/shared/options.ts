@@ -43,6 +43,7 @@
  * @module
  */
 import * as v from "valibot";
+import { escapeControls, quoted } from "./log_text.ts";
 
 export * from "./option_schemas.ts";
 
@@ -146,7 +147,7 @@ export function parseOptions<S extends OptionSpecs>(
   for (const [key, spec] of Object.entries(specs)) {
     let raws = scanned.flagValues.get(key);
     if (raws !== undefined && !spec.repeatable && raws.length > 1) {
-      problems.push(oneLine(`${labelOf(spec)}: given ${raws.length} times; give it once`));
+      problems.push(escapeControls(`${labelOf(spec)}: given ${raws.length} times; give it once`));
       continue;
     }
     if (raws === undefined && spec.env !== undefined) {
@@ -157,8 +158,9 @@ export function parseOptions<S extends OptionSpecs>(
     }
     if (raws === undefined || raws.length === 0) {
       if (spec.default !== undefined) value[key] = spec.repeatable ? [spec.default] : spec.default;
-      else if (spec.required) problems.push(oneLine(`${labelOf(spec)}: is required but not set`));
-      else value[key] = spec.repeatable ? [] : undefined;
+      else if (spec.required) {
+        problems.push(escapeControls(`${labelOf(spec)}: is required but not set`));
+      } else value[key] = spec.repeatable ? [] : undefined;
       continue;
     }
     const outputs: unknown[] = [];
@@ -295,14 +297,14 @@ function scanArguments(specs: OptionSpecs, args: readonly string[]): ScannedArgu
     if (key === undefined) {
       // Without its value, which may be a secret meant for a flag spelled wrong.
       const shown = equals === -1 ? arg : arg.slice(0, equals);
-      scanned.problems.push(oneLine(`${shown}: unknown option (see --help)`));
+      scanned.problems.push(escapeControls(`${shown}: unknown option (see --help)`));
       continue;
     }
     const spec = specs[key];
     let raw: string;
     if (negated) {
       if (inline !== undefined) {
-        scanned.problems.push(oneLine(`--${name}: takes no value`));
+        scanned.problems.push(escapeControls(`--${name}: takes no value`));
         continue;
       }
       raw = "false";
@@ -314,7 +316,9 @@ function scanArguments(specs: OptionSpecs, args: readonly string[]): ScannedArgu
       const next = args[i + 1];
       if (next === undefined || (next.startsWith("-") && next !== "-")) {
         scanned.problems.push(
-          oneLine(`${labelOf(spec)}: needs a value (one starting with "-": --${spec.flag}=VALUE)`),
+          escapeControls(
+            `${labelOf(spec)}: needs a value (one starting with "-": --${spec.flag}=VALUE)`,
+          ),
         );
         continue;
       }
@@ -359,12 +363,12 @@ function labelOf(spec: OptionSpec<unknown>): string {
  * configuration template (its XML parser is loaded only when one is given).
  */
 export function optionProblem(spec: OptionSpec<unknown>, raw: string, message: string): string {
-  return oneLine(`${labelOf(spec)}: ${describeIssue(spec, raw, message)}`);
+  return escapeControls(`${labelOf(spec)}: ${describeIssue(spec, raw, message)}`);
 }
 
 function describeIssue(spec: OptionSpec<unknown>, raw: string, issueMessage: string): string {
   let message = issueMessage;
-  let subject = quote(spec.show ? spec.show(raw) : raw);
+  let subject = quoted(spec.show ? spec.show(raw) : raw);
   if (spec.secret) {
     subject = "value (hidden)";
     // A message may quote its input (valibot's defaults do): drop it rather than risk an echo.
@@ -379,7 +383,9 @@ function describeIssue(spec: OptionSpec<unknown>, raw: string, issueMessage: str
 }
 
 function strayArgument(arg: string): string {
-  return oneLine(`${quote(arg)}: unexpected argument (only options are accepted; see --help)`);
+  return escapeControls(
+    `${quoted(arg)}: unexpected argument (only options are accepted; see --help)`,
+  );
 }
 
 function splitList(text: string): string[] {
@@ -420,21 +426,4 @@ function wrap(text: string, width: number, indent: string, firstIndent = indent)
   }
   lines.push(line);
   return lines;
-}
-
-const QUOTE_LIMIT = 120;
-
-/** JSON-quotes a user string, shortened so one bad value cannot flood a log line. */
-function quote(text: string): string {
-  if (text.length <= QUOTE_LIMIT) return JSON.stringify(text);
-  return `${JSON.stringify(text.slice(0, QUOTE_LIMIT))}… (${text.length} characters)`;
-}
-
-/** Escapes every line break or control character left, so user input cannot split a line. */
-function oneLine(line: string): string {
-  return line.replace(
-    // deno-lint-ignore no-control-regex -- matching control characters is the point
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
 }

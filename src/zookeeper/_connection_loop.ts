@@ -38,6 +38,7 @@ import { formatServer, parseConnectionString, shuffled, type ZkServerAddress } f
 import {
   ZkConnectionLossError,
   ZkError,
+  ZkErrorCode,
   zkErrorFromCode,
   ZkHungUpAfterRequestError,
   ZkTimeoutError,
@@ -91,9 +92,6 @@ interface Pending {
 
 /** The client's log lines (category as the session's, which owns this connection). */
 const log = getLogger(["zkcm", "session"]);
-
-const SESSION_MOVED = -118;
-const AUTH_FAILED = -115;
 
 /** The connection's own state, not the session's. */
 type Phase = "idle" | "connecting" | "connected" | "stopped";
@@ -647,7 +645,7 @@ export abstract class ConnectionLoop {
       case Xid.setWatches:
         return;
       case Xid.auth:
-        if (header.err === AUTH_FAILED) {
+        if (header.err === ZkErrorCode.authFailed) {
           this.#phase = "stopped";
           this.#authFailed = true;
           this.#options.onEvent({ type: "authFailed" });
@@ -662,7 +660,7 @@ export abstract class ConnectionLoop {
         `reply to xid ${header.xid}, but ${pending ? `xid ${pending.xid}` : "none"} was next`,
       );
     }
-    if (header.err === SESSION_MOVED) {
+    if (header.err === ZkErrorCode.sessionMoved) {
       // The session lives on another server now: this connection is no good, and the request
       // fails as a connection loss with the others in flight.
       throw new ProtocolError("the session moved to another server");

@@ -25,7 +25,7 @@ import {
   writePathWatch,
   writeSetData,
 } from "./_records.ts";
-import { zkErrorFromCode } from "./errors.ts";
+import { ZkErrorCode, zkErrorFromCode } from "./errors.ts";
 import type {
   ZkAclEntry,
   ZkCreateMode,
@@ -111,7 +111,7 @@ export class ZkConnection extends ConnectionLoop {
       },
       (writer) => writePathWatch(writer, this.toServerPath(path), watcher !== undefined),
       (err) => {
-        if (err !== -101) return undefined;
+        if (err !== ZkErrorCode.noNode) return undefined;
         // No node: the server keeps an existence watch, and so do we.
         if (watcher) this.watches.addOneShot("exist", path, watcher);
         return { value: null };
@@ -240,13 +240,13 @@ export class ZkConnection extends ConnectionLoop {
 
 const OPEN: readonly ZkAclEntry[] = [{ perms: 31, scheme: "world", id: "anyone" }];
 
-/** The op that made a multi fail: the first error other than "rolled back" (-2). */
+/** The op that made a multi fail: the first error other than "rolled back". */
 function firstFailure(results: readonly MultiResult[]): number {
   let rolledBack = -1;
   for (let i = 0; i < results.length; i++) {
     const result = results[i];
     if (result.type !== "error" || result.err === 0) continue;
-    if (result.err !== -2) return i;
+    if (result.err !== ZkErrorCode.runtimeInconsistency) return i;
     if (rolledBack < 0) rolledBack = i;
   }
   return rolledBack;

@@ -62,33 +62,57 @@ export class ZkUnimplementedError extends ZkError {}
 /** The session was closed by its owner; no more requests are accepted. */
 export class ZkClosedError extends ZkError {}
 
+/**
+ * ZooKeeper's error codes by name (`KeeperException.Code` in the Java server), for the few places
+ * that look at a code before an error exists: a reply header, one result of a `multi`.
+ */
+export const ZkErrorCode = {
+  /** In a failed `multi`: this op was rolled back because another one failed. */
+  runtimeInconsistency: -2,
+  connectionLoss: -4,
+  unimplemented: -6,
+  noNode: -101,
+  noAuth: -102,
+  badVersion: -103,
+  noChildrenForEphemerals: -108,
+  nodeExists: -110,
+  notEmpty: -111,
+  sessionExpired: -112,
+  invalidAcl: -114,
+  authFailed: -115,
+  sessionMoved: -118,
+  throttled: -124,
+} as const;
+
+const Code = ZkErrorCode;
+
 const errorByCode: Record<number, new (message: string, code: number, path?: string) => ZkError> = {
-  [-101]: ZkNoNodeError,
-  [-110]: ZkNodeExistsError,
-  [-111]: ZkNotEmptyError,
-  [-103]: ZkBadVersionError,
-  [-102]: ZkNoAuthError,
-  [-108]: ZkNoChildrenForEphemeralsError,
-  [-114]: ZkInvalidAclError,
-  [-4]: ZkConnectionLossError,
-  [-112]: ZkSessionExpiredError,
-  [-115]: ZkAuthFailedError,
-  [-6]: ZkUnimplementedError,
+  [Code.noNode]: ZkNoNodeError,
+  [Code.nodeExists]: ZkNodeExistsError,
+  [Code.notEmpty]: ZkNotEmptyError,
+  [Code.badVersion]: ZkBadVersionError,
+  [Code.noAuth]: ZkNoAuthError,
+  [Code.noChildrenForEphemerals]: ZkNoChildrenForEphemeralsError,
+  [Code.invalidAcl]: ZkInvalidAclError,
+  [Code.connectionLoss]: ZkConnectionLossError,
+  [Code.sessionExpired]: ZkSessionExpiredError,
+  [Code.authFailed]: ZkAuthFailedError,
+  [Code.unimplemented]: ZkUnimplementedError,
 };
 
 const messageByCode: Record<number, string> = {
-  [-101]: "no such znode",
-  [-110]: "znode already exists",
-  [-111]: "znode has children",
-  [-103]: "znode version changed",
-  [-102]: "not authorized (check ZK_AUTH and the znode's ACL)",
-  [-108]: "ephemeral znodes cannot have children",
-  [-114]: "invalid ACL",
-  [-4]: "connection lost before the answer, outcome unknown",
-  [-112]: "session expired",
-  [-115]: "authentication failed",
-  [-124]: "request throttled by the server",
-  [-6]: "operation not implemented by this server (ZooKeeper before 3.6?)",
+  [Code.noNode]: "no such znode",
+  [Code.nodeExists]: "znode already exists",
+  [Code.notEmpty]: "znode has children",
+  [Code.badVersion]: "znode version changed",
+  [Code.noAuth]: "not authorized (check ZK_AUTH and the znode's ACL)",
+  [Code.noChildrenForEphemerals]: "ephemeral znodes cannot have children",
+  [Code.invalidAcl]: "invalid ACL",
+  [Code.connectionLoss]: "connection lost before the answer, outcome unknown",
+  [Code.sessionExpired]: "session expired",
+  [Code.authFailed]: "authentication failed",
+  [Code.throttled]: "request throttled by the server",
+  [Code.unimplemented]: "operation not implemented by this server (ZooKeeper before 3.6?)",
 };
 
 /** Builds the error class that matches a ZooKeeper error code. */

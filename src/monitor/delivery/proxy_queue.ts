@@ -32,7 +32,9 @@ import { getLogger } from "@logtape/logtape";
 import type { ServiceRef } from "../../asabru/wire.ts";
 import type { DeliveryOutcome } from "../../asabru/sender.ts";
 import { type DeliveryState, nextOperation, type Wanted } from "./decide.ts";
-import { backoffMs } from "./backoff.ts";
+import { backoffMs } from "../../shared/backoff.ts";
+import { BulkSummary } from "./bulk_summary.ts";
+import { ResyncPacing } from "./resync_pacing.ts";
 
 const log = getLogger(["zkcm", "delivery"]);
 
@@ -145,17 +147,6 @@ export type ServiceDelivery =
   | { state: "pending"; op?: "add" | "delete" }
   | { state: "retrying"; op: "add" | "delete"; reason: string };
 
-/** A start-up or resync in progress: what its summary line will say, and when. */
-interface BulkWork {
-  reason: "start-up" | "resync";
-  since: number;
-  requests: number;
-  /** Its services not settled yet (a refused one leaves: its refusals are logged as warnings). */
-  outstanding: number;
-  /** A start-up's services are still being listed ({@link ProxyQueue.startupListed} ends it). */
-  listing: boolean;
-}
-
 /** The delivery queue of one proxy. */
 export class ProxyQueue {
   /** How it delivers (tells it from a whole-state pusher without importing either class). */
@@ -184,7 +175,7 @@ export class ProxyQueue {
   readonly #concurrency: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
-  readonly #resyncPerSecond: number;
+  readonly #pacing: ResyncPacing;
   readonly #mayDeliver: () => boolean;
   readonly #restartRecovery: boolean;
   readonly #deletesRemove: () => boolean;
@@ -214,10 +205,8 @@ export class ProxyQueue {
   #authProblem: string | undefined;
   #pausedUntil = 0;
   #pumpTimer?: ReturnType<typeof setTimeout>;
-  #bulk?: BulkWork;
+  readonly #summary: BulkSummary;
   #startupOver = false;
-  #tokens = 0;
-  #tokensAt = 0;
   #stopped = false;
   #idle = new Set<() => void>();
   #lastError?: { reason: string; atMs: number };
@@ -228,7 +217,7 @@ export class ProxyQueue {
     this.#concurrency = options.concurrency ?? 32;
     this.#retryBaseMs = options.retryBaseMs ?? 250;
     this.#retryMaxMs = options.retryMaxMs ?? 30_000;
-    this.#resyncPerSecond = options.resyncPerSecond ?? 500;
+    this.#pacing = new ResyncPacing(options.resyncPerSecond ?? 500);
     this.#mayDeliver = options.mayDeliver ?? (() => true);
     this.#restartRecovery = options.restartRecovery ?? true;
     this.#deletesRemove = options.deletesRemove ?? (() => true);
@@ -237,6 +226,7 @@ export class ProxyQueue {
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? (() => performance.now());
     this.#outage = new OutageReport({ now: this.#now });
+    this.#summary = new BulkSummary(this.proxy, this.#now);
   }
 
   /**
@@ -255,14 +245,8 @@ export class ProxyQueue {
     if (options.proxyMayHold && !known && wanted) {
       entry.uncertain = wanted.ref;
       if (!this.#startupOver) {
-        this.#bulk ??= {
-          reason: "start-up",
-          since: this.#now(),
-          requests: 0,
-          outstanding: 0,
-          listing: true,
-        };
-        this.#joinBulk(entry);
+        this.#summary.startup();
+        this.#summary.join(entry);
       }
     }
     if (!wanted && entry.wanted && !this.#mayDeliver()) {
@@ -284,14 +268,7 @@ export class ProxyQueue {
   resync(reason = "resync", options: { onlyDelivered?: boolean } = {}): void {
     this.counters.resyncs++;
     // A start-up still in progress carries on inside the resync (one summary for both).
-    const open = this.#bulk;
-    this.#bulk = {
-      reason: "resync",
-      since: this.#now(),
-      requests: open?.requests ?? 0,
-      outstanding: open?.outstanding ?? 0,
-      listing: open?.listing ?? false,
-    };
+    this.#summary.resync();
     let count = 0;
     for (const entry of this.#entries.values()) {
       // Restart recovery: what never reached the proxy cannot have been forgotten by it.
@@ -304,19 +281,19 @@ export class ProxyQueue {
       if (entry.inFlight) entry.resyncedInFlight = true;
       entry.changedAt ??= this.#now();
       count++;
-      this.#joinBulk(entry);
+      this.#summary.join(entry);
       this.#track(entry);
     }
     log.info("full resync of {proxy} ({reason}): {count} services, {rate} operations/s", {
       proxy: this.proxy,
       reason,
       count,
-      rate: this.#resyncPerSecond,
+      rate: this.#pacing.perSecond,
     });
     // Only now, with every entry marked: a pump in the middle would send a plain add for an
     // entry not marked yet.
     this.kick();
-    this.#summarizeIfDone();
+    this.#summary.summarizeIfDone();
   }
 
   /**
@@ -325,9 +302,7 @@ export class ProxyQueue {
    */
   startupListed(): void {
     this.#startupOver = true; // later services are changes: a line each
-    if (!this.#bulk?.listing) return;
-    this.#bulk.listing = false;
-    this.#summarizeIfDone();
+    this.#summary.listed();
   }
 
   /** Services whose proxy state differs from the wanted one. */
@@ -469,8 +444,8 @@ export class ProxyQueue {
         this.#settleIfConverged(entry);
         continue;
       }
-      if (entry.resyncing && !this.#takeToken(now)) {
-        this.#pumpLater(1000 / this.#resyncPerSecond);
+      if (entry.resyncing && !this.#pacing.take(now)) {
+        this.#pumpLater(1000 / this.#pacing.perSecond);
         break;
       }
       this.#unready(key);
@@ -494,18 +469,6 @@ export class ProxyQueue {
       this.#pumpTimer = undefined;
       this.#pump();
     }, Math.max(1, ms));
-  }
-
-  #takeToken(now: number): boolean {
-    const capacity = Math.max(1, this.#resyncPerSecond / 10);
-    this.#tokens = Math.min(
-      capacity,
-      this.#tokens + (now - this.#tokensAt) * this.#resyncPerSecond / 1000,
-    );
-    this.#tokensAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
   }
 
   /** Sends `op`; `wantedAtSend` is what an acknowledged add will mean the proxy holds. */
@@ -572,7 +535,7 @@ export class ProxyQueue {
           entry.acknowledged = undefined;
           // Part of the resync's summary line, as its other requests (one line per request
           // would be thousands when a resync begins under load).
-          if (this.#bulk) this.#bulk.requests++;
+          this.#summary.countRequest();
           log.debug(`sent ${op} {key} to {proxy} during a resync: resyncing it again`, properties);
           return;
         }
@@ -582,8 +545,8 @@ export class ProxyQueue {
         // the next decision sees the difference.
         entry.acknowledged = op === "add" ? wantedAtSend : undefined;
         // One line per change; a start-up or a resync (thousands of requests) gets one summary.
-        if (entry.bulk && this.#bulk) {
-          this.#bulk.requests++;
+        if (entry.bulk && this.#summary.active) {
+          this.#summary.countRequest();
           log.debug(`sent ${op} {key} to {proxy}`, properties);
         } else {
           log.info(`sent ${op} {key} to {proxy}`, properties);
@@ -602,7 +565,7 @@ export class ProxyQueue {
         }
         const reason = outcome.message;
         this.#failed(entry, reason);
-        this.#leaveBulk(entry); // its refusals are warnings of their own
+        this.#summary.leave(entry); // its refusals are warnings of their own
         this.#onDecision?.({ decision: "rejected", key: entry.key, op, reason });
         if (entry.loggedRefusal !== reason) {
           entry.loggedRefusal = reason;
@@ -814,7 +777,7 @@ export class ProxyQueue {
       entry.changedAt = undefined;
     }
     entry.resyncing = false;
-    this.#leaveBulk(entry);
+    this.#summary.leave(entry);
     if (!entry.wanted && !entry.acknowledged && entry.retryTimer === undefined) {
       this.#entries.delete(entry.key);
       this.#unready(entry.key);
@@ -823,32 +786,6 @@ export class ProxyQueue {
 
   #isIdle(): boolean {
     return this.#inFlight.size === 0 && this.#unconverged.size === 0;
-  }
-
-  #joinBulk(entry: Entry): void {
-    if (entry.bulk || !this.#bulk) return;
-    entry.bulk = true;
-    this.#bulk.outstanding++;
-  }
-
-  #leaveBulk(entry: Entry): void {
-    if (!entry.bulk) return;
-    entry.bulk = false;
-    if (this.#bulk) this.#bulk.outstanding--;
-    this.#summarizeIfDone();
-  }
-
-  /** Logs the summary of a start-up or resync whose services are all settled. */
-  #summarizeIfDone(): void {
-    const bulk = this.#bulk;
-    if (!bulk || bulk.listing || bulk.outstanding > 0) return;
-    this.#bulk = undefined;
-    log.info("{proxy} in step after the {reason}: {requests} requests in {ms} ms", {
-      proxy: this.proxy,
-      reason: bulk.reason,
-      requests: bulk.requests,
-      ms: Math.round(this.#now() - bulk.since),
-    });
   }
 
   #notifyIdle(): void {

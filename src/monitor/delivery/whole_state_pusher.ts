@@ -27,7 +27,7 @@ import type { DeliveryOutcome } from "../../asabru/sender.ts";
 import type { ConfigTemplate } from "../../asabru/config_template.ts";
 import { ConfigDocument } from "../../asabru/config_document.ts";
 import type { Wanted } from "./decide.ts";
-import { backoffMs } from "./backoff.ts";
+import { backoffMs } from "../../shared/backoff.ts";
 import { nextPush, type PushDecision } from "./push_schedule.ts";
 import { planWholeState, sameWanted, type WholeStatePlan } from "./whole_state_plan.ts";
 

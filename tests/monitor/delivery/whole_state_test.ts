@@ -11,7 +11,7 @@ import type { Wanted } from "../../../src/monitor/delivery/decide.ts";
 import { nextPush } from "../../../src/monitor/delivery/push_schedule.ts";
 import { planWholeState } from "../../../src/monitor/delivery/whole_state_plan.ts";
 import { WholeStatePusher } from "../../../src/monitor/delivery/whole_state_pusher.ts";
-import { backoffMs } from "../../../src/monitor/delivery/backoff.ts";
+import { backoffMs } from "../../../src/shared/backoff.ts";
 import { assert, assertEquals } from "../../../testing/assert.ts";
 import { deferred, waitFor } from "../../../testing/wait.ts";
 

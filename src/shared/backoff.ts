@@ -1,7 +1,8 @@
 /**
- * The delivery's one back-off rule, shared by the per-request queue and the whole-state pusher:
- * capped exponential with equal jitter (half fixed, half random), so retries of many monitors or
- * services spread out but never come sooner than half the step.
+ * The project's one back-off rule (the delivery queue and pusher, the client's registrar, the
+ * leader election, the tree mirror's re-reads): capped exponential with equal jitter (half fixed,
+ * half random), so retries of many monitors, clients or services spread out but never come sooner
+ * than half the step.
  *
  * @example
  * ```ts
