@@ -11,6 +11,7 @@
  */
 import type { FaultProxy } from "../testing/fault_proxy.ts";
 import { Program } from "../testing/program.ts";
+import { reserveFreePorts } from "../src/dev/_loopback.ts";
 import { type ExitStatus, stopProgram } from "./stop_program.ts";
 import type { History } from "./history.ts";
 import { type LeadershipTerm, leadershipTerms } from "./fencing.ts";
@@ -232,9 +233,7 @@ export function wallClock(performanceNow: number): number {
   return performance.timeOrigin + performanceNow;
 }
 
+/** Below the kernel's ephemeral range: see {@link reserveFreePorts}. */
 function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
+  return reserveFreePorts(1)[0];
 }
