@@ -88,7 +88,11 @@ Deno.test("client process", async (t) => {
 
     await t.step("kill -9: the leaf lives until the session times out", async () => {
       await observer.deleteRecursive("/cluster1");
-      await using program = await client(base);
+      // The session ends at least two thirds of its timeout after the kill (the client pings
+      // every third): with 1 s, that left the test some 0.6 s to see the process gone and read
+      // the leaf, a race on a loaded machine. 6 s leaves it 4.
+      const sessionMs = 6000;
+      await using program = await client({ ...base, ZK_SESSION_TIMEOUT: `${sessionMs}ms` });
       await registeredBy(program);
       const owner = await leafOwner();
       const gone = deferred();
@@ -97,9 +101,9 @@ Deno.test("client process", async (t) => {
       program.kill("SIGKILL");
       await program.finished();
       assertEquals(await leafOwner(), owner, "still there right after the kill");
-      await withTimeout(gone.promise, 5000, "the leaf expires with the session");
+      await withTimeout(gone.promise, sessionMs + 10_000, "the leaf expires with the session");
       const tookMs = performance.now() - killedAt;
-      assert(tookMs > 400, `gone only after the session timeout (${tookMs} ms)`);
+      assert(tookMs > sessionMs / 2, `gone only after the session timeout (${tookMs} ms)`);
     });
 
     await t.step("restart after kill -9: taken over while the old session lives", async () => {
