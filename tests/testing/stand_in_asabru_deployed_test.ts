@@ -317,25 +317,28 @@ Deno.test("deployed: a restart while an apply-then-hang answer is held drops it;
     restartMs: 50,
     firstByteMs: SHARED_PROCESS_MS,
   });
+  // Each wait only catches a hang (the deadlock this test is about): 2 s was as much a speed bound
+  // on a loaded machine, where a restart of 50 ms and a few loopback requests can take seconds.
+  const hangMs = 15_000;
   await proxy.setMode("apply-then-hang");
   const arrived = proxy.nextRequest();
   const answer = post(proxy, update("add", "e", "held"));
-  await withTimeout(arrived, 2000, "the add");
+  await withTimeout(arrived, hangMs, "the add");
 
   // The chaos run's seed 104: a restart of the proxy while its one worker holds an answer. The
   // restart waits for the worker, which waited for a release only a later mode change gives.
   proxy.restartEmpty();
-  await withTimeout(proxy.setMode("ok"), 2000, "setMode(ok) after a restart with a held answer");
-  await withTimeout(proxy.settled(), 2000, "the restart");
+  await withTimeout(proxy.setMode("ok"), hangMs, "setMode(ok) after a restart with a held answer");
+  await withTimeout(proxy.settled(), hangMs, "the restart");
   assertEquals(
-    (await withTimeout(answer, 2000, "the held client")).status,
+    (await withTimeout(answer, hangMs, "the held client")).status,
     0,
     "no answer: it crashed",
   );
   assertEquals(proxy.list("e"), [], "the restart forgot the add");
   assertEquals((await post(proxy, update("add", "e", "after"))).status, 200);
   assertEquals(proxy.list("e").map((entry) => entry.service), ["after"]);
-  await withTimeout(proxy.close(), 2000, "close() after that restart");
+  await withTimeout(proxy.close(), hangMs, "close() after that restart");
 });
 
 Deno.test("deployed: users added at run time log in; the history names each request's token subject, a 401's too", async () => {
