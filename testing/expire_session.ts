@@ -30,8 +30,8 @@ const ANSWER_TIMEOUT_MS = 5_000;
  *
  * @param hostPort one server, `host:port`
  * @param sessionTimeoutMs the timeout to ask for (the server clamps it to its min/max)
- * @throws {Error} when the server does not answer within 5 s, refuses the close, or the session's
- *   own client takes the session back before the close in 20 attempts running
+ * @throws {Error} when the server refuses the close, or, in 20 attempts running, the session's own
+ *   client takes the session back before the close or the server does not answer within 5 s
  *
  * @example
  * ```ts
@@ -48,12 +48,19 @@ export async function expireSession(
     const outcome = await withConnection(
       hostPort,
       (conn) => closeSessionOnce(conn, sessionId, password, sessionTimeoutMs),
-    );
-    if (outcome !== "connection taken over") return;
+    ).catch((error) => {
+      // Seen once in a full parallel suite, with the session's own client re-attaching in a
+      // loop: the connection that lost the session was neither answered nor closed. Another
+      // attempt, on a new connection, settles it; a server that never answers still fails after
+      // CLOSE_ATTEMPTS.
+      if (error instanceof NoAnswerError) return "no answer" as const;
+      throw error;
+    });
+    if (outcome === "closed" || outcome === "already gone") return;
   }
   throw new Error(
     `could not close session 0x${sessionId.toString(16)} at ${hostPort} in ${CLOSE_ATTEMPTS} ` +
-      `attempts: its client kept taking the session back`,
+      `attempts: its client kept taking the session back, or the server did not answer`,
   );
 }
 
@@ -137,7 +144,9 @@ async function withConnection<T>(
     return await exchange(conn);
   } catch (error) {
     if (!timedOut) throw error;
-    throw new Error(`ZooKeeper at ${hostPort} did not answer within ${ANSWER_TIMEOUT_MS} ms`);
+    throw new NoAnswerError(
+      `ZooKeeper at ${hostPort} did not answer within ${ANSWER_TIMEOUT_MS} ms`,
+    );
   } finally {
     clearTimeout(timer);
     if (!timedOut) conn.close();
@@ -203,6 +212,11 @@ async function readFrame(conn: Deno.Conn): Promise<Uint8Array> {
   const length = new DataView((await readExactly(conn, 4)).buffer).getInt32(0);
   if (length < 0 || length > 1 << 20) throw new Error(`implausible frame length ${length}`);
   return readExactly(conn, length);
+}
+
+/** A connection the server neither answered nor closed within ANSWER_TIMEOUT_MS. */
+class NoAnswerError extends Error {
+  override name = "NoAnswerError";
 }
 
 /** The server closed (or reset) the connection before a whole frame arrived. */
