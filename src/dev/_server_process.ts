@@ -30,6 +30,31 @@ export interface SpawnServerOptions {
 
 const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
 
+let setprivFound: string | undefined | null = null;
+
+/**
+ * The path of a `setpriv` that knows `--pdeathsig` (util-linux 2.33 and later), tried once per
+ * process; `undefined` when there is none. An older one would refuse the option and the server
+ * would not start at all, with an empty log.
+ */
+function setprivWithParentDeathSignal(): string | undefined {
+  if (setprivFound !== null) return setprivFound;
+  setprivFound = SETPRIV_PATHS.filter(isFile).find((path) => {
+    try {
+      const probe = new Deno.Command(path, {
+        args: ["--pdeathsig", "KILL", "--", "true"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+      return probe.success;
+    } catch {
+      return false;
+    }
+  });
+  return setprivFound;
+}
+
 /**
  * Starts `command` with `args`, appending its stdout and stderr to `logFile`.
  *
@@ -45,7 +70,7 @@ export function spawnServerProcess(
   // `exec` replaces the shell by the server (and setpriv by the shell): the child's pid is the
   // server's.
   const shell = ["/bin/sh", "-c", 'log="$1"; shift; exec "$@" >>"$log" 2>&1', "sh", logFile];
-  const setpriv = options.ownProcessGroup ? SETPRIV_PATHS.find(isFile) : undefined;
+  const setpriv = options.ownProcessGroup ? setprivWithParentDeathSignal() : undefined;
   const [program, ...programArgs] = setpriv
     ? [setpriv, "--pdeathsig", "KILL", "--", ...shell, command, ...args]
     : [...shell, command, ...args];

@@ -266,7 +266,8 @@ export class LeaderElection {
         if (error instanceof ZkNoNodeError) continue; // gone: no longer ahead of us
         throw error;
       }
-      if (read.stat.ephemeralOwner === this.#session.sessionId) {
+      const owner = read.stat.ephemeralOwner;
+      if (owner !== 0n && owner === this.#session.sessionId) {
         // Ours, but not our candidate: a create whose answer was lost with its connection (the
         // server made the node, we made another). Left there it would lead, and we, standing by
         // behind our own session's node, would never lead while the session lives.

@@ -737,7 +737,7 @@ export class TreeMirror {
 }
 
 /** Between failed reads of one level or service while connected. */
-const RETRY_BACKOFF = { baseMs: 2000, maxMs: 30_000 };
+const RETRY_BACKOFF = { baseMs: 2000, maxMs: 10_000 };
 
 /** One full read of the tree, in one session. */
 interface ReadPass {

@@ -6,7 +6,7 @@
 import { mirrorWatchModes, watchModeFailures, watchModeLine } from "../../chaos/watch_modes.ts";
 import { assertEquals, assertMatch } from "../../testing/assert.ts";
 
-/** A line as the monitor writes it (LOG_FORMAT json, `src/logging.ts`). */
+/** A line as the monitor writes it (LOG_FORMAT json, `src/shared/logging.ts`). */
 const line = (level: string, message: string, properties: Record<string, string> = {}) =>
   JSON.stringify({
     "@timestamp": "2026-12-03T13:00:00.000Z",

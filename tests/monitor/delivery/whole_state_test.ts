@@ -2,7 +2,7 @@
  * Whole-state delivery as logic: what a push carries (static services + ZooKeeper's, never an
  * empty list), when a push goes out (coalescing, one in flight, back-off), and the pusher that
  * drives them, against a proxy model whose answers the test scripts. The pusher against a real
- * ZooKeeper and the deployed-mode stand-in is tested in `monitor_whole_state_test.ts`.
+ * ZooKeeper and the deployed-mode stand-in is tested in `tests/monitor/whole_state_test.ts`.
  */
 import { DOMParser } from "@xmldom/xmldom";
 import { parseConfigTemplate } from "../../../src/asabru/parse_config_template.ts";
