@@ -26,7 +26,9 @@ const log = getLogger(["zkcm", "client"]);
 
 /** A running client. */
 export interface ClientApp {
+  /** The client's ZooKeeper session, which owns its ephemeral registrations. */
   readonly session: ZkSession;
+  /** Creates, restores and removes the registrations. */
   readonly registrar: Registrar;
   /** The status server's port, when one runs. */
   readonly statusPort?: number;

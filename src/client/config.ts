@@ -116,7 +116,9 @@ export type ClientOptions = Parsed<typeof clientOptions>;
 
 /** What the client runs with: its options, the registration plan, the health gates. */
 export interface ClientConfig {
+  /** The parsed options. */
   options: ClientOptions;
+  /** The znodes to register, from nodes.json. */
   plan: RegistrationPlan;
   /** Health target per service path (absent: the service is not gated). */
   healthTargets: Map<string, HealthTarget>;

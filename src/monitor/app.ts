@@ -76,11 +76,17 @@ interface WholeState {
 
 /** A running monitor. */
 export interface MonitorApp {
+  /** The monitor's ZooKeeper session. */
   readonly session: ZkSession;
+  /** The mirror of the watched root: the services ZooKeeper holds. */
   readonly mirror: TreeMirror;
+  /** One delivery per proxy URL, in `ASABRU_API_URL`'s order. */
   readonly queues: readonly ProxyDelivery[];
+  /** Who leads: only the leader delivers. */
   readonly election: LeaderElection;
+  /** The recent decisions (`GET /v1/events`). */
   readonly journal: DecisionJournal;
+  /** The mass-delete guard. */
   readonly guard: DeleteGuard;
   /** The status server's port, when one runs. */
   readonly statusPort?: number;

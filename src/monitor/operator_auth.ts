@@ -27,7 +27,8 @@ const FORM_CONTENT_TYPES = [
 /** `STATUS_TOKEN_FILE` could not be read, or holds no token. */
 export class StatusTokenFileError extends Error {
   override readonly name = "StatusTokenFileError";
-  constructor(readonly file: string, reason: string) {
+  /** `file` is the path given; `reason` what went wrong reading it. */
+  constructor(/** The path given. */ readonly file: string, reason: string) {
     super(`--status-token-file (STATUS_TOKEN_FILE): ${file}: ${reason}`);
   }
 }

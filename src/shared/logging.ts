@@ -23,7 +23,9 @@ export type LogFormat = "auto" | "json" | "text";
 
 /** Options of {@link configureLogging}. */
 export interface LoggingOptions {
+  /** The lowest level written (`LOG_LEVEL`). */
   level?: LogLevel;
+  /** `text` or `json` lines (`LOG_FORMAT`); default: text on a TTY, else JSON. */
   format?: LogFormat;
   /**
    * Where lines go; default stderr, where lines of one turn of the event loop are written together

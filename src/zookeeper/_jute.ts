@@ -8,6 +8,7 @@
 
 /** A packet that does not decode: truncated, a length out of range, an unknown code. */
 export class ZkDecodeError extends Error {
+  /** `message` says what did not decode, and where. */
   constructor(message: string) {
     super(message);
     this.name = "ZkDecodeError";

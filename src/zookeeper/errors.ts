@@ -12,6 +12,7 @@ export class ZkError extends Error {
   /** The znode path the failed request was about, when there is one. */
   readonly path?: string;
 
+  /** The message gets `: path` appended when there is a path. */
   constructor(message: string, code = 0, path?: string, options?: ErrorOptions) {
     super(path === undefined ? message : `${message}: ${path}`, options);
     this.name = new.target.name;

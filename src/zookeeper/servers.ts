@@ -9,11 +9,13 @@
 export interface ZkServerAddress {
   /** A hostname or an address; IPv6 without brackets. */
   host: string;
+  /** The TCP port. */
   port: number;
 }
 
 /** A connection string taken apart. */
 export interface ZkEnsemble {
+  /** The servers, in the order written. */
   servers: ZkServerAddress[];
   /** The chroot without a trailing slash, `""` for none. */
   chroot: string;

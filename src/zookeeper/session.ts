@@ -38,7 +38,9 @@ export type SessionState = "connecting" | "connected" | "suspended" | "expired" 
 
 /** One change of {@link SessionState}. */
 export interface SessionStateChange {
+  /** The state now. */
   state: SessionState;
+  /** The state before the change. */
   previous: SessionState;
   /** The session the change is about (`0n` before the first one). */
   sessionId: bigint;
@@ -75,7 +77,9 @@ export interface ZkSessionOptions {
 
 /** Options of {@link ZkSession.create}. */
 export interface CreateOptions {
+  /** Persistent (default), ephemeral, and either of them sequential. */
   mode?: ZkCreateMode;
+  /** The new znode's ACL; default: open to everyone (`world:anyone`, all permissions). */
   acl?: readonly ZkAclEntry[];
 }
 

@@ -31,6 +31,7 @@ export type ZkConnectionFailureKind =
 export interface ZkConnectionFailure {
   /** `host:port` */
   server: string;
+  /** What kind of failure it was. */
   kind: ZkConnectionFailureKind;
   /** As the system gave it (or, for protocol-level failures, as we found it). */
   reason: string;

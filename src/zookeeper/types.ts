@@ -9,17 +9,25 @@ import type { ZkError } from "./errors.ts";
 export interface ZkStat {
   /** zxid of the transaction that created the znode: a delete and re-create changes it. */
   czxid: bigint;
+  /** zxid of the transaction that last changed the znode's data. */
   mzxid: bigint;
+  /** zxid of the transaction that last changed the znode's children. */
   pzxid: bigint;
   /** Creation time, milliseconds since the epoch. */
   ctime: number;
+  /** Time of the last data change, milliseconds since the epoch. */
   mtime: number;
+  /** Number of changes to the data (what a conditional `setData` or `delete` compares). */
   version: number;
+  /** Number of changes to the children. */
   cversion: number;
+  /** Number of changes to the ACL. */
   aversion: number;
   /** Session id owning an ephemeral znode; `0n` for a persistent one. */
   ephemeralOwner: bigint;
+  /** Length of the data, in bytes. */
   dataLength: number;
+  /** Number of children. */
   numChildren: number;
 }
 
@@ -35,8 +43,11 @@ export const ZkPerm = {
 
 /** One ACL entry: `scheme:id` gets `perms`. */
 export interface ZkAclEntry {
+  /** {@link ZkPerm} bits. */
   perms: number;
+  /** `world`, `auth`, `digest`, `ip`, ... */
   scheme: string;
+  /** The identity within the scheme (`anyone` for `world`). */
   id: string;
 }
 
@@ -65,7 +76,9 @@ export type ZkCreateMode =
 
 /** What a one-shot watch reports. */
 export interface ZkWatchEvent {
+  /** What happened to the watched znode. */
   type: "created" | "deleted" | "dataChanged" | "childrenChanged";
+  /** The znode's path (without the chroot). */
   path: string;
 }
 
@@ -108,6 +121,8 @@ export function formatSessionId(sessionId: bigint): string {
 
 /** One read of {@link ZkSession.multiRead}. */
 export interface ZkReadOp {
+  /** The read to make. */
   type: "getData" | "getChildren";
+  /** The znode to read. */
   path: string;
 }
