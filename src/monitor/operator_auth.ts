@@ -26,6 +26,7 @@ const FORM_CONTENT_TYPES = [
 
 /** `STATUS_TOKEN_FILE` could not be read, or holds no token. */
 export class StatusTokenFileError extends Error {
+  /** The class's name, for logs. */
   override readonly name = "StatusTokenFileError";
   /** `file` is the path given; `reason` what went wrong reading it. */
   constructor(/** The path given. */ readonly file: string, reason: string) {
