@@ -4,8 +4,8 @@
  *
  * @module
  */
+import { openProgramSession } from "../session/program_session.ts";
 import { getLogger } from "@logtape/logtape";
-import { zkTlsOf } from "../session/tls.ts";
 import { ZkSession } from "../zookeeper/mod.ts";
 import { CREATOR_ALL_WORLD_READ_ACL, OPEN_ACL } from "../zookeeper/mod.ts";
 import { Registrar } from "./registrar.ts";
@@ -13,12 +13,9 @@ import { HealthChecker } from "./health_check.ts";
 import { MetricsRegistry } from "../shared/metrics.ts";
 import { createStatusApp, serveStatus, type StatusServer } from "../shared/status_server.ts";
 import { registerSessionMetrics } from "../session/metrics.ts";
-import { withZooKeeperReason, ZooKeeperReachability } from "../session/reachability.ts";
+import { withZooKeeperReason } from "../session/reachability.ts";
 import { registerProcessMetrics } from "../shared/process_metrics.ts";
 import { type ClientConfig, describeHealthGate } from "./config.ts";
-import { watchChroot } from "../session/chroot_watch.ts";
-import { connectionChroot } from "../session/connection_string.ts";
-import { SessionStatusTracker } from "../session/status.ts";
 import { clientStatus, type ReportedHealthCheck } from "./status_report.ts";
 import { addStatusPage } from "../shared/status_page/routes.ts";
 
@@ -41,15 +38,7 @@ export interface ClientApp {
 /** Starts the client: connects, registers, checks health, serves status. */
 export async function startClient(config: ClientConfig): Promise<ClientApp> {
   const { options, plan } = config;
-  const session = ZkSession.open({
-    connectionString: options.zkHost,
-    sessionTimeoutMs: options.sessionTimeoutMs,
-    digestAuth: options.zkAuth,
-    tls: zkTlsOf(options),
-  });
-  const reachability = new ZooKeeperReachability(session);
-  const chrootWatch = watchChroot(session, connectionChroot(options.zkHost));
-  const sessionStatus = new SessionStatusTracker(session, reachability);
+  const { session, reachability, chrootWatch, sessionStatus } = openProgramSession(options);
   const acl = (options.acl ?? (options.zkAuth ? "creator" : "open")) === "creator"
     ? CREATOR_ALL_WORLD_READ_ACL
     : OPEN_ACL;

@@ -11,8 +11,8 @@
  *
  * @module
  */
+import { openProgramSession } from "../session/program_session.ts";
 import { getLogger } from "@logtape/logtape";
-import { zkTlsOf } from "../session/tls.ts";
 import { ZkSession } from "../zookeeper/mod.ts";
 import { type MirroredService, type MirrorWatchMode, TreeMirror } from "./tree_mirror.ts";
 import { wantedByTemplate } from "./wanted_service.ts";
@@ -22,7 +22,7 @@ import { ProxyCredentials } from "../asabru/login.ts";
 import { MetricsRegistry } from "../shared/metrics.ts";
 import { createStatusApp, serveStatus, type StatusServer } from "../shared/status_server.ts";
 import { registerSessionMetrics } from "../session/metrics.ts";
-import { withZooKeeperReason, ZooKeeperReachability } from "../session/reachability.ts";
+import { withZooKeeperReason } from "../session/reachability.ts";
 import { registerProcessMetrics } from "../shared/process_metrics.ts";
 import { LeaderElection } from "./leader_election.ts";
 import { deliveryLatencyHistogram, registerMonitorMetrics } from "./metrics.ts";
@@ -32,11 +32,8 @@ import { DecisionJournal } from "./journal.ts";
 import type { Wanted } from "./delivery/decide.ts";
 import type { MonitorOptions } from "./config.ts";
 import { redactUrl } from "./proxy_url.ts";
-import { watchChroot } from "../session/chroot_watch.ts";
-import { connectionChroot } from "../session/connection_string.ts";
 import type { WholeStatePusher } from "./delivery/whole_state_pusher.ts";
 import type { ConfigTemplate } from "../asabru/config_template.ts";
-import { SessionStatusTracker } from "../session/status.ts";
 import { monitorStatus, reportedPusher } from "./status_report.ts";
 import { addStatusPage } from "../shared/status_page/routes.ts";
 import { readStatusToken } from "./operator_auth.ts";
@@ -109,15 +106,7 @@ export async function startMonitor(
 ): Promise<MonitorApp> {
   // First: a token file that cannot be read stops the start before anything is opened.
   const statusToken = await readStatusToken(options);
-  const session = ZkSession.open({
-    connectionString: options.zkHost,
-    sessionTimeoutMs: options.sessionTimeoutMs,
-    digestAuth: options.zkAuth,
-    tls: zkTlsOf(options),
-  });
-  const reachability = new ZooKeeperReachability(session);
-  const chrootWatch = watchChroot(session, connectionChroot(options.zkHost));
-  const sessionStatus = new SessionStatusTracker(session, reachability);
+  const { session, reachability, chrootWatch, sessionStatus } = openProgramSession(options);
   const metrics = new MetricsRegistry();
   const latency = deliveryLatencyHistogram(metrics);
 
