@@ -91,9 +91,12 @@ Deno.test("TLS to ZooKeeper", async (t) => {
         });
         session.onConnectionFailure((failure) => failures.push(failure));
         await session.waitUntilConnected({ timeoutMs: 10_000 });
+        // Only the connection's end counts: after the previous round's restart, the TLS port may
+        // have refused the first attempt while the plain one already served.
+        failures.length = 0;
         await goAway();
         await waitFor(() => failures.length > 0, 10_000, "the connection's end reported");
-        assertEquals(failures[0].kind, "reset", failures[0].reason);
+        assertEquals(failures[0].kind, "reset", JSON.stringify(failures));
         await zk.restart();
       }
     },
