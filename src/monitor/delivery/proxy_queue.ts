@@ -545,6 +545,7 @@ export class ProxyQueue {
       });
     }
     if (decision.line) this.#say(decision.line, entry, op, ref, outcome);
+    // Last: the outcome's own line (judged against the outage so far) comes before the outage's.
     switch (decision.proxy) {
       case "unreachable":
         this.#proxyUnreachable(decision.failure ?? "");
