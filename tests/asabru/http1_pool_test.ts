@@ -5,6 +5,7 @@
  */
 import { Http1Error, Http1Pool, parseResponseHead } from "../../src/asabru/http1_pool.ts";
 import { AsabruSender } from "../../src/asabru/sender.ts";
+import { Http1NoAnswerError } from "../../src/asabru/_http1_wire.ts";
 import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
 import { waitFor } from "../../testing/wait.ts";
 
@@ -169,6 +170,32 @@ Deno.test("failures after the request was written are sent; a refused connection
   using refusedPool = new Http1Pool({ hostname: "127.0.0.1", port: closedPort });
   const refused = await failure(ask(refusedPool));
   assertEquals([refused.sent, refused.reason], [false, "connection refused"]);
+});
+
+Deno.test("a fresh connection closed cleanly without a byte of answer is a no-answer, a reused one is not", async () => {
+  // The deployed proxy's way of saying it read nothing: it closes an idle connection after 10 ms.
+  await using fresh = new ScriptedServer(async (next) => {
+    await next(); // reads the request, then closes without answering
+  });
+  using pool = new Http1Pool({ hostname: "127.0.0.1", port: fresh.port });
+  const unanswered = await failure(ask(pool));
+  assert(unanswered instanceof Http1NoAnswerError, `a no-answer, got ${unanswered.name}`);
+  assertEquals(
+    [unanswered.sent, unanswered.reason],
+    [true, "the server closed the connection before any answer"],
+  );
+
+  // After an answer on the same connection, the close may follow a request the server read.
+  await using reused = new ScriptedServer(async (next, conn) => {
+    await next();
+    await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    await next(); // reads the second request, then closes without answering
+  });
+  using reusedPool = new Http1Pool({ hostname: "127.0.0.1", port: reused.port });
+  assertEquals((await ask(reusedPool)).status, 200);
+  const cut = await failure(ask(reusedPool));
+  assert(!(cut instanceof Http1NoAnswerError), "a reused connection's close is no proof");
+  assertEquals(cut.sent, true);
 });
 
 Deno.test("malformed answers are sent failures naming what is wrong, and close the connection", async () => {

@@ -35,6 +35,7 @@ import { type DeliveryState, nextOperation, type Wanted } from "./decide.ts";
 import { backoffMs } from "../../shared/backoff.ts";
 import { BulkSummary } from "./bulk_summary.ts";
 import { ResyncPacing } from "./resync_pacing.ts";
+import { afterOutcome, type OutcomeLine } from "./outcome.ts";
 
 const log = getLogger(["zkcm", "delivery"]);
 
@@ -503,11 +504,85 @@ export class ProxyQueue {
     this.#inFlight.add(task);
   }
 
+  /** Applies what {@link afterOutcome} decides about the answer to `op`. */
   #apply(
     entry: Entry,
     op: "add" | "delete",
     ref: ServiceRef,
     wantedAtSend: Wanted | undefined,
+    outcome: DeliveryOutcome,
+  ): void {
+    // A resync that began meanwhile (the proxy may have forgotten everything, this included)
+    // wins over the answer: the next operations are its delete and add.
+    const decision = afterOutcome(
+      { op, ref, wantedAtSend, resyncedInFlight: entry.resyncedInFlight, failures: entry.failures },
+      outcome,
+      { deletesRemove: this.#deletesRemove() },
+    );
+    entry.resyncedInFlight = false;
+    entry.lastFailure = undefined;
+    this.counters[decision.counter]++;
+    if (decision.assumedApplied) this.counters.assumedApplied++;
+    if (decision.mayHaveRestarted) this.#mayHaveRestarted = true;
+    // First: an answer may end an outage, and its restart recovery re-marks this entry too.
+    if (decision.proxy === "reachable") this.#proxyReachable();
+    if (decision.service === "delivered") {
+      entry.failures = 0;
+      entry.loggedRefusal = undefined;
+    }
+    if (decision.holding) {
+      entry.uncertain = decision.holding.uncertain;
+      entry.acknowledged = decision.holding.acknowledged;
+    }
+    if (decision.nextGoesFirst) entry.continuing = true;
+    if (decision.failure !== undefined) this.#failed(entry, decision.failure);
+    if (decision.journal) {
+      this.#onDecision?.({
+        decision: decision.journal,
+        key: entry.key,
+        op,
+        ...(decision.journal === "sent" ? {} : { reason: decision.failure }),
+      });
+    }
+    if (decision.line) this.#say(decision.line, entry, op, ref, outcome);
+    // Last: the outcome's own line (judged against the outage so far) comes before the outage's.
+    switch (decision.proxy) {
+      case "unreachable":
+        this.#proxyUnreachable(decision.failure ?? "");
+        break;
+      case "unauthorized":
+        this.#proxyUnauthorized(decision.failure ?? "");
+        break;
+      case "misconfigured":
+        this.#proxyMisconfigured(decision.failure ?? "");
+        break;
+    }
+    switch (decision.service) {
+      case "delivered":
+      case "taken-as-applied":
+        entry.retrying = false;
+        return;
+      case "as-before":
+        return;
+      case "with-the-queue":
+        entry.retrying = true;
+        return;
+      case "at-once":
+        entry.failures++;
+        entry.retrying = true;
+        return;
+      case "after-back-off":
+        this.#retryService(entry);
+        return;
+    }
+  }
+
+  /** The one line about an answer; see {@link OutcomeLine}. */
+  #say(
+    line: OutcomeLine,
+    entry: Entry,
+    op: "add" | "delete",
+    ref: ServiceRef,
     outcome: DeliveryOutcome,
   ): void {
     const properties = {
@@ -518,32 +593,20 @@ export class ProxyQueue {
       port: ref.port,
       ms: Math.round(outcome.ms),
     };
-    // A resync that began meanwhile (the proxy may have forgotten everything, this included)
-    // wins over the answer: the next operations are its delete and add.
-    const resynced = entry.resyncedInFlight;
-    entry.resyncedInFlight = false;
-    entry.lastFailure = undefined;
-    switch (outcome.kind) {
-      case "ok":
-        this.counters.ok++;
-        this.#proxyReachable();
-        entry.failures = 0;
-        entry.retrying = false;
-        entry.loggedRefusal = undefined;
-        if (resynced) {
-          entry.uncertain = ref;
-          entry.acknowledged = undefined;
-          // Part of the resync's summary line, as its other requests (one line per request
-          // would be thousands when a resync begins under load).
-          this.#summary.countRequest();
-          log.debug(`sent ${op} {key} to {proxy} during a resync: resyncing it again`, properties);
-          return;
-        }
-        entry.uncertain = undefined;
-        entry.continuing = true;
-        // The proxy now holds exactly what was sent: if the wanted state moved on meanwhile,
-        // the next decision sees the difference.
-        entry.acknowledged = op === "add" ? wantedAtSend : undefined;
+    // Why it failed: a refusal's message or a failure's reason.
+    const reason = "reason" in outcome
+      ? outcome.reason
+      : "message" in outcome
+      ? outcome.message
+      : undefined;
+    switch (line) {
+      case "sent-during-resync":
+        // Part of the resync's summary line, as its other requests (one line per request
+        // would be thousands when a resync begins under load).
+        this.#summary.countRequest();
+        log.debug(`sent ${op} {key} to {proxy} during a resync: resyncing it again`, properties);
+        return;
+      case "sent":
         // One line per change; a start-up or a resync (thousands of requests) gets one summary.
         if (entry.bulk && this.#summary.active) {
           this.#summary.countRequest();
@@ -551,113 +614,39 @@ export class ProxyQueue {
         } else {
           log.info(`sent ${op} {key} to {proxy}`, properties);
         }
-        this.#onDecision?.({ decision: "sent", key: entry.key, op });
         return;
-      case "rejected": {
-        this.counters.rejected++;
-        this.#proxyReachable();
-        if (op === "delete" && /not found/i.test(outcome.message) && !resynced) {
-          // The proxy does not know the end point, so it holds none of its services.
-          entry.uncertain = undefined;
-          entry.acknowledged = undefined;
-          log.info("{proxy} has no end point for {key}: nothing to delete", properties);
-          return;
-        }
-        const reason = outcome.message;
-        this.#failed(entry, reason);
+      case "nothing-to-delete":
+        log.info("{proxy} has no end point for {key}: nothing to delete", properties);
+        return;
+      case "refused":
         this.#summary.leave(entry); // its refusals are warnings of their own
-        this.#onDecision?.({ decision: "rejected", key: entry.key, op, reason });
-        if (entry.loggedRefusal !== reason) {
-          entry.loggedRefusal = reason;
-          log.warn(`{proxy} refused ${op} {key}: {reason}; retrying with back-off`, {
-            ...properties,
-            reason,
-          });
-        }
-        this.#retryService(entry);
-        return;
-      }
-      case "misconfigured": {
-        this.counters.misconfigured++;
-        this.#failed(entry, outcome.reason);
-        entry.retrying = true;
-        const first = this.misconfiguration !== outcome.reason;
-        this.misconfiguration = outcome.reason;
-        // Nothing was applied: the queue pauses as for an unreachable proxy and probes at the
-        // capped back-off, in case the route appears (a proxy still starting, say).
-        this.#proxyUnreachable(outcome.reason, true);
-        if (first) {
-          log.error(
-            "{proxy} answers {reason}: the URL is not the proxy's update route; check the path " +
-              "of ASABRU_API_URL (retrying with back-off)",
-            { proxy: this.proxy, reason: outcome.reason },
-          );
-        }
-        return;
-      }
-      case "not-sent":
-        this.counters.notSent++;
-        // Refused (or no connection at all): the proxy may be restarting. Our own deadline
-        // passing while every connection was busy is a slow proxy, as a timeout is.
-        if (!outcome.timedOut) this.#mayHaveRestarted = true;
-        this.#failed(entry, outcome.reason);
-        this.#proxyUnreachable(outcome.reason);
-        entry.retrying = true;
+        if (entry.loggedRefusal === reason) return;
+        entry.loggedRefusal = reason;
+        log.warn(`{proxy} refused ${op} {key}: {reason}; retrying with back-off`, {
+          ...properties,
+          reason,
+        });
         return;
       case "not-applied":
-        this.counters.notApplied++;
         log.debug(`{proxy} closed the connection of ${op} {key} without an answer: sending again`, {
           ...properties,
-          reason: outcome.reason,
+          reason,
         });
-        // A request the proxy did not read in time (a busy client): at once the first time, with
-        // back-off if it keeps happening.
-        if (entry.failures === 0) {
-          entry.failures++;
-          entry.retrying = true;
-          return;
-        }
-        this.#retryService(entry);
         return;
-      case "unauthorized":
-        this.counters.unauthorized++;
-        this.#failed(entry, outcome.message);
-        entry.retrying = true;
-        this.#proxyUnauthorized(outcome.message);
+      case "taken-as-applied":
+        log.warn(
+          `outcome of ${op} {key} at {proxy} unknown ({reason}); its delete removes nothing, ` +
+            "so it is taken as applied rather than risk a second slot",
+          { ...properties, reason },
+        );
         return;
       case "uncertain": {
-        this.counters.uncertain++;
-        this.#failed(entry, outcome.reason);
-        this.#onDecision?.({ decision: "uncertain", key: entry.key, op, reason: outcome.reason });
-        // A reset may be a restart; a timeout (slow) or a clean close without an answer (the
-        // deployed proxy read nothing in its 10 ms) is not: recovering then would, on a proxy
-        // whose delete removes nothing, add a second slot of every service.
-        if (outcome.connectionBroke) this.#mayHaveRestarted = true;
-        if (!this.#deletesRemove()) {
-          // Nothing can remove a second copy: take the add as applied (see the module doc).
-          if (op === "add") this.counters.assumedApplied++;
-          entry.uncertain = undefined;
-          entry.acknowledged = op === "add" ? wantedAtSend : undefined;
-          entry.retrying = false;
-          log.warn(
-            `outcome of ${op} {key} at {proxy} unknown ({reason}); its delete removes nothing, ` +
-              "so it is taken as applied rather than risk a second slot",
-            { ...properties, reason: outcome.reason },
-          );
-          this.#proxyUnreachable(outcome.reason);
-          return;
-        }
-        // Applied or not, we cannot know: the proxy may now hold an extra copy.
-        entry.uncertain = ref;
-        entry.acknowledged = undefined;
-        entry.retrying = true;
         // Once the proxy is known to be down, each probe's unknown outcome is not news: the
         // outage's own lines (first, then a reminder per 30 s) say it.
         const message =
           `outcome of ${op} {key} at {proxy} unknown ({reason}): deleting before adding`;
-        if (this.#proxyFailures === 0) log.warn(message, { ...properties, reason: outcome.reason });
-        else log.debug(message, { ...properties, reason: outcome.reason });
-        this.#proxyUnreachable(outcome.reason);
+        if (this.#proxyFailures === 0) log.warn(message, { ...properties, reason });
+        else log.debug(message, { ...properties, reason });
         return;
       }
     }
@@ -705,6 +694,22 @@ export class ProxyQueue {
         },
       );
     } else log.debug("{proxy} still unreachable ({reason})", properties);
+  }
+
+  /** A 404 or 405: the URL is not the update route; paused and probed as if unreachable. */
+  #proxyMisconfigured(reason: string): void {
+    const first = this.misconfiguration !== reason;
+    this.misconfiguration = reason;
+    // Nothing was applied: the queue pauses as for an unreachable proxy and probes at the
+    // capped back-off, in case the route appears (a proxy still starting, say).
+    this.#proxyUnreachable(reason, true);
+    if (first) {
+      log.error(
+        "{proxy} answers {reason}: the URL is not the proxy's update route; check the path " +
+          "of ASABRU_API_URL (retrying with back-off)",
+        { proxy: this.proxy, reason },
+      );
+    }
   }
 
   /** A 401 or a refused login: hold everything, probe with one request per back-off. */
