@@ -4,9 +4,8 @@
  * hostile znode names as text without running them, says when its data stopped updating, and a
  * cross-site form cannot make the monitor act.
  */
-import { type MonitorApp, type MonitorOptions, monitorOptions, startMonitor } from "../../mod.ts";
-import { parseOptions } from "../../src/shared/options.ts";
-import { ZkSession } from "../../src/zookeeper/mod.ts";
+import { type MonitorApp, type MonitorOptions, startMonitor } from "../../mod.ts";
+import { connectWriter as connect, monitorTestOptions } from "../../testing/monitor_setup.ts";
 import { LocalZooKeeper } from "../../src/dev/local_zookeeper.ts";
 import { addStatusPage, PAGE_CSP } from "../../src/shared/status_page/routes.ts";
 import { createStatusApp, serveStatus } from "../../src/shared/status_server.ts";
@@ -32,29 +31,14 @@ const TOKEN = "operator-token-for-the-page-test";
 const PAGE_WAIT_MS = 15_000;
 
 function options(zkHost: string, proxy: StandInAsabru): MonitorOptions {
-  const parsed = parseOptions(
-    monitorOptions,
-    ["--zk-host", zkHost, "--asabru-url", proxy.url],
-    new Map(),
-  );
-  if (!parsed.ok || parsed.help) throw new Error(JSON.stringify(parsed));
-  return {
-    ...parsed.value,
-    configTemplate: undefined, // a template is parsed by loadMonitorConfig; none here
-    sessionTimeoutMs: 2000,
+  return monitorTestOptions(zkHost, [proxy.url], {
     proxyTimeout: 2000,
     retryMax: 500,
     statusPort: 0,
     statusHost: "127.0.0.1",
     statusToken: TOKEN,
     monitorId: "page-test-monitor",
-  };
-}
-
-async function connect(connectionString: string): Promise<ZkSession> {
-  const session = ZkSession.open({ connectionString, sessionTimeoutMs: 4000 });
-  await session.waitUntilConnected({ timeoutMs: 10_000 });
-  return session;
+  });
 }
 
 /** The text of the delivery cell of `service` in the open page, or undefined when not shown. */
